@@ -1,0 +1,1 @@
+//! The filter language (STUB: being written by a helper).

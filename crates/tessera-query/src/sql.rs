@@ -1,0 +1,194 @@
+//! SQL text with bound parameters, for SQLite and Postgres.
+//!
+//! Every user-supplied value goes through [`SqlWriter::push_param`]; every identifier
+//! through [`SqlWriter::push_ident`] (double-quoted, quotes doubled). Identifiers are also
+//! validated upstream, so quoting is a second line of defence, not the only one.
+//!
+//! Postgres placeholders carry an explicit cast (`$1::int8`, `$2::text::timestamptz`) so
+//! the parameter types are fixed by the SQL text, not inferred from context; that lets the
+//! store bind every value as one of four Rust types (i64, f64, bool, String).
+
+use tessera_schema::{FieldType, Value};
+
+/// The SQL dialect to write.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Dialect {
+    Sqlite,
+    Postgres,
+}
+
+/// Double-quotes an identifier, doubling embedded quotes.
+pub fn quote_ident(name: &str) -> String {
+    let mut out = String::with_capacity(name.len() + 2);
+    out.push('"');
+    for c in name.chars() {
+        if c == '"' {
+            out.push('"');
+        }
+        out.push(c);
+    }
+    out.push('"');
+    out
+}
+
+/// Builds one SQL statement and its parameters.
+#[derive(Debug, Clone)]
+pub struct SqlWriter {
+    dialect: Dialect,
+    sql: String,
+    params: Vec<Value>,
+}
+
+impl SqlWriter {
+    pub fn new(dialect: Dialect) -> SqlWriter {
+        SqlWriter {
+            dialect,
+            sql: String::with_capacity(128),
+            params: Vec::new(),
+        }
+    }
+
+    pub fn dialect(&self) -> Dialect {
+        self.dialect
+    }
+
+    /// Appends raw SQL text. Never pass user input here.
+    pub fn push(&mut self, sql: &str) -> &mut Self {
+        self.sql.push_str(sql);
+        self
+    }
+
+    /// Appends a quoted identifier.
+    pub fn push_ident(&mut self, name: &str) -> &mut Self {
+        self.sql.push_str(&quote_ident(name));
+        self
+    }
+
+    /// Appends `"qualifier"."name"`.
+    pub fn push_qualified(&mut self, qualifier: &str, name: &str) -> &mut Self {
+        self.push_ident(qualifier).push(".").push_ident(name)
+    }
+
+    /// Appends a column in a form that compares by value: SQLite keeps decimals as
+    /// text, so they are compared as REAL there.
+    pub fn push_comparable_column(
+        &mut self,
+        qualifier: Option<&str>,
+        column: &str,
+        field_type: FieldType,
+    ) -> &mut Self {
+        let sqlite_decimal = self.dialect == Dialect::Sqlite && field_type == FieldType::Decimal;
+        if sqlite_decimal {
+            self.push("CAST(");
+        }
+        match qualifier {
+            Some(q) => self.push_qualified(q, column),
+            None => self.push_ident(column),
+        };
+        if sqlite_decimal {
+            self.push(" AS REAL)");
+        }
+        self
+    }
+
+    /// Appends a placeholder for `value`, a value of (or compared with) a field of
+    /// `field_type`, and records the value.
+    pub fn push_param(&mut self, value: Value, field_type: FieldType) -> &mut Self {
+        let value = match (self.dialect, field_type, value) {
+            // Compare SQLite decimals (stored as text) as numbers.
+            (Dialect::Sqlite, FieldType::Decimal, Value::Text(text)) => {
+                Value::Float(text.parse::<f64>().unwrap_or(f64::NAN))
+            }
+            (_, _, value) => value,
+        };
+        self.params.push(value);
+        match self.dialect {
+            Dialect::Sqlite => self.sql.push('?'),
+            Dialect::Postgres => {
+                let n = self.params.len();
+                let cast =
+                    postgres_param_cast(self.params.last().expect("just pushed"), field_type);
+                self.sql.push_str(&format!("${n}{cast}"));
+            }
+        }
+        self
+    }
+
+    /// The statement text and its parameters, in placeholder order.
+    pub fn finish(self) -> (String, Vec<Value>) {
+        (self.sql, self.params)
+    }
+
+    /// The text written so far.
+    pub fn sql(&self) -> &str {
+        &self.sql
+    }
+}
+
+/// The cast that fixes a Postgres parameter's type: the bound Rust type first, then the
+/// column's type when the value travels as text.
+fn postgres_param_cast(value: &Value, field_type: FieldType) -> &'static str {
+    match value {
+        Value::Null => postgres_null_cast(field_type),
+        Value::Integer(_) => "::int8",
+        Value::Float(_) => "::float8",
+        Value::Boolean(_) => "::bool",
+        Value::Json(_) => "::text::jsonb",
+        Value::Text(_) => match field_type {
+            FieldType::Decimal => "::text::numeric",
+            FieldType::Date => "::text::date",
+            FieldType::Datetime => "::text::timestamptz",
+            FieldType::Uuid => "::text::uuid",
+            FieldType::Json => "::text::jsonb",
+            _ => "::text",
+        },
+    }
+}
+
+fn postgres_null_cast(field_type: FieldType) -> &'static str {
+    match field_type {
+        FieldType::Integer => "::int8",
+        FieldType::Float => "::float8",
+        FieldType::Boolean => "::bool",
+        FieldType::Decimal => "::text::numeric",
+        FieldType::Date => "::text::date",
+        FieldType::Datetime => "::text::timestamptz",
+        FieldType::Uuid => "::text::uuid",
+        FieldType::Json => "::text::jsonb",
+        _ => "::text",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn quotes_identifiers() {
+        assert_eq!(quote_ident("age"), "\"age\"");
+        assert_eq!(quote_ident("a\"b"), "\"a\"\"b\"");
+    }
+
+    #[test]
+    fn placeholders_per_dialect() {
+        let mut w = SqlWriter::new(Dialect::Postgres);
+        w.push_ident("age")
+            .push(" > ")
+            .push_param(Value::Integer(5), FieldType::Integer);
+        w.push(" AND ")
+            .push_ident("at")
+            .push(" < ")
+            .push_param(Value::Text("x".into()), FieldType::Datetime);
+        assert_eq!(
+            w.sql(),
+            "\"age\" > $1::int8 AND \"at\" < $2::text::timestamptz"
+        );
+        let mut w = SqlWriter::new(Dialect::Sqlite);
+        w.push_ident("age")
+            .push(" = ")
+            .push_param(Value::Integer(5), FieldType::Integer);
+        let (sql, params) = w.finish();
+        assert_eq!(sql, "\"age\" = ?");
+        assert_eq!(params, vec![Value::Integer(5)]);
+    }
+}

@@ -1,0 +1,506 @@
+//! Migration planning: the difference between a table's schema and the one a user asks
+//! for, as explicit steps the store executes in one transaction.
+//!
+//! `PUT` gives the whole desired field map and is diffed by name; it can add, drop and
+//! alter, but never guesses a rename (a missing field is a drop). `PATCH` says renames
+//! explicitly, so a rename can never turn into drop + add and lose data.
+
+use crate::convert::{classify, Conversion};
+use crate::field::FieldDef;
+use crate::ident::{validate_table_name, IdentError};
+use crate::table::{parse_fields, FieldsError, TableSchema, MAX_FIELDS};
+use crate::validate::check_default;
+use indexmap::IndexMap;
+use serde::{Deserialize, Serialize};
+use serde_json::Value as Json;
+use thiserror::Error;
+
+/// One step of a migration.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(tag = "op", rename_all = "snake_case")]
+pub enum Step {
+    RenameTable {
+        from: String,
+        to: String,
+    },
+    RenameField {
+        from: String,
+        to: String,
+    },
+    AddField {
+        name: String,
+        field: FieldDef,
+    },
+    DropField {
+        name: String,
+        field: FieldDef,
+    },
+    /// `name` is the field's name after the migration's renames.
+    AlterField {
+        name: String,
+        from: FieldDef,
+        to: FieldDef,
+    },
+}
+
+/// How a step treats existing data, as reported in a dry run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum StepKind {
+    /// Keeps every value; cannot fail on data.
+    Lossless,
+    /// Applies only if every existing row passes; otherwise the migration is refused.
+    Checked,
+    /// Removes data on purpose (an explicit drop).
+    Destructive,
+}
+
+impl Step {
+    /// How this step treats existing rows.
+    pub fn kind(&self) -> StepKind {
+        match self {
+            Step::RenameTable { .. } | Step::RenameField { .. } => StepKind::Lossless,
+            Step::DropField { .. } => StepKind::Destructive,
+            Step::AddField { field, .. } => {
+                if field.required && field.default.is_none() {
+                    StepKind::Checked
+                } else {
+                    StepKind::Lossless
+                }
+            }
+            Step::AlterField { from, to, .. } => match classify(from, to) {
+                Conversion::Lossless => StepKind::Lossless,
+                _ => StepKind::Checked,
+            },
+        }
+    }
+}
+
+/// Where a field of the new schema takes its values from.
+#[derive(Debug, Clone, PartialEq)]
+pub enum FieldSource<'a> {
+    /// Same column, same definition, maybe renamed.
+    Keep { old_name: &'a str },
+    /// Existing column converted to a new definition.
+    Convert {
+        old_name: &'a str,
+        from: &'a FieldDef,
+        to: &'a FieldDef,
+    },
+    /// New column: existing rows get the default, or null.
+    New { field: &'a FieldDef },
+}
+
+/// A planned migration from `before` to `after`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Plan {
+    pub before: TableSchema,
+    pub after: TableSchema,
+    pub steps: Vec<Step>,
+}
+
+impl Plan {
+    /// True when the requested schema equals the current one.
+    pub fn is_noop(&self) -> bool {
+        self.steps.is_empty()
+    }
+
+    /// For every field of the new schema (in its order), where its values come from.
+    pub fn sources(&self) -> Vec<(&str, FieldSource<'_>)> {
+        self.after
+            .fields
+            .iter()
+            .map(|(name, to)| {
+                let old_name = self.old_name_of(name);
+                let source = match old_name.and_then(|old| self.before.fields.get_key_value(old)) {
+                    Some((old_name, from)) if from == to => FieldSource::Keep { old_name },
+                    Some((old_name, from)) => FieldSource::Convert { old_name, from, to },
+                    None => FieldSource::New { field: to },
+                };
+                (name.as_str(), source)
+            })
+            .collect()
+    }
+
+    /// The name a field of the new schema had before, if it existed.
+    pub fn old_name_of<'a>(&'a self, new_name: &'a str) -> Option<&'a str> {
+        let renamed_from = self.steps.iter().find_map(|step| match step {
+            Step::RenameField { from, to } if to == new_name => Some(from.as_str()),
+            _ => None,
+        });
+        match renamed_from {
+            Some(from) => Some(from),
+            None if self
+                .steps
+                .iter()
+                .any(|s| matches!(s, Step::AddField { name, .. } if name == new_name)) =>
+            {
+                None
+            }
+            None => self
+                .before
+                .fields
+                .contains_key(new_name)
+                .then_some(new_name),
+        }
+    }
+
+    /// Whether any step has to look at (and possibly convert) existing data.
+    pub fn touches_data(&self) -> bool {
+        self.steps
+            .iter()
+            .any(|s| matches!(s, Step::AlterField { .. } | Step::AddField { .. }))
+    }
+}
+
+/// Why a requested schema change cannot be planned.
+#[derive(Debug, Clone, PartialEq, Error)]
+pub enum PlanError {
+    #[error(transparent)]
+    Fields(#[from] FieldsError),
+    #[error(transparent)]
+    BadName(#[from] IdentError),
+    #[error("field '{0}' does not exist")]
+    UnknownField(String),
+    #[error("field '{0}' already exists")]
+    FieldExists(String),
+    #[error("field '{0}' is named by more than one change")]
+    Conflict(String),
+    #[error("field '{field}' cannot change from {from} to {to}: no conversion exists; drop and re-add the field to replace its data")]
+    Refused {
+        field: String,
+        from: String,
+        to: String,
+    },
+    #[error("invalid patch: {0}")]
+    BadPatch(String),
+}
+
+impl PlanError {
+    /// The field the error is about, if any.
+    pub fn field(&self) -> Option<&str> {
+        match self {
+            PlanError::Fields(e) => e.field(),
+            PlanError::UnknownField(f) | PlanError::FieldExists(f) | PlanError::Conflict(f) => {
+                Some(f)
+            }
+            PlanError::Refused { field, .. } => Some(field),
+            _ => None,
+        }
+    }
+}
+
+/// Plans a `PUT`: the desired field map replaces the current one. `new_name`, when given
+/// and different, renames the table.
+pub fn plan_put(
+    before: &TableSchema,
+    new_name: Option<&str>,
+    desired: &Json,
+) -> Result<Plan, PlanError> {
+    let desired = parse_fields(desired)?;
+    let mut steps = Vec::new();
+    push_table_rename(before, new_name, &mut steps)?;
+    for (name, from) in &before.fields {
+        if !desired.keys().any(|n| n.eq_ignore_ascii_case(name)) {
+            steps.push(Step::DropField {
+                name: name.clone(),
+                field: from.clone(),
+            });
+        }
+    }
+    for (name, to) in &desired {
+        match before.field(name) {
+            Some((old_name, from)) => {
+                if old_name != name {
+                    steps.push(Step::RenameField {
+                        from: old_name.to_string(),
+                        to: name.clone(),
+                    });
+                }
+                push_alter(name, from, to, &mut steps)?;
+            }
+            None => steps.push(Step::AddField {
+                name: name.clone(),
+                field: to.clone(),
+            }),
+        }
+    }
+    let after = TableSchema {
+        id: before.id,
+        name: new_name.unwrap_or(&before.name).to_string(),
+        version: before.version + 1,
+        fields: desired,
+    };
+    Ok(Plan {
+        before: before.clone(),
+        after,
+        steps,
+    })
+}
+
+/// An explicit schema change (`PATCH /api/tables/{table}`). Applied in this order:
+/// table rename, field renames, drops, alterations (by new name), additions.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TablePatch {
+    /// New table name.
+    #[serde(default)]
+    pub name: Option<String>,
+    /// Old field name -> new field name; data is kept.
+    #[serde(default)]
+    pub rename_fields: IndexMap<String, String>,
+    /// New fields, as in a create body.
+    #[serde(default)]
+    pub add_fields: Option<Json>,
+    /// Field name -> new definition. An object without `type` changes only the options
+    /// it names and keeps the rest.
+    #[serde(default)]
+    pub alter_fields: IndexMap<String, Json>,
+    /// Fields to drop (their data is removed).
+    #[serde(default)]
+    pub drop_fields: Vec<String>,
+}
+
+/// Plans a `PATCH`.
+pub fn plan_patch(before: &TableSchema, patch: &TablePatch) -> Result<Plan, PlanError> {
+    let mut steps = Vec::new();
+    push_table_rename(before, patch.name.as_deref(), &mut steps)?;
+    let mut fields = before.fields.clone();
+    let mut touched: Vec<String> = Vec::new();
+    let mut touch = |name: &str| -> Result<(), PlanError> {
+        if touched.iter().any(|t| t.eq_ignore_ascii_case(name)) {
+            return Err(PlanError::Conflict(name.to_string()));
+        }
+        touched.push(name.to_string());
+        Ok(())
+    };
+
+    for (from, to) in &patch.rename_fields {
+        crate::ident::validate_field_name(to)?;
+        let (old_name, _) = before
+            .field(from)
+            .ok_or_else(|| PlanError::UnknownField(from.clone()))?;
+        let old_name = old_name.to_string();
+        touch(&old_name)?;
+        if fields
+            .keys()
+            .any(|n| n.eq_ignore_ascii_case(to) && !n.eq_ignore_ascii_case(&old_name))
+        {
+            return Err(PlanError::FieldExists(to.clone()));
+        }
+        let index = fields.get_index_of(&old_name).expect("field exists");
+        let (_, def) = fields.shift_remove_index(index).expect("field exists");
+        fields.shift_insert(index, to.clone(), def);
+        steps.push(Step::RenameField {
+            from: old_name,
+            to: to.clone(),
+        });
+    }
+    for name in &patch.drop_fields {
+        let (current, _) = find_field(&fields, name)?;
+        touch(&current)?;
+        let def = fields.shift_remove(&current).expect("field exists");
+        steps.push(Step::DropField {
+            name: current,
+            field: def,
+        });
+    }
+    for (name, spec) in &patch.alter_fields {
+        let (current, from) = find_field(&fields, name)?;
+        let to = merged_definition(&from, spec).map_err(|message| {
+            PlanError::Fields(FieldsError::BadField {
+                field: current.clone(),
+                message,
+            })
+        })?;
+        push_alter(&current, &from, &to, &mut steps)?;
+        fields.insert(current, to);
+    }
+    if let Some(add) = &patch.add_fields {
+        for (name, def) in parse_fields(add)? {
+            if fields.keys().any(|n| n.eq_ignore_ascii_case(&name)) {
+                return Err(PlanError::FieldExists(name));
+            }
+            steps.push(Step::AddField {
+                name: name.clone(),
+                field: def.clone(),
+            });
+            fields.insert(name, def);
+        }
+    }
+    if fields.len() > MAX_FIELDS {
+        return Err(FieldsError::TooMany(fields.len()).into());
+    }
+    let after = TableSchema {
+        id: before.id,
+        name: patch.name.clone().unwrap_or_else(|| before.name.clone()),
+        version: before.version + 1,
+        fields,
+    };
+    Ok(Plan {
+        before: before.clone(),
+        after,
+        steps,
+    })
+}
+
+fn push_table_rename(
+    before: &TableSchema,
+    new_name: Option<&str>,
+    steps: &mut Vec<Step>,
+) -> Result<(), PlanError> {
+    if let Some(to) = new_name.filter(|to| *to != before.name) {
+        validate_table_name(to)?;
+        steps.push(Step::RenameTable {
+            from: before.name.clone(),
+            to: to.to_string(),
+        });
+    }
+    Ok(())
+}
+
+fn push_alter(
+    name: &str,
+    from: &FieldDef,
+    to: &FieldDef,
+    steps: &mut Vec<Step>,
+) -> Result<(), PlanError> {
+    if from == to {
+        return Ok(());
+    }
+    if classify(from, to) == Conversion::Refused {
+        return Err(PlanError::Refused {
+            field: name.to_string(),
+            from: from.field_type.to_string(),
+            to: to.field_type.to_string(),
+        });
+    }
+    steps.push(Step::AlterField {
+        name: name.to_string(),
+        from: from.clone(),
+        to: to.clone(),
+    });
+    Ok(())
+}
+
+fn find_field(
+    fields: &IndexMap<String, FieldDef>,
+    name: &str,
+) -> Result<(String, FieldDef), PlanError> {
+    fields
+        .iter()
+        .find(|(n, _)| n.eq_ignore_ascii_case(name))
+        .map(|(n, d)| (n.clone(), d.clone()))
+        .ok_or_else(|| PlanError::UnknownField(name.to_string()))
+}
+
+/// A full definition (short or long form with `type`) replaces the field; an object
+/// without `type` is merged onto the current definition.
+fn merged_definition(current: &FieldDef, spec: &Json) -> Result<FieldDef, String> {
+    let def = match spec {
+        Json::Object(options) if !options.contains_key("type") => {
+            let mut merged = serde_json::to_value(current).map_err(|e| e.to_string())?;
+            let target = merged
+                .as_object_mut()
+                .expect("a field serializes to an object");
+            for (key, value) in options {
+                if value.is_null() {
+                    target.remove(key);
+                } else {
+                    target.insert(key.clone(), value.clone());
+                }
+            }
+            FieldDef::from_json(&merged)?
+        }
+        other => FieldDef::from_json(other)?,
+    };
+    check_default(&def)?;
+    Ok(def)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::field::FieldType;
+    use serde_json::json;
+
+    fn person() -> TableSchema {
+        TableSchema {
+            id: 1,
+            name: "Person".into(),
+            version: 1,
+            fields: parse_fields(&json!({"first_name": "string", "age": "integer"})).unwrap(),
+        }
+    }
+
+    #[test]
+    fn put_diffs_by_name() {
+        let plan = plan_put(
+            &person(),
+            None,
+            &json!({"first_name": "string", "age": "float", "ok": "boolean"}),
+        )
+        .unwrap();
+        assert_eq!(plan.after.version, 2);
+        assert!(matches!(&plan.steps[0], Step::AlterField { name, .. } if name == "age"));
+        assert!(matches!(&plan.steps[1], Step::AddField { name, .. } if name == "ok"));
+        let plan = plan_put(&person(), None, &json!({"first_name": "string"})).unwrap();
+        assert!(matches!(&plan.steps[0], Step::DropField { name, .. } if name == "age"));
+        assert_eq!(plan.steps[0].kind(), StepKind::Destructive);
+        assert!(plan_put(
+            &person(),
+            None,
+            &json!({"first_name": "string", "age": "integer"})
+        )
+        .unwrap()
+        .is_noop());
+    }
+
+    #[test]
+    fn patch_renames_keep_data_sources() {
+        let patch: TablePatch = serde_json::from_value(json!({
+            "name": "People",
+            "rename_fields": {"first_name": "given_name"},
+            "alter_fields": {"given_name": {"max_length": 50}},
+            "add_fields": {"email": "email"}
+        }))
+        .unwrap();
+        let plan = plan_patch(&person(), &patch).unwrap();
+        assert_eq!(plan.after.name, "People");
+        let sources = plan.sources();
+        assert_eq!(sources[0].0, "given_name");
+        assert!(matches!(
+            sources[0].1,
+            FieldSource::Convert {
+                old_name: "first_name",
+                ..
+            }
+        ));
+        assert!(matches!(
+            sources[1].1,
+            FieldSource::Keep { old_name: "age" }
+        ));
+        assert!(matches!(sources[2].1, FieldSource::New { .. }));
+        assert_eq!(plan.after.fields["given_name"].max_length, Some(50));
+        assert_eq!(
+            plan.after.fields["given_name"].field_type,
+            FieldType::String
+        );
+    }
+
+    #[test]
+    fn patch_refuses_unknown_and_conflicting_fields() {
+        let bad = [
+            json!({"rename_fields": {"nope": "x"}}),
+            json!({"rename_fields": {"age": "first_name"}}),
+            json!({"drop_fields": ["nope"]}),
+            json!({"drop_fields": ["age", "age"]}),
+            json!({"add_fields": {"age": "integer"}}),
+            json!({"name": "bad name"}),
+        ];
+        for patch in bad {
+            let patch: TablePatch = serde_json::from_value(patch.clone()).unwrap();
+            assert!(plan_patch(&person(), &patch).is_err(), "{patch:?}");
+        }
+    }
+}
