@@ -8,5 +8,6 @@ pub mod resolve;
 pub mod sort;
 pub mod sql;
 
+pub use filter::{compile_filter, CompileContext, Expr, FilterError, MacroLookup};
 pub use resolve::{FieldResolver, ResolvedField};
 pub use sql::{quote_ident, Dialect, SqlWriter};

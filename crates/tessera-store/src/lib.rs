@@ -1,1 +1,200 @@
+//! tessera's stores. One API over two backends — an embedded SQLite file and Postgres —
+//! that keeps the catalog in system tables, runs DDL and migrations in one transaction
+//! each, and reads and writes user rows. All SQL over user tables is written here, from
+//! the plans the pure crates produce.
 
+mod error;
+pub mod migrate;
+mod postgres;
+pub mod row_queries;
+mod sqlite;
+pub mod table_queries;
+
+pub use error::{FailingRow, StoreError};
+pub use migrate::MigrationReport;
+pub use row_queries::ListSpec;
+
+use serde::Serialize;
+use std::path::PathBuf;
+use tessera_query::Dialect;
+use tessera_schema::plan::Plan;
+use tessera_schema::{FieldDef, TableSchema, Value};
+
+/// Where the data lives.
+#[derive(Debug, Clone)]
+pub enum StoreConfig {
+    /// Embedded SQLite database file.
+    Sqlite { path: PathBuf, readers: usize },
+    /// A Postgres server (`postgres://...`).
+    Postgres { url: String, pool_size: usize },
+}
+
+/// One entry of a table's schema history.
+#[derive(Debug, Clone, Serialize)]
+pub struct HistoryEntry {
+    pub version: i64,
+    /// `create`, `migrate` or `drop`.
+    pub action: String,
+    pub before: Option<serde_json::Value>,
+    pub after: Option<serde_json::Value>,
+    pub steps: serde_json::Value,
+    pub at: String,
+}
+
+/// A validated row ready to insert: values for every field, in schema order.
+pub type NewRow = Vec<(String, Value)>;
+
+/// The result of a bulk insert.
+#[derive(Debug, Clone)]
+pub enum Inserted {
+    /// The created rows as JSON text (when asked to return rows).
+    Rows(Vec<String>),
+    /// Only the new ids.
+    Ids(Vec<i64>),
+}
+
+/// A handle to the store; cheap to clone.
+#[derive(Clone)]
+pub enum Store {
+    Sqlite(sqlite::SqliteStore),
+    Postgres(postgres::PostgresStore),
+}
+
+/// Dispatches a call to the backend.
+macro_rules! backend {
+    ($self:ident . $method:ident ( $($arg:expr),* )) => {
+        match $self {
+            Store::Sqlite(store) => store.$method($($arg),*).await,
+            Store::Postgres(store) => store.$method($($arg),*).await,
+        }
+    };
+}
+
+impl Store {
+    /// Opens (and if needed initializes) the store.
+    pub async fn open(config: &StoreConfig) -> Result<Store, StoreError> {
+        Ok(match config {
+            StoreConfig::Sqlite { path, readers } => {
+                Store::Sqlite(sqlite::SqliteStore::open(path.clone(), *readers).await?)
+            }
+            StoreConfig::Postgres { url, pool_size } => {
+                Store::Postgres(postgres::PostgresStore::open(url, *pool_size).await?)
+            }
+        })
+    }
+
+    pub fn dialect(&self) -> Dialect {
+        match self {
+            Store::Sqlite(_) => Dialect::Sqlite,
+            Store::Postgres(_) => Dialect::Postgres,
+        }
+    }
+
+    /// Checks the database answers.
+    pub async fn ping(&self) -> Result<(), StoreError> {
+        backend!(self.ping())
+    }
+
+    /// Every table of the catalog.
+    pub async fn load_tables(&self) -> Result<Vec<TableSchema>, StoreError> {
+        backend!(self.load_tables())
+    }
+
+    /// Creates a table (catalog entry, table, indexes, history) in one transaction.
+    pub async fn create_table(
+        &self,
+        name: &str,
+        fields: indexmap::IndexMap<String, FieldDef>,
+    ) -> Result<TableSchema, StoreError> {
+        backend!(self.create_table(name.to_string(), fields))
+    }
+
+    /// Drops a table and its catalog entry in one transaction.
+    pub async fn drop_table(&self, schema: &TableSchema) -> Result<(), StoreError> {
+        backend!(self.drop_table(schema.clone()))
+    }
+
+    /// Checks a plan against the data and, unless `dry_run`, applies it in one
+    /// transaction. A refused migration changes nothing.
+    pub async fn migrate(&self, plan: &Plan, dry_run: bool) -> Result<MigrationReport, StoreError> {
+        backend!(self.migrate(plan.clone(), dry_run))
+    }
+
+    /// The schema history of a table, oldest first.
+    pub async fn history(&self, table_id: i64) -> Result<Vec<HistoryEntry>, StoreError> {
+        backend!(self.history(table_id))
+    }
+
+    /// One row as JSON text.
+    pub async fn get_row(
+        &self,
+        schema: &TableSchema,
+        id: i64,
+    ) -> Result<Option<String>, StoreError> {
+        let (sql, params) = row_queries::select_by_id(self.dialect(), schema, id);
+        Ok(backend!(self.query_strings(sql, params))?
+            .into_iter()
+            .next())
+    }
+
+    /// Inserts rows in one transaction; any failure writes none of them.
+    pub async fn insert_rows(
+        &self,
+        schema: &TableSchema,
+        rows: Vec<NewRow>,
+        return_rows: bool,
+    ) -> Result<Inserted, StoreError> {
+        backend!(self.insert_rows(schema.clone(), rows, return_rows))
+    }
+
+    /// Updates the given fields of a row; `None` if it does not exist.
+    pub async fn update_row(
+        &self,
+        schema: &TableSchema,
+        id: i64,
+        values: NewRow,
+    ) -> Result<Option<String>, StoreError> {
+        let (sql, params) = row_queries::update(self.dialect(), schema, id, values, &now_text());
+        backend!(self.write_strings(sql, params)).map(|rows| rows.into_iter().next())
+    }
+
+    /// Deletes a row; false if it did not exist.
+    pub async fn delete_row(&self, schema: &TableSchema, id: i64) -> Result<bool, StoreError> {
+        let (sql, params) = row_queries::delete(self.dialect(), schema, id);
+        Ok(backend!(self.execute(sql, params))? > 0)
+    }
+
+    /// One page of a list, each row as JSON text, in one statement.
+    pub async fn list_rows(
+        &self,
+        schema: &TableSchema,
+        spec: &ListSpec,
+    ) -> Result<Vec<String>, StoreError> {
+        let (sql, params) = row_queries::list(self.dialect(), schema, spec)
+            .map_err(|e| StoreError::Corrupt(format!("filter rejected after validation: {e}")))?;
+        backend!(self.query_strings(sql, params))
+    }
+
+    /// How many rows match a filter.
+    pub async fn count_rows(
+        &self,
+        schema: &TableSchema,
+        filter: Option<&str>,
+    ) -> Result<i64, StoreError> {
+        let (sql, params) = row_queries::count(self.dialect(), schema, filter)
+            .map_err(|e| StoreError::Corrupt(format!("filter rejected after validation: {e}")))?;
+        backend!(self.query_count(sql, params))
+    }
+
+    /// Closes connections cleanly (checkpoints the SQLite WAL).
+    pub async fn close(&self) {
+        backend!(self.close())
+    }
+}
+
+/// The current time in the canonical datetime form tessera stores and returns.
+pub fn now_text() -> String {
+    chrono::Utc::now()
+        .format("%Y-%m-%dT%H:%M:%S%.6fZ")
+        .to_string()
+}

@@ -1,0 +1,97 @@
+//! Errors of the services; each variant is one kind of answer (the HTTP layer maps them
+//! to statuses in one place).
+
+use tessera_query::filter::FilterError;
+use tessera_query::sort::SortError;
+use tessera_schema::plan::PlanError;
+use tessera_schema::validate::FieldError;
+use tessera_schema::{FieldsError, IdentError};
+use tessera_store::{FailingRow, StoreError};
+use thiserror::Error;
+
+#[derive(Debug, Error)]
+pub enum CoreError {
+    #[error("table '{0}' does not exist")]
+    TableNotFound(String),
+    #[error("{table} row {id} does not exist")]
+    RowNotFound { table: String, id: String },
+    #[error("a table named '{0}' already exists")]
+    TableExists(String),
+    #[error(transparent)]
+    InvalidName(#[from] IdentError),
+    #[error(transparent)]
+    InvalidFields(#[from] FieldsError),
+    #[error(transparent)]
+    InvalidPlan(#[from] PlanError),
+    /// Field errors of a row; `row_index` is set for bulk writes.
+    #[error("{}", invalid_row_message(.errors, *.row_index))]
+    InvalidRow {
+        errors: Vec<FieldError>,
+        row_index: Option<usize>,
+    },
+    #[error("invalid filter: {0}")]
+    InvalidFilter(#[from] FilterError),
+    #[error("invalid sort: {0}")]
+    InvalidSort(#[from] SortError),
+    /// A malformed request parameter or body, with what is wrong.
+    #[error("{message}")]
+    BadRequest { parameter: String, message: String },
+    #[error("field '{field}' must be unique: the value is already used by another row")]
+    Duplicate {
+        field: String,
+        row_index: Option<usize>,
+    },
+    #[error("{failing} row(s) cannot be converted to the new schema; nothing was changed")]
+    MigrationRefused { failing: u64, rows: Vec<FailingRow> },
+    #[error("table '{0}' was changed by another request meanwhile; reload it and retry")]
+    Stale(String),
+    #[error("internal error: {0}")]
+    Internal(StoreError),
+}
+
+fn invalid_row_message(errors: &[FieldError], row_index: Option<usize>) -> String {
+    let first = errors.first().map_or_else(String::new, |e| {
+        if e.field.is_empty() {
+            e.message.clone()
+        } else {
+            format!("field '{}': {}", e.field, e.message)
+        }
+    });
+    let more = if errors.len() > 1 {
+        format!(" (and {} more)", errors.len() - 1)
+    } else {
+        String::new()
+    };
+    match row_index {
+        Some(index) => format!("row {index} is invalid: {first}{more}"),
+        None => format!("invalid row: {first}{more}"),
+    }
+}
+
+impl CoreError {
+    pub fn bad_request(parameter: &str, message: impl Into<String>) -> CoreError {
+        CoreError::BadRequest {
+            parameter: parameter.to_string(),
+            message: message.into(),
+        }
+    }
+}
+
+impl From<StoreError> for CoreError {
+    fn from(error: StoreError) -> Self {
+        match error {
+            StoreError::TableNotFound(name) => CoreError::TableNotFound(name),
+            StoreError::TableExists(name) => CoreError::TableExists(name),
+            StoreError::RowNotFound { table, id } => CoreError::RowNotFound {
+                table,
+                id: id.to_string(),
+            },
+            StoreError::Duplicate { field, row_index } => CoreError::Duplicate { field, row_index },
+            StoreError::MigrationRefused { failing, rows } => {
+                CoreError::MigrationRefused { failing, rows }
+            }
+            StoreError::Stale(name) => CoreError::Stale(name),
+            other => CoreError::Internal(other),
+        }
+    }
+}

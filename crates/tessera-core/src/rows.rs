@@ -1,0 +1,345 @@
+//! Row services: validate, then one store call. Rows come back from the store as JSON
+//! text built by the database and are passed through untouched.
+
+use crate::cursor;
+use crate::{App, CoreError};
+use serde_json::Value as Json;
+use tessera_query::filter::{compile_filter, CompileContext};
+use tessera_query::sort::parse_sort;
+use tessera_query::{FieldResolver, SqlWriter};
+use tessera_schema::validate::WriteMode;
+use tessera_store::{Inserted, ListSpec, NewRow};
+
+/// Rows per page when `limit` is not given.
+pub const DEFAULT_LIMIT: u32 = 30;
+/// Largest page.
+pub const MAX_LIMIT: u32 = 1000;
+/// Longest accepted filter text.
+pub const MAX_FILTER_LEN: usize = 4096;
+
+/// Query parameters of a list request, as the user wrote them.
+#[derive(Debug, Clone, Default, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ListParams {
+    pub filter: Option<String>,
+    pub sort: Option<String>,
+    pub limit: Option<String>,
+    pub offset: Option<String>,
+    pub cursor: Option<String>,
+    pub fields: Option<String>,
+    pub total: Option<String>,
+}
+
+/// One page of rows.
+#[derive(Debug, Clone)]
+pub struct ListResult {
+    /// Each row as JSON text.
+    pub items: Vec<String>,
+    pub limit: u32,
+    pub offset: u64,
+    pub total: Option<i64>,
+    /// Present when the page is full: pass it as `cursor` for the next page.
+    pub next_cursor: Option<String>,
+}
+
+impl ListResult {
+    /// `{"items": [...], "limit": .., "offset": .., "total": .., "next_cursor": ..}`.
+    pub fn to_json_text(&self) -> String {
+        let mut out =
+            String::with_capacity(self.items.iter().map(|i| i.len() + 1).sum::<usize>() + 96);
+        out.push_str("{\"items\":[");
+        push_joined(&mut out, &self.items);
+        out.push_str(&format!(
+            "],\"limit\":{},\"offset\":{}",
+            self.limit, self.offset
+        ));
+        if let Some(total) = self.total {
+            out.push_str(&format!(",\"total\":{total}"));
+        }
+        if let Some(cursor) = &self.next_cursor {
+            out.push_str(&format!(
+                ",\"next_cursor\":{}",
+                Json::String(cursor.clone())
+            ));
+        }
+        out.push('}');
+        out
+    }
+
+    /// The rows as a plain JSON array (the original service's list shape).
+    pub fn items_json_array(&self) -> String {
+        let mut out = String::from("[");
+        push_joined(&mut out, &self.items);
+        out.push(']');
+        out
+    }
+}
+
+fn push_joined(out: &mut String, items: &[String]) {
+    for (i, item) in items.iter().enumerate() {
+        if i > 0 {
+            out.push(',');
+        }
+        out.push_str(item);
+    }
+}
+
+/// What a create returned.
+#[derive(Debug, Clone)]
+pub enum WriteResult {
+    /// One row, as JSON text.
+    One(String),
+    /// A bulk create: how many rows and their ids.
+    Many { ids: Vec<i64> },
+}
+
+fn parse_id(id: &str) -> Result<i64, CoreError> {
+    id.parse::<i64>().map_err(|_| {
+        CoreError::bad_request(
+            "id",
+            format!(
+                "row id '{}' is not an integer",
+                id.chars().take(40).collect::<String>()
+            ),
+        )
+    })
+}
+
+fn parse_number<T: std::str::FromStr>(parameter: &str, text: &str) -> Result<T, CoreError> {
+    text.trim().parse::<T>().map_err(|_| {
+        CoreError::bad_request(
+            parameter,
+            format!(
+                "'{parameter}' must be a non-negative integer, got '{}'",
+                text.chars().take(40).collect::<String>()
+            ),
+        )
+    })
+}
+
+impl App {
+    /// Creates rows. `single` answers with the row; otherwise with the ids. A bulk
+    /// create is one transaction: any invalid row fails all, naming its index.
+    pub async fn create_rows(
+        &self,
+        key: &str,
+        bodies: Vec<Json>,
+        single: bool,
+    ) -> Result<WriteResult, CoreError> {
+        let table = self.table(key)?;
+        if bodies.is_empty() {
+            return Err(CoreError::bad_request(
+                "body",
+                "no rows to create: the array is empty",
+            ));
+        }
+        let mut rows: Vec<NewRow> = Vec::with_capacity(bodies.len());
+        for (index, body) in bodies.iter().enumerate() {
+            let values = table
+                .validator
+                .validate(body, WriteMode::Create)
+                .map_err(|errors| CoreError::InvalidRow {
+                    errors,
+                    row_index: (!single).then_some(index),
+                })?;
+            rows.push(values);
+        }
+        let inserted = self
+            .store()
+            .insert_rows(&table.schema, rows, single)
+            .await
+            .map_err(|e| match CoreError::from(e) {
+                CoreError::Duplicate { field, row_index } => CoreError::Duplicate {
+                    field,
+                    row_index: row_index.filter(|_| !single),
+                },
+                other => other,
+            })?;
+        Ok(match inserted {
+            Inserted::Rows(mut rows) => WriteResult::One(rows.pop().unwrap_or_default()),
+            Inserted::Ids(ids) => WriteResult::Many { ids },
+        })
+    }
+
+    pub async fn get_row(&self, key: &str, id: &str) -> Result<String, CoreError> {
+        let table = self.table(key)?;
+        let id_number = parse_id(id)?;
+        self.store()
+            .get_row(&table.schema, id_number)
+            .await?
+            .ok_or_else(|| CoreError::RowNotFound {
+                table: table.schema.name.clone(),
+                id: id.to_string(),
+            })
+    }
+
+    /// PATCH (`replace` false: only given fields) or PUT (`replace` true: the whole row).
+    pub async fn update_row(
+        &self,
+        key: &str,
+        id: &str,
+        body: &Json,
+        replace: bool,
+    ) -> Result<String, CoreError> {
+        let table = self.table(key)?;
+        let id_number = parse_id(id)?;
+        let mode = if replace {
+            WriteMode::Replace
+        } else {
+            WriteMode::Update
+        };
+        let values =
+            table
+                .validator
+                .validate(body, mode)
+                .map_err(|errors| CoreError::InvalidRow {
+                    errors,
+                    row_index: None,
+                })?;
+        self.store()
+            .update_row(&table.schema, id_number, values)
+            .await?
+            .ok_or_else(|| CoreError::RowNotFound {
+                table: table.schema.name.clone(),
+                id: id.to_string(),
+            })
+    }
+
+    pub async fn delete_row(&self, key: &str, id: &str) -> Result<(), CoreError> {
+        let table = self.table(key)?;
+        let id_number = parse_id(id)?;
+        if self.store().delete_row(&table.schema, id_number).await? {
+            Ok(())
+        } else {
+            Err(CoreError::RowNotFound {
+                table: table.schema.name.clone(),
+                id: id.to_string(),
+            })
+        }
+    }
+
+    /// One page of rows: one SQL statement, plus a count when `total=true`.
+    pub async fn list_rows(&self, key: &str, params: &ListParams) -> Result<ListResult, CoreError> {
+        let table = self.table(key)?;
+        let schema = &table.schema;
+        let limit = match &params.limit {
+            Some(text) => parse_number::<u32>("limit", text)?,
+            None => DEFAULT_LIMIT,
+        };
+        if limit == 0 || limit > MAX_LIMIT {
+            return Err(CoreError::bad_request(
+                "limit",
+                format!("'limit' must be between 1 and {MAX_LIMIT}, got {limit}"),
+            ));
+        }
+        let offset = match &params.offset {
+            Some(text) => parse_number::<u64>("offset", text)?,
+            None => 0,
+        };
+        let filter = params
+            .filter
+            .as_deref()
+            .map(str::trim)
+            .filter(|f| !f.is_empty());
+        if let Some(filter) = filter {
+            if filter.chars().count() > MAX_FILTER_LEN {
+                return Err(CoreError::bad_request(
+                    "filter",
+                    format!("'filter' is longer than {MAX_FILTER_LEN} characters"),
+                ));
+            }
+            // Check the filter now so its errors are the user's 400, not the store's.
+            compile_filter(
+                filter,
+                &CompileContext::new(schema),
+                &mut SqlWriter::new(self.store().dialect()),
+            )?;
+        }
+        let sort_spec = params
+            .sort
+            .as_deref()
+            .map(str::trim)
+            .filter(|s| !s.is_empty());
+        let sort = match sort_spec {
+            Some(spec) => parse_sort(spec, schema)?,
+            None => Vec::new(),
+        };
+        let fields = match params
+            .fields
+            .as_deref()
+            .map(str::trim)
+            .filter(|f| !f.is_empty())
+        {
+            Some(list) => {
+                let mut fields = Vec::new();
+                for name in list.split(',').map(str::trim) {
+                    let field = schema.resolve(name).ok_or_else(|| {
+                        CoreError::bad_request(
+                            "fields",
+                            format!(
+                                "'fields' names unknown field '{}'",
+                                name.chars().take(64).collect::<String>()
+                            ),
+                        )
+                    })?;
+                    if !fields.iter().any(|(c, _)| c == &field.column) {
+                        fields.push((field.column, field.field_type));
+                    }
+                }
+                Some(fields)
+            }
+            None => None,
+        };
+        let after = match params.cursor.as_deref().filter(|c| !c.is_empty()) {
+            Some(_) if offset > 0 => {
+                return Err(CoreError::bad_request(
+                    "cursor",
+                    "use either 'cursor' or 'offset', not both",
+                ));
+            }
+            Some(text) => Some(cursor::decode(text, sort_spec.unwrap_or(""), &sort)?),
+            None => None,
+        };
+        let total = match params.total.as_deref() {
+            None | Some("false") | Some("0") => false,
+            Some("true") | Some("1") | Some("") => true,
+            Some(other) => {
+                return Err(CoreError::bad_request(
+                    "total",
+                    format!(
+                        "'total' must be true or false, got '{}'",
+                        other.chars().take(20).collect::<String>()
+                    ),
+                ))
+            }
+        };
+        let spec = ListSpec {
+            filter: filter.map(str::to_string),
+            sort,
+            after,
+            fields,
+            limit,
+            offset,
+        };
+        let items = self.store().list_rows(schema, &spec).await?;
+        let total = if total {
+            Some(self.store().count_rows(schema, filter).await?)
+        } else {
+            None
+        };
+        let next_cursor = if items.len() == limit as usize {
+            items
+                .last()
+                .and_then(|last| cursor::encode(last, sort_spec.unwrap_or(""), &spec.sort))
+        } else {
+            None
+        };
+        Ok(ListResult {
+            items,
+            limit,
+            offset,
+            total,
+            next_cursor,
+        })
+    }
+}

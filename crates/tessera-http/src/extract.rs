@@ -1,0 +1,195 @@
+//! Request extractors that answer malformed input in tessera's error shape: wrong
+//! content type (415), oversized body (413), malformed JSON or UTF-8 (400, with the line
+//! and column), and malformed query strings (400).
+
+use crate::error::ApiError;
+use axum::body::Bytes;
+use axum::extract::{FromRequest, FromRequestParts, Query, Request};
+use axum::http::request::Parts;
+use axum::http::{header, StatusCode};
+use serde::de::DeserializeOwned;
+use serde_json::Value as Json;
+
+/// How a body is encoded.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BodyFormat {
+    Json,
+    /// Newline-delimited JSON: one value per line.
+    NdJson,
+}
+
+fn body_format(parts_content_type: Option<&str>) -> Result<BodyFormat, ApiError> {
+    let Some(content_type) = parts_content_type else {
+        return Ok(BodyFormat::Json);
+    };
+    let essence = content_type
+        .split(';')
+        .next()
+        .unwrap_or("")
+        .trim()
+        .to_ascii_lowercase();
+    match essence.as_str() {
+        "application/json" | "" => Ok(BodyFormat::Json),
+        "application/x-ndjson"
+        | "application/ndjson"
+        | "application/jsonl"
+        | "application/jsonlines" => Ok(BodyFormat::NdJson),
+        other if other.ends_with("+json") => Ok(BodyFormat::Json),
+        other => Err(ApiError::new(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "unsupported_media_type",
+            format!(
+                "expected a JSON body (Content-Type: application/json), got '{}'",
+                other.chars().take(100).collect::<String>()
+            ),
+        )),
+    }
+}
+
+async fn read_body(request: Request) -> Result<(BodyFormat, Bytes), ApiError> {
+    let content_type = request
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .map(|v| v.to_str().unwrap_or("invalid"));
+    let format = body_format(content_type)?;
+    let bytes = Bytes::from_request(request, &())
+        .await
+        .map_err(|rejection| {
+            let status = rejection.status();
+            if status == StatusCode::PAYLOAD_TOO_LARGE {
+                ApiError::new(
+                    status,
+                    "payload_too_large",
+                    "the request body is larger than the server accepts (see --max-body-bytes)",
+                )
+            } else {
+                ApiError::new(
+                    status,
+                    "bad_body",
+                    format!("could not read the request body: {rejection}"),
+                )
+            }
+        })?;
+    Ok((format, bytes))
+}
+
+fn parse_json(bytes: &[u8]) -> Result<Json, ApiError> {
+    if bytes.iter().all(u8::is_ascii_whitespace) {
+        return Err(ApiError::bad_request(
+            "invalid_json",
+            "the request body is empty; expected JSON",
+        ));
+    }
+    serde_json::from_slice(bytes).map_err(|e| {
+        ApiError::bad_request(
+            "invalid_json",
+            format!("the request body is not valid JSON: {e}"),
+        )
+    })
+}
+
+/// A JSON body.
+pub struct JsonBody(pub Json);
+
+impl<S: Send + Sync> FromRequest<S> for JsonBody {
+    type Rejection = ApiError;
+
+    async fn from_request(request: Request, _state: &S) -> Result<Self, ApiError> {
+        match read_body(request).await? {
+            (BodyFormat::Json, bytes) => Ok(JsonBody(parse_json(&bytes)?)),
+            (BodyFormat::NdJson, _) => Err(ApiError::new(
+                StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                "unsupported_media_type",
+                "this endpoint takes one JSON document (application/json), not NDJSON",
+            )),
+        }
+    }
+}
+
+/// The rows of a create: one object, a JSON array, or NDJSON lines.
+pub struct RowsBody {
+    pub rows: Vec<Json>,
+    /// A single object was sent (the answer is that row).
+    pub single: bool,
+}
+
+impl<S: Send + Sync> FromRequest<S> for RowsBody {
+    type Rejection = ApiError;
+
+    async fn from_request(request: Request, _state: &S) -> Result<Self, ApiError> {
+        match read_body(request).await? {
+            (BodyFormat::Json, bytes) => match parse_json(&bytes)? {
+                Json::Array(rows) => Ok(RowsBody {
+                    rows,
+                    single: false,
+                }),
+                row => Ok(RowsBody {
+                    rows: vec![row],
+                    single: true,
+                }),
+            },
+            (BodyFormat::NdJson, bytes) => {
+                let mut rows = Vec::new();
+                for (line_index, line) in bytes.split(|b| *b == b'\n').enumerate() {
+                    if line.iter().all(u8::is_ascii_whitespace) {
+                        continue;
+                    }
+                    let row = serde_json::from_slice(line).map_err(|e| {
+                        ApiError::bad_request(
+                            "invalid_json",
+                            format!("NDJSON line {} is not valid JSON: {e}", line_index + 1),
+                        )
+                    })?;
+                    rows.push(row);
+                }
+                Ok(RowsBody {
+                    rows,
+                    single: false,
+                })
+            }
+        }
+    }
+}
+
+/// Query parameters deserialized into `T`, with a 400 naming the problem otherwise.
+pub struct ApiQuery<T>(pub T);
+
+impl<T: DeserializeOwned, S: Send + Sync> FromRequestParts<S> for ApiQuery<T> {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, ApiError> {
+        Query::<T>::from_request_parts(parts, state)
+            .await
+            .map(|Query(value)| ApiQuery(value))
+            .map_err(|rejection| {
+                ApiError::bad_request(
+                    "invalid_query",
+                    format!("invalid query string: {}", rejection.body_text()),
+                )
+            })
+    }
+}
+
+/// `?dry_run=true`.
+#[derive(Debug, Default, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DryRun {
+    #[serde(default)]
+    pub dry_run: Option<String>,
+}
+
+impl DryRun {
+    pub fn enabled(&self) -> Result<bool, ApiError> {
+        match self.dry_run.as_deref() {
+            None | Some("false") | Some("0") => Ok(false),
+            Some("true") | Some("1") | Some("") => Ok(true),
+            Some(other) => Err(ApiError::bad_request(
+                "invalid_query",
+                format!(
+                    "'dry_run' must be true or false, got '{}'",
+                    other.chars().take(20).collect::<String>()
+                ),
+            )),
+        }
+    }
+}

@@ -1,0 +1,217 @@
+//! The OpenAPI 3.1 document, generated from the live catalog on each request: one path
+//! set and one component schema per table, with types, required fields, enums and limits.
+
+use serde_json::{json, Map, Value};
+use tessera_core::Catalog;
+use tessera_schema::{FieldDef, FieldType, TableSchema};
+
+/// The JSON Schema of one field's values.
+fn field_schema(def: &FieldDef) -> Value {
+    let mut schema = match def.field_type {
+        FieldType::String | FieldType::Text => json!({"type": "string"}),
+        FieldType::Integer => json!({"type": "integer", "format": "int64"}),
+        FieldType::Float => json!({"type": "number", "format": "double"}),
+        FieldType::Decimal => {
+            json!({"type": "string", "format": "decimal", "pattern": "^-?[0-9]+(\\.[0-9]+)?$"})
+        }
+        FieldType::Boolean => json!({"type": "boolean"}),
+        FieldType::Date => json!({"type": "string", "format": "date"}),
+        FieldType::Datetime => json!({"type": "string", "format": "date-time"}),
+        FieldType::Json => json!({}),
+        FieldType::Uuid => json!({"type": "string", "format": "uuid"}),
+        FieldType::Email => json!({"type": "string", "format": "email"}),
+        FieldType::Url => json!({"type": "string", "format": "uri"}),
+        FieldType::Enum => {
+            json!({"type": "string", "enum": def.values.clone().unwrap_or_default()})
+        }
+    };
+    let object = schema.as_object_mut().expect("schemas are objects");
+    if let Some(max_length) = def.max_length {
+        object.insert("maxLength".into(), json!(max_length));
+    }
+    if let Some(pattern) = &def.pattern {
+        object.insert("pattern".into(), json!(format!("^(?:{pattern})$")));
+    }
+    if def.field_type != FieldType::Decimal {
+        if let Some(min) = def.min {
+            object.insert("minimum".into(), json!(min));
+        }
+        if let Some(max) = def.max {
+            object.insert("maximum".into(), json!(max));
+        }
+    }
+    if let Some(default) = &def.default {
+        object.insert("default".into(), default.clone());
+    }
+    if !def.required && def.field_type != FieldType::Json {
+        // 3.1 is JSON Schema: an optional field may be null.
+        if let Some(Value::String(t)) = object.get("type").cloned() {
+            object.insert("type".into(), json!([t, "null"]));
+        }
+        if let Some(Value::Array(values)) = object.get_mut("enum") {
+            values.push(Value::Null);
+        }
+    }
+    schema
+}
+
+fn row_schemas(table: &TableSchema) -> (Value, Value) {
+    let mut properties = Map::new();
+    properties.insert(
+        "id".into(),
+        json!({"type": "integer", "format": "int64", "readOnly": true}),
+    );
+    let mut input_properties = Map::new();
+    let mut required = Vec::new();
+    for (name, def) in &table.fields {
+        properties.insert(name.clone(), field_schema(def));
+        input_properties.insert(name.clone(), field_schema(def));
+        if def.required && def.default.is_none() {
+            required.push(json!(name));
+        }
+    }
+    properties.insert(
+        "created_at".into(),
+        json!({"type": "string", "format": "date-time", "readOnly": true}),
+    );
+    properties.insert(
+        "updated_at".into(),
+        json!({"type": "string", "format": "date-time", "readOnly": true}),
+    );
+    let row = json!({"type": "object", "properties": properties});
+    let input = json!({"type": "object", "properties": input_properties, "required": required, "additionalProperties": false});
+    (row, input)
+}
+
+fn error_response(description: &str) -> Value {
+    json!({"description": description, "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}})
+}
+
+fn json_content(schema: Value) -> Value {
+    json!({"application/json": {"schema": schema}})
+}
+
+fn table_paths(table: &TableSchema, paths: &mut Map<String, Value>) {
+    let name = &table.name;
+    let row_ref = json!({"$ref": format!("#/components/schemas/{name}")});
+    let input_ref = json!({"$ref": format!("#/components/schemas/{name}Input")});
+    let query = |param: &str, description: &str, schema: Value| json!({"name": param, "in": "query", "required": false, "description": description, "schema": schema});
+    paths.insert(
+        format!("/api/tables/{name}/rows"),
+        json!({
+            "get": {
+                "operationId": format!("list_{name}"),
+                "tags": [name],
+                "summary": format!("List {name} rows"),
+                "parameters": [
+                    query("filter", "Filter expression, e.g. `age > 50 && name ~ \"Leo\"`", json!({"type": "string"})),
+                    query("sort", "Comma-separated fields, `-` for descending, e.g. `-age,name`", json!({"type": "string"})),
+                    query("limit", "Page size (1..1000, default 30)", json!({"type": "integer", "minimum": 1, "maximum": 1000})),
+                    query("offset", "Rows to skip", json!({"type": "integer", "minimum": 0})),
+                    query("cursor", "Keyset cursor from a previous page's next_cursor", json!({"type": "string"})),
+                    query("fields", "Comma-separated fields to return", json!({"type": "string"})),
+                    query("total", "Also count all matching rows", json!({"type": "boolean"})),
+                ],
+                "responses": {
+                    "200": {"description": "A page of rows", "content": json_content(json!({
+                        "type": "object",
+                        "properties": {
+                            "items": {"type": "array", "items": row_ref},
+                            "limit": {"type": "integer"},
+                            "offset": {"type": "integer"},
+                            "total": {"type": "integer"},
+                            "next_cursor": {"type": "string"}
+                        }
+                    }))},
+                    "400": error_response("Invalid filter, sort or paging"),
+                    "404": error_response("No such table")
+                }
+            },
+            "post": {
+                "operationId": format!("create_{name}"),
+                "tags": [name],
+                "summary": format!("Create one {name} row (object) or many (array or NDJSON)"),
+                "requestBody": {"required": true, "content": {
+                    "application/json": {"schema": {"oneOf": [input_ref.clone(), {"type": "array", "items": input_ref}]}},
+                    "application/x-ndjson": {"schema": {"type": "string"}}
+                }},
+                "responses": {
+                    "201": {"description": "The created row, or {created, ids} for many", "content": json_content(json!({"oneOf": [row_ref.clone(), {
+                        "type": "object", "properties": {"created": {"type": "integer"}, "ids": {"type": "array", "items": {"type": "integer"}}}
+                    }]}))},
+                    "400": error_response("Invalid row"),
+                    "409": error_response("Duplicate value of a unique field")
+                }
+            }
+        }),
+    );
+    let id_param = json!({"name": "id", "in": "path", "required": true, "schema": {"type": "integer", "format": "int64"}});
+    let partial = json!({"$ref": format!("#/components/schemas/{name}Patch")});
+    paths.insert(
+        format!("/api/tables/{name}/rows/{{id}}"),
+        json!({
+            "parameters": [id_param],
+            "get": {"operationId": format!("get_{name}"), "tags": [name], "responses": {"200": {"description": "The row", "content": json_content(row_ref.clone())}, "404": error_response("No such row")}},
+            "patch": {"operationId": format!("update_{name}"), "tags": [name], "requestBody": {"required": true, "content": json_content(partial)},
+                      "responses": {"200": {"description": "The updated row", "content": json_content(row_ref.clone())}, "400": error_response("Invalid values"), "404": error_response("No such row")}},
+            "put": {"operationId": format!("replace_{name}"), "tags": [name], "requestBody": {"required": true, "content": json_content(json!({"$ref": format!("#/components/schemas/{name}Input")}))},
+                    "responses": {"200": {"description": "The replaced row", "content": json_content(row_ref)}, "400": error_response("Invalid values"), "404": error_response("No such row")}},
+            "delete": {"operationId": format!("delete_{name}"), "tags": [name], "responses": {"204": {"description": "Deleted"}, "404": error_response("No such row")}}
+        }),
+    );
+}
+
+/// The whole document for the current catalog.
+pub fn document(catalog: &Catalog) -> Value {
+    let mut paths = Map::new();
+    let table_param = json!({"name": "table", "in": "path", "required": true, "description": "Table name or numeric id", "schema": {"type": "string"}});
+    let any_object = json!({"type": "object"});
+    paths.insert("/health".into(), json!({"get": {"operationId": "health", "tags": ["system"], "responses": {"200": {"description": "Alive and the store answers"}, "503": error_response("The store does not answer")}}}));
+    paths.insert("/api/tables".into(), json!({
+        "get": {"operationId": "list_tables", "tags": ["tables"], "responses": {"200": {"description": "All tables", "content": json_content(any_object.clone())}}},
+        "post": {"operationId": "create_table", "tags": ["tables"], "requestBody": {"required": true, "content": json_content(json!({"$ref": "#/components/schemas/TableDefinition"}))},
+                 "responses": {"201": {"description": "The new table", "content": json_content(any_object.clone())}, "400": error_response("Invalid name or fields"), "409": error_response("Name taken")}}
+    }));
+    paths.insert("/api/tables/{table}".into(), json!({
+        "parameters": [table_param.clone()],
+        "get": {"operationId": "show_table", "tags": ["tables"], "responses": {"200": {"description": "The schema", "content": json_content(any_object.clone())}, "404": error_response("No such table")}},
+        "put": {"operationId": "replace_table", "tags": ["tables"], "parameters": [{"name": "dry_run", "in": "query", "schema": {"type": "boolean"}}],
+                "requestBody": {"required": true, "content": json_content(json!({"$ref": "#/components/schemas/TableDefinition"}))},
+                "responses": {"200": {"description": "Migration report", "content": json_content(any_object.clone())}, "409": error_response("Existing data does not convert")}},
+        "patch": {"operationId": "patch_table", "tags": ["tables"], "parameters": [{"name": "dry_run", "in": "query", "schema": {"type": "boolean"}}],
+                  "requestBody": {"required": true, "content": json_content(any_object.clone())},
+                  "responses": {"200": {"description": "Migration report", "content": json_content(any_object.clone())}, "409": error_response("Existing data does not convert")}},
+        "delete": {"operationId": "drop_table", "tags": ["tables"], "responses": {"204": {"description": "Dropped"}, "404": error_response("No such table")}}
+    }));
+    paths.insert("/api/tables/{table}/history".into(), json!({
+        "parameters": [table_param],
+        "get": {"operationId": "table_history", "tags": ["tables"], "responses": {"200": {"description": "Every schema version", "content": json_content(any_object)}, "404": error_response("No such table")}}
+    }));
+    let mut schemas = Map::new();
+    schemas.insert("Error".into(), json!({
+        "type": "object", "required": ["error"],
+        "properties": {"error": {"type": "object", "required": ["code", "message", "details"], "properties": {
+            "code": {"type": "string"}, "message": {"type": "string"}, "details": {"type": "array", "items": {}}
+        }}}
+    }));
+    schemas.insert("TableDefinition".into(), json!({
+        "type": "object", "required": ["fields"],
+        "properties": {"name": {"type": "string", "pattern": "^[A-Za-z][A-Za-z0-9_]{0,62}$"}, "fields": {"type": "object", "additionalProperties": {}}}
+    }));
+    for table in catalog.tables() {
+        let schema = &table.schema;
+        table_paths(schema, &mut paths);
+        let (row, input) = row_schemas(schema);
+        let mut patch = input.clone();
+        patch.as_object_mut().expect("object").remove("required");
+        schemas.insert(schema.name.clone(), row);
+        schemas.insert(format!("{}Input", schema.name), input);
+        schemas.insert(format!("{}Patch", schema.name), patch);
+    }
+    json!({
+        "openapi": "3.1.0",
+        "info": {"title": "tessera", "version": env!("CARGO_PKG_VERSION"), "description": "REST API generated from the live schema."},
+        "paths": paths,
+        "components": {"schemas": schemas}
+    })
+}

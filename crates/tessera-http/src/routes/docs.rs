@@ -1,0 +1,44 @@
+//! `/health`, `/api/openapi.json` and Swagger UI at `/docs` (assets compiled into the
+//! binary by the `swagger-ui-dist` crate; nothing is fetched from a CDN).
+
+use crate::error::ApiError;
+use crate::openapi;
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::routing::get;
+use axum::{Json, Router};
+use serde_json::{json, Value};
+use swagger_ui_dist::{ApiDefinition, OpenApiSource};
+use tessera_core::App;
+
+pub fn router() -> Router<App> {
+    Router::new()
+        .route("/health", get(health))
+        .route("/api/openapi.json", get(openapi_document))
+}
+
+/// Swagger UI pages and assets (stateless).
+pub fn swagger_ui() -> Router {
+    swagger_ui_dist::generate_routes(ApiDefinition {
+        uri_prefix: "/docs",
+        api_definition: OpenApiSource::Uri("/api/openapi.json"),
+        title: Some("tessera API"),
+    })
+}
+
+async fn health(State(app): State<App>) -> Result<Json<Value>, ApiError> {
+    match app.store().ping().await {
+        Ok(()) => Ok(Json(
+            json!({"status": "ok", "store": format!("{:?}", app.store().dialect()).to_lowercase()}),
+        )),
+        Err(e) => Err(ApiError::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "store_unavailable",
+            format!("the store does not answer: {e}"),
+        )),
+    }
+}
+
+async fn openapi_document(State(app): State<App>) -> Json<Value> {
+    Json(openapi::document(&app.catalog()))
+}

@@ -1,1 +1,0 @@
-//! The filter language (STUB: being written by a helper).

@@ -1,0 +1,1000 @@
+//! Turns a parsed filter into a SQL condition for one table: resolves field names and
+//! macros, checks every comparison's types, converts literals to the compared field's
+//! canonical values, and writes SQL whose values are all bound parameters.
+//!
+//! Only fixed SQL fragments from this file and quoted identifiers from the resolver reach
+//! the SQL text; every literal and macro value goes through [`SqlWriter::push_param`].
+
+use super::ast::{CompareOp, Comparison, Expr, InList, Literal, Operand, OperandKind};
+use super::{parse, quote_for_message, FilterError, MAX_DEPTH};
+use crate::resolve::FieldResolver;
+use crate::sql::{Dialect, SqlWriter};
+use serde_json::Value as Json;
+use std::cmp::Ordering;
+use tessera_schema::validate::coerce;
+use tessera_schema::{FieldDef, FieldType, Value};
+
+/// Supplies the values of `@` macros, e.g. the caller's id in an access rule.
+pub trait MacroLookup {
+    /// The value of the macro at `path` (written without its `@`, e.g.
+    /// `request.auth.id`) and the type it has, or `None` if there is no such macro. The
+    /// value must fit the type: an integer, float or decimal text for numeric types,
+    /// canonical text for text, uuid, date and datetime, a boolean, JSON, or null.
+    fn lookup(&self, path: &str) -> Option<(Value, FieldType)>;
+}
+
+impl<F> MacroLookup for F
+where
+    F: Fn(&str) -> Option<(Value, FieldType)>,
+{
+    fn lookup(&self, path: &str) -> Option<(Value, FieldType)> {
+        self(path)
+    }
+}
+
+/// What a filter is compiled against.
+#[derive(Clone, Copy)]
+pub struct CompileContext<'a> {
+    /// Resolves the field names the filter uses.
+    pub fields: &'a dyn FieldResolver,
+    /// Resolves `@` macros; without it every macro is unknown.
+    pub macros: Option<&'a dyn MacroLookup>,
+    /// Table alias to qualify columns with (`"t"."age"`), if the query uses one.
+    pub qualifier: Option<&'a str>,
+}
+
+impl<'a> CompileContext<'a> {
+    /// A context with fields only: no macros, unqualified columns.
+    pub fn new(fields: &'a dyn FieldResolver) -> CompileContext<'a> {
+        CompileContext {
+            fields,
+            macros: None,
+            qualifier: None,
+        }
+    }
+
+    /// The same context with macros.
+    pub fn with_macros(self, macros: &'a dyn MacroLookup) -> CompileContext<'a> {
+        CompileContext {
+            macros: Some(macros),
+            ..self
+        }
+    }
+
+    /// The same context with columns qualified by a table alias.
+    pub fn with_qualifier(self, qualifier: &'a str) -> CompileContext<'a> {
+        CompileContext {
+            qualifier: Some(qualifier),
+            ..self
+        }
+    }
+}
+
+/// Writes `expr` as one parenthesized SQL condition to `w`, binding every value. On
+/// error `w` is left exactly as it was.
+pub fn compile(
+    expr: &Expr,
+    ctx: &CompileContext<'_>,
+    w: &mut SqlWriter,
+) -> Result<(), FilterError> {
+    // Compile into a copy so that a refused filter leaves no half-written SQL or stray
+    // parameters behind in the caller's statement.
+    let mut out = w.clone();
+    Compiler { ctx, w: &mut out }.top(expr)?;
+    *w = out;
+    Ok(())
+}
+
+/// Parses and compiles filter text: [`parse`] then [`compile`].
+pub fn compile_filter(
+    input: &str,
+    ctx: &CompileContext<'_>,
+    w: &mut SqlWriter,
+) -> Result<(), FilterError> {
+    compile(&parse(input)?, ctx, w)
+}
+
+/// Deepest tree compiled. A parsed tree is at most about 3 nodes deep per level of
+/// nesting; this bound only matters for trees built by hand.
+const MAX_TREE_DEPTH: usize = 4 * (MAX_DEPTH + 1);
+
+/// Which values can meet in a comparison. Two sides compare only within one family.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Family {
+    Number,
+    Text,
+    Uuid,
+    Date,
+    Datetime,
+    Boolean,
+    Json,
+}
+
+fn family(field_type: FieldType) -> Family {
+    match field_type {
+        FieldType::Integer | FieldType::Float | FieldType::Decimal => Family::Number,
+        FieldType::String
+        | FieldType::Text
+        | FieldType::Email
+        | FieldType::Url
+        | FieldType::Enum => Family::Text,
+        FieldType::Uuid => Family::Uuid,
+        FieldType::Date => Family::Date,
+        FieldType::Datetime => Family::Datetime,
+        FieldType::Boolean => Family::Boolean,
+        FieldType::Json => Family::Json,
+    }
+}
+
+/// Types `~` and `!~` work on.
+fn is_searchable(field_type: FieldType) -> bool {
+    matches!(family(field_type), Family::Text | Family::Uuid)
+}
+
+/// One side of a comparison, resolved.
+enum Side<'e> {
+    Column {
+        name: &'e str,
+        column: String,
+        field_type: FieldType,
+        position: usize,
+    },
+    Literal {
+        literal: &'e Literal,
+        position: usize,
+    },
+    Macro {
+        path: &'e str,
+        value: Value,
+        field_type: FieldType,
+        position: usize,
+    },
+}
+
+impl Side<'_> {
+    fn position(&self) -> usize {
+        match self {
+            Side::Column { position, .. }
+            | Side::Literal { position, .. }
+            | Side::Macro { position, .. } => *position,
+        }
+    }
+
+    /// How the side is named in an error message.
+    fn describe(&self) -> String {
+        match self {
+            Side::Column {
+                name, field_type, ..
+            } => format!("field '{name}' ({field_type})"),
+            Side::Literal { literal, .. } => describe_literal(literal),
+            Side::Macro {
+                path, field_type, ..
+            } => format!("@{path} ({field_type})"),
+        }
+    }
+}
+
+fn describe_literal(literal: &Literal) -> String {
+    match literal {
+        Literal::Null => "null".into(),
+        Literal::Bool(flag) => flag.to_string(),
+        Literal::Integer(number) => format!("the number {number}"),
+        Literal::Fractional(text) => format!("the number {text}"),
+        Literal::String(text) => format!("the string {}", quote_for_message(text)),
+    }
+}
+
+/// The type a literal is converted to, and how to name it in errors.
+struct Target<'t> {
+    field_type: FieldType,
+    description: &'t str,
+}
+
+struct Compiler<'c, 'a> {
+    ctx: &'c CompileContext<'a>,
+    w: &'c mut SqlWriter,
+}
+
+impl Compiler<'_, '_> {
+    fn top(&mut self, expr: &Expr) -> Result<(), FilterError> {
+        self.w.push("(");
+        self.expr(expr, 0, false)?;
+        self.w.push(")");
+        Ok(())
+    }
+
+    /// Writes `expr`; `nested` says whether an `AND`/`OR` must parenthesize itself.
+    fn expr(&mut self, expr: &Expr, depth: usize, nested: bool) -> Result<(), FilterError> {
+        if depth > MAX_TREE_DEPTH {
+            return Err(FilterError::new(0, "the filter is nested too deeply"));
+        }
+        match expr {
+            Expr::Compare(comparison) => self.comparison(comparison),
+            Expr::In(list) => self.in_list(list),
+            Expr::Not(inner) => {
+                // NOT alone would keep SQL's third value: NOT (age > 5) is unknown for a
+                // null age and drops the row. COALESCE makes `!(x)` match exactly the
+                // rows `x` does not, which is what a user means by "not".
+                self.w.push("NOT COALESCE(");
+                self.expr(inner, depth + 1, false)?;
+                self.w.push(match self.w.dialect() {
+                    Dialect::Sqlite => ", 0)",
+                    Dialect::Postgres => ", FALSE)",
+                });
+                Ok(())
+            }
+            Expr::And(parts) => self.chain(parts, " AND ", "1=1", depth, nested),
+            Expr::Or(parts) => self.chain(parts, " OR ", "1=0", depth, nested),
+        }
+    }
+
+    fn chain(
+        &mut self,
+        parts: &[Expr],
+        separator: &str,
+        empty: &str,
+        depth: usize,
+        nested: bool,
+    ) -> Result<(), FilterError> {
+        match parts {
+            [] => {
+                self.w.push(empty);
+                Ok(())
+            }
+            [only] => self.expr(only, depth + 1, nested),
+            _ => {
+                if nested {
+                    self.w.push("(");
+                }
+                for (index, part) in parts.iter().enumerate() {
+                    if index > 0 {
+                        self.w.push(separator);
+                    }
+                    self.expr(part, depth + 1, true)?;
+                }
+                if nested {
+                    self.w.push(")");
+                }
+                Ok(())
+            }
+        }
+    }
+
+    fn side<'e>(&self, operand: &'e Operand) -> Result<Side<'e>, FilterError> {
+        let position = operand.position;
+        match &operand.kind {
+            OperandKind::Field(name) => match self.ctx.fields.resolve(name) {
+                Some(field) => Ok(Side::Column {
+                    name,
+                    column: field.column,
+                    field_type: field.field_type,
+                    position,
+                }),
+                None => Err(FilterError::new(
+                    position,
+                    format!("unknown field '{name}'"),
+                )),
+            },
+            OperandKind::Macro(path) => {
+                let Some((value, field_type)) = self.ctx.macros.and_then(|m| m.lookup(path)) else {
+                    return Err(FilterError::new(
+                        position,
+                        format!("unknown macro '@{path}'"),
+                    ));
+                };
+                if !value_fits(&value, field_type) {
+                    return Err(FilterError::new(
+                        position,
+                        format!(
+                            "macro '@{path}' has a value that does not fit its type, {field_type}"
+                        ),
+                    ));
+                }
+                Ok(Side::Macro {
+                    path,
+                    value,
+                    field_type,
+                    position,
+                })
+            }
+            OperandKind::Literal(literal) => Ok(Side::Literal { literal, position }),
+        }
+    }
+
+    fn comparison(&mut self, comparison: &Comparison) -> Result<(), FilterError> {
+        let left = self.side(&comparison.left)?;
+        let right = self.side(&comparison.right)?;
+        let op = comparison.op;
+        let op_position = comparison.op_position;
+        match (&left, &right) {
+            (Side::Column { .. }, Side::Column { .. }) => {
+                self.column_column(&left, op, op_position, &right)
+            }
+            (Side::Column { .. }, _) => self.column_constant(&left, op, op, op_position, &right),
+            (_, Side::Column { .. }) => {
+                let Some(flipped) = op.flipped() else {
+                    return Err(FilterError::new(
+                        op_position,
+                        format!("'{op}' needs the field on its left, as in name {op} \"abc\""),
+                    ));
+                };
+                self.column_constant(&right, flipped, op, op_position, &left)
+            }
+            _ => {
+                let holds = fold(&left, op, op_position, &right)?;
+                self.w.push(if holds { "1=1" } else { "1=0" });
+                Ok(())
+            }
+        }
+    }
+
+    fn push_column(&mut self, side: &Side<'_>) {
+        if let Side::Column {
+            column, field_type, ..
+        } = side
+        {
+            self.w
+                .push_comparable_column(self.ctx.qualifier, column, *field_type);
+        }
+    }
+
+    fn column_column(
+        &mut self,
+        left: &Side<'_>,
+        op: CompareOp,
+        op_position: usize,
+        right: &Side<'_>,
+    ) -> Result<(), FilterError> {
+        let (Side::Column { field_type: a, .. }, Side::Column { field_type: b, .. }) =
+            (left, right)
+        else {
+            return Ok(());
+        };
+        if matches!(op, CompareOp::Contains | CompareOp::NotContains) {
+            return Err(FilterError::new(
+                op_position,
+                format!(
+                    "'{op}' needs a string on its right, not {}",
+                    right.describe()
+                ),
+            ));
+        }
+        for (side, field_type) in [(left, a), (right, b)] {
+            if *field_type == FieldType::Json {
+                return Err(json_only_null(op_position, side));
+            }
+        }
+        if family(*a) != family(*b) {
+            return Err(FilterError::new(
+                op_position,
+                format!(
+                    "{} cannot be compared with {}",
+                    left.describe(),
+                    right.describe()
+                ),
+            ));
+        }
+        if op.is_ordering() && *a == FieldType::Boolean {
+            return Err(no_boolean_ordering(op, op_position));
+        }
+        self.push_column(left);
+        self.w.push(match (op, self.w.dialect()) {
+            // Null is a value for equality: two null fields are equal, and != is the
+            // exact complement of =.
+            (CompareOp::Eq, Dialect::Sqlite) => " IS ",
+            (CompareOp::Eq, Dialect::Postgres) => " IS NOT DISTINCT FROM ",
+            (CompareOp::NotEq, Dialect::Sqlite) => " IS NOT ",
+            (CompareOp::NotEq, Dialect::Postgres) => " IS DISTINCT FROM ",
+            (op, _) => ordering_sql(op),
+        });
+        self.push_column(right);
+        Ok(())
+    }
+
+    /// `column op constant`, where the constant is a literal or a macro; `written` is
+    /// the operator as the user wrote it (before the sides were swapped), for messages.
+    fn column_constant(
+        &mut self,
+        column: &Side<'_>,
+        op: CompareOp,
+        written: CompareOp,
+        op_position: usize,
+        constant: &Side<'_>,
+    ) -> Result<(), FilterError> {
+        let Side::Column { field_type, .. } = column else {
+            return Ok(());
+        };
+        let field_type = *field_type;
+        let literal_null = matches!(
+            constant,
+            Side::Literal {
+                literal: Literal::Null,
+                ..
+            }
+        );
+        if field_type == FieldType::Json {
+            return match op {
+                CompareOp::Eq | CompareOp::NotEq if literal_null => {
+                    self.null_test(column, op);
+                    Ok(())
+                }
+                CompareOp::Eq | CompareOp::NotEq => {
+                    Err(json_only_null(constant.position(), column))
+                }
+                _ => Err(json_only_null(op_position, column)),
+            };
+        }
+        if matches!(op, CompareOp::Contains | CompareOp::NotContains) {
+            return self.contains(column, op, op_position, constant);
+        }
+        if literal_null {
+            return match op {
+                CompareOp::Eq | CompareOp::NotEq => {
+                    self.null_test(column, op);
+                    Ok(())
+                }
+                _ => Err(null_needs_equality(written, op_position)),
+            };
+        }
+        if op.is_ordering() && field_type == FieldType::Boolean {
+            return Err(no_boolean_ordering(written, op_position));
+        }
+        let description = column.describe();
+        let target = Target {
+            field_type,
+            description: &description,
+        };
+        let (value, param_type) = match constant {
+            Side::Literal { literal, position } => {
+                (literal_value(literal, *position, &target)?, field_type)
+            }
+            Side::Macro {
+                value,
+                field_type: macro_type,
+                position,
+                ..
+            } => {
+                if family(*macro_type) != family(field_type) {
+                    return Err(mismatch(*position, &description, constant));
+                }
+                if value.is_null() {
+                    // A macro whose value is null behaves like the literal null for =
+                    // and !=; nothing is ordered against null.
+                    match op {
+                        CompareOp::Eq | CompareOp::NotEq => self.null_test(column, op),
+                        _ => {
+                            self.w.push("1=0");
+                        }
+                    }
+                    return Ok(());
+                }
+                // The macro's own type fixes the parameter's type: a decimal macro is
+                // text that must be cast as numeric, whatever the column's type.
+                (value.clone(), *macro_type)
+            }
+            Side::Column { .. } => return Ok(()),
+        };
+        self.push_column(column);
+        self.w.push(match (op, self.w.dialect()) {
+            (CompareOp::Eq, _) => " = ",
+            // Null-safe, so `species != "cat"` keeps the rows whose species is null.
+            (CompareOp::NotEq, Dialect::Sqlite) => " IS NOT ",
+            (CompareOp::NotEq, Dialect::Postgres) => " IS DISTINCT FROM ",
+            (op, _) => ordering_sql(op),
+        });
+        self.w.push_param(value, param_type);
+        Ok(())
+    }
+
+    fn null_test(&mut self, column: &Side<'_>, op: CompareOp) {
+        self.push_column(column);
+        self.w.push(if op == CompareOp::Eq {
+            " IS NULL"
+        } else {
+            " IS NOT NULL"
+        });
+    }
+
+    /// `column ~ constant` or `column !~ constant`.
+    fn contains(
+        &mut self,
+        column: &Side<'_>,
+        op: CompareOp,
+        op_position: usize,
+        constant: &Side<'_>,
+    ) -> Result<(), FilterError> {
+        let Side::Column {
+            name, field_type, ..
+        } = column
+        else {
+            return Ok(());
+        };
+        if !is_searchable(*field_type) {
+            return Err(FilterError::new(
+                op_position,
+                format!("'{op}' works only on text fields, but field '{name}' is {field_type}"),
+            ));
+        }
+        let needle = match constant {
+            Side::Literal {
+                literal: Literal::String(text),
+                ..
+            } => text.as_str(),
+            Side::Literal {
+                literal: Literal::Null,
+                ..
+            } => return Err(null_needs_equality(op, op_position)),
+            Side::Macro {
+                value, field_type, ..
+            } if is_searchable(*field_type) => match value {
+                Value::Text(text) => text.as_str(),
+                _ => {
+                    // A null macro: nothing contains it, so `!~` holds everywhere.
+                    self.w.push(if op == CompareOp::Contains {
+                        "1=0"
+                    } else {
+                        "1=1"
+                    });
+                    return Ok(());
+                }
+            },
+            other => {
+                return Err(FilterError::new(
+                    other.position(),
+                    format!("'{op}' needs a string, not {}", other.describe()),
+                ))
+            }
+        };
+        let pattern = Value::Text(escape_like(needle));
+        // `!~` holds for a null field: a missing value does not contain anything.
+        let negated = op == CompareOp::NotContains;
+        if negated {
+            self.w.push("(");
+            self.push_column(column);
+            self.w.push(" IS NULL OR ");
+        }
+        self.push_column(column);
+        match (self.w.dialect(), negated) {
+            (Dialect::Sqlite, false) => self.w.push(" LIKE '%' || "),
+            (Dialect::Sqlite, true) => self.w.push(" NOT LIKE '%' || "),
+            (Dialect::Postgres, false) => self.w.push("::text ILIKE '%' || "),
+            (Dialect::Postgres, true) => self.w.push("::text NOT ILIKE '%' || "),
+        };
+        self.w.push_param(pattern, FieldType::String);
+        self.w.push(" || '%' ESCAPE '\\'");
+        if negated {
+            self.w.push(")");
+        }
+        Ok(())
+    }
+
+    fn in_list(&mut self, list: &InList) -> Result<(), FilterError> {
+        let operand = self.side(&list.operand)?;
+        if let Side::Literal {
+            literal: Literal::Null,
+            ..
+        } = operand
+        {
+            return Err(FilterError::new(
+                list.in_position,
+                "'in' cannot be used with null; compare with = null instead",
+            ));
+        }
+        for item in &list.items {
+            if item.literal == Literal::Null {
+                return Err(FilterError::new(
+                    item.position,
+                    "null cannot be in a list after 'in'; compare with = null instead",
+                ));
+            }
+        }
+        if list.items.is_empty() {
+            return Err(FilterError::new(
+                list.in_position,
+                "the list after 'in' is empty; give at least one value",
+            ));
+        }
+        let Side::Column { field_type, .. } = &operand else {
+            let mut holds = false;
+            for item in &list.items {
+                let side = Side::Literal {
+                    literal: &item.literal,
+                    position: item.position,
+                };
+                holds |= fold(&operand, CompareOp::Eq, list.in_position, &side)?;
+            }
+            self.w.push(if holds { "1=1" } else { "1=0" });
+            return Ok(());
+        };
+        let field_type = *field_type;
+        if field_type == FieldType::Json {
+            return Err(json_only_null(list.in_position, &operand));
+        }
+        let description = operand.describe();
+        let target = Target {
+            field_type,
+            description: &description,
+        };
+        let values = list
+            .items
+            .iter()
+            .map(|item| literal_value(&item.literal, item.position, &target))
+            .collect::<Result<Vec<Value>, FilterError>>()?;
+        self.push_column(&operand);
+        self.w.push(" IN (");
+        for (index, value) in values.into_iter().enumerate() {
+            if index > 0 {
+                self.w.push(", ");
+            }
+            self.w.push_param(value, field_type);
+        }
+        self.w.push(")");
+        Ok(())
+    }
+}
+
+fn ordering_sql(op: CompareOp) -> &'static str {
+    match op {
+        CompareOp::Gt => " > ",
+        CompareOp::Ge => " >= ",
+        CompareOp::Lt => " < ",
+        CompareOp::Le => " <= ",
+        // Callers handle the others; `=` is the harmless answer if one slips through.
+        _ => " = ",
+    }
+}
+
+fn json_only_null(position: usize, column: &Side<'_>) -> FilterError {
+    FilterError::new(
+        position,
+        format!(
+            "{} can only be compared with null (= null or != null)",
+            column.describe()
+        ),
+    )
+}
+
+fn null_needs_equality(op: CompareOp, position: usize) -> FilterError {
+    FilterError::new(
+        position,
+        format!("'{op}' cannot be used with null; only = null and != null are allowed"),
+    )
+}
+
+fn no_boolean_ordering(op: CompareOp, position: usize) -> FilterError {
+    FilterError::new(
+        position,
+        format!("'{op}' cannot compare booleans; use = or !="),
+    )
+}
+
+fn mismatch(position: usize, target: &str, other: &Side<'_>) -> FilterError {
+    FilterError::new(
+        position,
+        format!("{target} cannot be compared with {}", other.describe()),
+    )
+}
+
+/// Whether a macro's value is of the type it claims.
+fn value_fits(value: &Value, field_type: FieldType) -> bool {
+    match value {
+        Value::Null => true,
+        Value::Integer(_) | Value::Float(_) => family(field_type) == Family::Number,
+        Value::Boolean(_) => field_type == FieldType::Boolean,
+        Value::Text(_) => !matches!(
+            field_type,
+            FieldType::Integer | FieldType::Float | FieldType::Boolean | FieldType::Json
+        ),
+        Value::Json(_) => field_type == FieldType::Json,
+    }
+}
+
+/// Converts a literal to the canonical value it has when compared with `target`.
+fn literal_value(
+    literal: &Literal,
+    position: usize,
+    target: &Target<'_>,
+) -> Result<Value, FilterError> {
+    let field_type = target.field_type;
+    let refuse = || {
+        FilterError::new(
+            position,
+            format!(
+                "{} cannot be compared with {}",
+                target.description,
+                describe_literal(literal)
+            ),
+        )
+    };
+    match (literal, family(field_type)) {
+        (Literal::Null, _) => Ok(Value::Null),
+        (Literal::Bool(flag), Family::Boolean) => Ok(Value::Boolean(*flag)),
+        (Literal::Integer(number), Family::Number) => Ok(match field_type {
+            FieldType::Integer => Value::Integer(*number),
+            FieldType::Decimal => Value::Text(number.to_string()),
+            _ => Value::Float(*number as f64),
+        }),
+        (Literal::Fractional(text), Family::Number) => {
+            let number = fractional_value(text, position)?;
+            Ok(match field_type {
+                // Exact: Postgres casts the text to numeric, SQLite compares as REAL.
+                FieldType::Decimal => Value::Text(text.clone()),
+                _ => Value::Float(number),
+            })
+        }
+        (Literal::String(text), Family::Text) => {
+            // Enum, email and url fields compare with any string: asking whether a field
+            // equals a value it can never hold is a fair question with the answer "no".
+            coerce_text(text, FieldType::String, position, target)
+        }
+        (
+            Literal::String(text),
+            Family::Number | Family::Uuid | Family::Date | Family::Datetime,
+        ) if field_type != FieldType::Integer && field_type != FieldType::Float => {
+            coerce_text(text, field_type, position, target)
+        }
+        _ => Err(refuse()),
+    }
+}
+
+fn coerce_text(
+    text: &str,
+    field_type: FieldType,
+    position: usize,
+    target: &Target<'_>,
+) -> Result<Value, FilterError> {
+    let value =
+        coerce(&FieldDef::new(field_type), &Json::String(text.to_string())).map_err(|reason| {
+            FilterError::new(
+                position,
+                format!(
+                    "the string {} is not a valid {} for {}: {reason}",
+                    quote_for_message(text),
+                    target.field_type,
+                    target.description
+                ),
+            )
+        })?;
+    // SQLite compares decimals as REAL, so a decimal must also read as a finite f64.
+    let readable =
+        field_type != FieldType::Decimal || number_of(&value).is_some_and(f64::is_finite);
+    if readable && value_fits(&value, target.field_type) && !value.is_null() {
+        Ok(value)
+    } else {
+        Err(FilterError::new(
+            position,
+            format!(
+                "the string {} is not a valid {} for {}",
+                quote_for_message(text),
+                target.field_type,
+                target.description
+            ),
+        ))
+    }
+}
+
+fn fractional_value(text: &str, position: usize) -> Result<f64, FilterError> {
+    match text.parse::<f64>() {
+        Ok(number) if number.is_finite() => Ok(number),
+        _ => Err(FilterError::new(
+            position,
+            format!("{} is not a valid number", quote_for_message(text)),
+        )),
+    }
+}
+
+/// Escapes LIKE wildcards so the bound text matches literally (with `ESCAPE '\'`).
+fn escape_like(text: &str) -> String {
+    let mut escaped = String::with_capacity(text.len());
+    for c in text.chars() {
+        if matches!(c, '%' | '_' | '\\') {
+            escaped.push('\\');
+        }
+        escaped.push(c);
+    }
+    escaped
+}
+
+/// Decides a comparison of two constants (literals and macros) at compile time, with the
+/// same typing rules and null semantics as a comparison with a field.
+fn fold(
+    left: &Side<'_>,
+    op: CompareOp,
+    op_position: usize,
+    right: &Side<'_>,
+) -> Result<bool, FilterError> {
+    let is_literal_null = |side: &Side<'_>| {
+        matches!(
+            side,
+            Side::Literal {
+                literal: Literal::Null,
+                ..
+            }
+        )
+    };
+    // Null written as a literal: only = and != are meaningful.
+    if is_literal_null(left) || is_literal_null(right) {
+        if !matches!(op, CompareOp::Eq | CompareOp::NotEq) {
+            return Err(null_needs_equality(op, op_position));
+        }
+        let other_is_null = match (left, right) {
+            (Side::Literal { .. }, Side::Literal { .. }) => {
+                is_literal_null(left) && is_literal_null(right)
+            }
+            (Side::Macro { value, .. }, _) | (_, Side::Macro { value, .. }) => value.is_null(),
+            _ => false,
+        };
+        return Ok(other_is_null == (op == CompareOp::Eq));
+    }
+    for side in [left, right] {
+        if let Side::Macro {
+            field_type: FieldType::Json,
+            ..
+        } = side
+        {
+            return Err(FilterError::new(
+                op_position,
+                format!(
+                    "{} can only be compared with null (= null or != null)",
+                    side.describe()
+                ),
+            ));
+        }
+    }
+    if matches!(op, CompareOp::Contains | CompareOp::NotContains) {
+        let haystack = searchable_text(left, op)?;
+        let needle = searchable_text(right, op)?;
+        let contains = match (haystack, needle) {
+            (Some(haystack), Some(needle)) => {
+                haystack.to_lowercase().contains(&needle.to_lowercase())
+            }
+            // A null macro contains nothing and is contained in nothing.
+            _ => false,
+        };
+        return Ok(contains == (op == CompareOp::Contains));
+    }
+    // Give both sides one type: a macro's declared type, to which a literal on the
+    // other side is converted; two literals must be of one kind.
+    let (left_value, right_value, numeric) = match (left, right) {
+        (
+            Side::Macro {
+                value: a,
+                field_type: ta,
+                ..
+            },
+            Side::Macro {
+                value: b,
+                field_type: tb,
+                ..
+            },
+        ) => {
+            if family(*ta) != family(*tb) {
+                return Err(mismatch(right.position(), &left.describe(), right));
+            }
+            (a.clone(), b.clone(), family(*ta) == Family::Number)
+        }
+        (
+            Side::Macro {
+                value, field_type, ..
+            },
+            Side::Literal { literal, position },
+        )
+        | (
+            Side::Literal { literal, position },
+            Side::Macro {
+                value, field_type, ..
+            },
+        ) => {
+            let (macro_side, literal_is_left) = if matches!(left, Side::Macro { .. }) {
+                (left, false)
+            } else {
+                (right, true)
+            };
+            let description = macro_side.describe();
+            let target = Target {
+                field_type: *field_type,
+                description: &description,
+            };
+            let converted = literal_value(literal, *position, &target)?;
+            let numeric = family(*field_type) == Family::Number;
+            if literal_is_left {
+                (converted, value.clone(), numeric)
+            } else {
+                (value.clone(), converted, numeric)
+            }
+        }
+        (Side::Literal { literal: a, .. }, Side::Literal { literal: b, .. }) => {
+            let a_value = plain_literal_value(a, left.position())?;
+            let b_value = plain_literal_value(b, right.position())?;
+            let same_kind = matches!(
+                (&a_value, &b_value),
+                (
+                    Value::Integer(_) | Value::Float(_),
+                    Value::Integer(_) | Value::Float(_)
+                ) | (Value::Text(_), Value::Text(_))
+                    | (Value::Boolean(_), Value::Boolean(_))
+            );
+            if !same_kind {
+                return Err(mismatch(right.position(), &left.describe(), right));
+            }
+            let numeric = matches!(a_value, Value::Integer(_) | Value::Float(_));
+            (a_value, b_value, numeric)
+        }
+        _ => return Ok(false),
+    };
+    let booleans =
+        matches!(left_value, Value::Boolean(_)) || matches!(right_value, Value::Boolean(_));
+    if op.is_ordering() && booleans {
+        return Err(no_boolean_ordering(op, op_position));
+    }
+    if left_value.is_null() || right_value.is_null() {
+        let both = left_value.is_null() && right_value.is_null();
+        return Ok(match op {
+            CompareOp::Eq => both,
+            CompareOp::NotEq => !both,
+            _ => false,
+        });
+    }
+    let ordering = compare_values(&left_value, &right_value, numeric);
+    Ok(match (op, ordering) {
+        (CompareOp::Eq, Some(ordering)) => ordering == Ordering::Equal,
+        (CompareOp::NotEq, Some(ordering)) => ordering != Ordering::Equal,
+        (CompareOp::Gt, Some(ordering)) => ordering == Ordering::Greater,
+        (CompareOp::Ge, Some(ordering)) => ordering != Ordering::Less,
+        (CompareOp::Lt, Some(ordering)) => ordering == Ordering::Less,
+        (CompareOp::Le, Some(ordering)) => ordering != Ordering::Greater,
+        // Incomparable values (a NaN): only "not equal" holds.
+        (CompareOp::NotEq, None) => true,
+        _ => false,
+    })
+}
+
+/// The text of a constant that `~` searches in or for; `None` for a null macro.
+fn searchable_text<'s>(side: &'s Side<'_>, op: CompareOp) -> Result<Option<&'s str>, FilterError> {
+    match side {
+        Side::Literal {
+            literal: Literal::String(text),
+            ..
+        } => Ok(Some(text)),
+        Side::Macro {
+            value, field_type, ..
+        } if is_searchable(*field_type) => match value {
+            Value::Text(text) => Ok(Some(text)),
+            _ => Ok(None),
+        },
+        other => Err(FilterError::new(
+            other.position(),
+            format!("'{op}' needs strings, not {}", other.describe()),
+        )),
+    }
+}
+
+/// A literal's value with no field to compare it with.
+fn plain_literal_value(literal: &Literal, position: usize) -> Result<Value, FilterError> {
+    Ok(match literal {
+        Literal::Null => Value::Null,
+        Literal::Bool(flag) => Value::Boolean(*flag),
+        Literal::Integer(number) => Value::Integer(*number),
+        Literal::Fractional(text) => Value::Float(fractional_value(text, position)?),
+        Literal::String(text) => Value::Text(text.clone()),
+    })
+}
+
+fn compare_values(a: &Value, b: &Value, numeric: bool) -> Option<Ordering> {
+    match (a, b) {
+        (Value::Integer(a), Value::Integer(b)) => Some(a.cmp(b)),
+        (Value::Boolean(a), Value::Boolean(b)) => Some(a.cmp(b)),
+        _ if numeric => number_of(a)?.partial_cmp(&number_of(b)?),
+        (Value::Text(a), Value::Text(b)) => Some(a.cmp(b)),
+        _ => None,
+    }
+}
+
+fn number_of(value: &Value) -> Option<f64> {
+    match value {
+        Value::Integer(number) => Some(*number as f64),
+        Value::Float(number) => Some(*number),
+        Value::Text(text) => text.parse::<f64>().ok(),
+        _ => None,
+    }
+}

@@ -1,0 +1,679 @@
+//! The Postgres backend: a deadpool connection pool, statements prepared once per
+//! connection, and DDL inside transactions (Postgres DDL is transactional, so a failed
+//! migration leaves nothing behind).
+
+use crate::error::{classify_postgres, StoreError};
+use crate::migrate::{self, MigrationReport, RowConverter, PAGE_ROWS};
+use crate::{now_text, row_queries, table_queries, HistoryEntry, Inserted, NewRow};
+use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod, Transaction};
+use indexmap::IndexMap;
+use std::error::Error;
+use tessera_query::{quote_ident, Dialect, SqlWriter};
+use tessera_schema::plan::{Plan, Step};
+use tessera_schema::{FieldDef, FieldType, TableSchema, Value};
+use tokio_postgres::types::{to_sql_checked, IsNull, ToSql, Type};
+
+/// Postgres accepts at most 65535 parameters per statement.
+const MAX_PARAMS: usize = 60_000;
+
+#[derive(Clone)]
+pub struct PostgresStore {
+    pool: Pool,
+}
+
+/// Binds a [`Value`]; the SQL text casts each placeholder, so the Rust type decides the
+/// wire format and any declared type is accepted.
+#[derive(Debug)]
+struct Param<'a>(&'a Value);
+
+impl ToSql for Param<'_> {
+    fn to_sql(
+        &self,
+        ty: &Type,
+        out: &mut bytes::BytesMut,
+    ) -> Result<IsNull, Box<dyn Error + Sync + Send>> {
+        match self.0 {
+            Value::Null => Ok(IsNull::Yes),
+            Value::Integer(i) => i.to_sql(ty, out),
+            Value::Float(f) => f.to_sql(ty, out),
+            Value::Boolean(b) => b.to_sql(ty, out),
+            Value::Text(s) => s.as_str().to_sql(ty, out),
+            Value::Json(j) => j.to_string().as_str().to_sql(ty, out),
+        }
+    }
+
+    fn accepts(_: &Type) -> bool {
+        true
+    }
+
+    to_sql_checked!();
+}
+
+fn params(values: &[Value]) -> Vec<Param<'_>> {
+    values.iter().map(Param).collect()
+}
+
+fn refs<'a>(params: &'a [Param<'a>]) -> Vec<&'a (dyn ToSql + Sync)> {
+    params.iter().map(|p| p as &(dyn ToSql + Sync)).collect()
+}
+
+impl PostgresStore {
+    pub async fn open(url: &str, pool_size: usize) -> Result<PostgresStore, StoreError> {
+        let config: tokio_postgres::Config = url
+            .parse()
+            .map_err(|e| StoreError::Pool(format!("invalid database url: {e}")))?;
+        let manager = Manager::from_config(
+            config,
+            tokio_postgres::NoTls,
+            ManagerConfig {
+                recycling_method: RecyclingMethod::Fast,
+            },
+        );
+        let pool = Pool::builder(manager)
+            .max_size(pool_size.max(1))
+            .build()
+            .map_err(|e| StoreError::Pool(e.to_string()))?;
+        let store = PostgresStore { pool };
+        let client = store.pool.get().await?;
+        // Several copies of tessera may start at once: serialize the system-table setup.
+        client
+            .batch_execute("SELECT pg_advisory_lock(7431001)")
+            .await?;
+        let mut setup = Ok(());
+        for statement in table_queries::system_tables(Dialect::Postgres) {
+            if let Err(e) = client.batch_execute(statement).await {
+                setup = Err(e);
+                break;
+            }
+        }
+        client
+            .batch_execute("SELECT pg_advisory_unlock(7431001)")
+            .await?;
+        setup?;
+        drop(client);
+        Ok(store)
+    }
+
+    pub async fn ping(&self) -> Result<(), StoreError> {
+        self.pool.get().await?.batch_execute("SELECT 1").await?;
+        Ok(())
+    }
+
+    pub async fn load_tables(&self) -> Result<Vec<TableSchema>, StoreError> {
+        let client = self.pool.get().await?;
+        let rows = client
+            .query("SELECT schema FROM _tessera_tables ORDER BY id", &[])
+            .await?;
+        rows.iter()
+            .map(|row| {
+                serde_json::from_str(row.get::<_, &str>(0))
+                    .map_err(|e| StoreError::Corrupt(format!("catalog entry: {e}")))
+            })
+            .collect()
+    }
+
+    pub async fn create_table(
+        &self,
+        name: String,
+        fields: IndexMap<String, FieldDef>,
+    ) -> Result<TableSchema, StoreError> {
+        let mut client = self.pool.get().await?;
+        let tx = client.transaction().await?;
+        let key = name.to_ascii_lowercase();
+        let now = now_text();
+        let inserted = tx
+            .query_opt(
+                "INSERT INTO _tessera_tables (name, name_key, version, schema, created_at, updated_at)
+                 VALUES ($1, $2, 1, '{}', $3, $3) ON CONFLICT (name_key) DO NOTHING RETURNING id",
+                &[&name, &key, &now],
+            )
+            .await?;
+        let Some(row) = inserted else {
+            return Err(StoreError::TableExists(name));
+        };
+        let schema = TableSchema {
+            id: row.get(0),
+            name,
+            version: 1,
+            fields,
+        };
+        let schema_json = serde_json::to_string(&schema).expect("schema serializes");
+        tx.execute(
+            "UPDATE _tessera_tables SET schema = $1 WHERE id = $2",
+            &[&schema_json, &schema.id],
+        )
+        .await?;
+        tx.batch_execute(&table_queries::create_table(
+            Dialect::Postgres,
+            &schema.name,
+            &schema.fields,
+        ))
+        .await?;
+        for statement in table_queries::create_indexes(&schema) {
+            tx.batch_execute(&statement).await?;
+        }
+        insert_history(
+            &tx,
+            schema.id,
+            schema.version,
+            "create",
+            None,
+            Some(&schema_json),
+            "[]",
+            &now,
+        )
+        .await?;
+        tx.commit().await?;
+        Ok(schema)
+    }
+
+    pub async fn drop_table(&self, schema: TableSchema) -> Result<(), StoreError> {
+        let mut client = self.pool.get().await?;
+        let tx = client.transaction().await?;
+        let deleted = tx
+            .execute(
+                "DELETE FROM _tessera_tables WHERE id = $1 AND version = $2",
+                &[&schema.id, &schema.version],
+            )
+            .await?;
+        if deleted == 0 {
+            return Err(StoreError::Stale(schema.name));
+        }
+        tx.batch_execute(&table_queries::drop_table(&schema.name))
+            .await?;
+        let before = serde_json::to_string(&schema).expect("schema serializes");
+        insert_history(
+            &tx,
+            schema.id,
+            schema.version + 1,
+            "drop",
+            Some(&before),
+            None,
+            "[]",
+            &now_text(),
+        )
+        .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    pub async fn history(&self, table_id: i64) -> Result<Vec<HistoryEntry>, StoreError> {
+        let client = self.pool.get().await?;
+        let rows = client
+            .query(
+                "SELECT version, action, before, after, steps, at FROM _tessera_history WHERE table_id = $1 ORDER BY version, id",
+                &[&table_id],
+            )
+            .await?;
+        rows.iter()
+            .map(|row| {
+                history_entry(
+                    row.get(0),
+                    row.get(1),
+                    row.get(2),
+                    row.get(3),
+                    row.get(4),
+                    row.get(5),
+                )
+            })
+            .collect()
+    }
+
+    pub async fn query_strings(
+        &self,
+        sql: String,
+        values: Vec<Value>,
+    ) -> Result<Vec<String>, StoreError> {
+        let client = self.pool.get().await?;
+        let stmt = client.prepare_cached(&sql).await?;
+        let params = params(&values);
+        let rows = client.query(&stmt, &refs(&params)).await?;
+        Ok(rows.iter().map(|row| row.get::<_, String>(0)).collect())
+    }
+
+    pub async fn query_count(&self, sql: String, values: Vec<Value>) -> Result<i64, StoreError> {
+        let client = self.pool.get().await?;
+        let stmt = client.prepare_cached(&sql).await?;
+        let params = params(&values);
+        Ok(client.query_one(&stmt, &refs(&params)).await?.get(0))
+    }
+
+    pub async fn write_strings(
+        &self,
+        sql: String,
+        values: Vec<Value>,
+    ) -> Result<Vec<String>, StoreError> {
+        let client = self.pool.get().await?;
+        let stmt = client.prepare_cached(&sql).await?;
+        let params = params(&values);
+        let rows = client
+            .query(&stmt, &refs(&params))
+            .await
+            .map_err(classify_postgres)?;
+        Ok(rows.iter().map(|row| row.get::<_, String>(0)).collect())
+    }
+
+    pub async fn execute(&self, sql: String, values: Vec<Value>) -> Result<u64, StoreError> {
+        let client = self.pool.get().await?;
+        let stmt = client.prepare_cached(&sql).await?;
+        let params = params(&values);
+        client
+            .execute(&stmt, &refs(&params))
+            .await
+            .map_err(classify_postgres)
+    }
+
+    pub async fn insert_rows(
+        &self,
+        schema: TableSchema,
+        rows: Vec<NewRow>,
+        return_rows: bool,
+    ) -> Result<Inserted, StoreError> {
+        let mut client = self.pool.get().await?;
+        let now = now_text();
+        if rows.len() == 1 {
+            // The common single create: one prepared statement, no explicit transaction.
+            let row = rows.into_iter().next().expect("one row");
+            let (sql, values) =
+                row_queries::insert(Dialect::Postgres, &schema, row, &now, return_rows);
+            let stmt = client.prepare_cached(&sql).await?;
+            let params = params(&values);
+            let result = client
+                .query_one(&stmt, &refs(&params))
+                .await
+                .map_err(|e| classify_postgres(e).at_row(0))?;
+            return Ok(if return_rows {
+                Inserted::Rows(vec![result.get(0)])
+            } else {
+                Inserted::Ids(vec![result.get(0)])
+            });
+        }
+        let tx = client.transaction().await?;
+        let columns = schema.fields.len() + 2;
+        let batch = (MAX_PARAMS / columns).clamp(1, 1000);
+        let mut json_rows = Vec::new();
+        let mut ids = Vec::new();
+        let mut first_index = 0;
+        let mut rows = rows.into_iter().peekable();
+        while rows.peek().is_some() {
+            let chunk: Vec<NewRow> = rows.by_ref().take(batch).collect();
+            let count = chunk.len();
+            let (sql, values) = insert_many(&schema, chunk, &now, return_rows);
+            let stmt = tx.prepare_cached(&sql).await?;
+            let params = params(&values);
+            let result = tx.query(&stmt, &refs(&params)).await.map_err(|e| {
+                // A batch fails as a whole; name its first row.
+                classify_postgres(e).at_row(first_index)
+            })?;
+            for row in result {
+                if return_rows {
+                    json_rows.push(row.get(0));
+                } else {
+                    ids.push(row.get(0));
+                }
+            }
+            first_index += count;
+        }
+        tx.commit().await?;
+        Ok(if return_rows {
+            Inserted::Rows(json_rows)
+        } else {
+            Inserted::Ids(ids)
+        })
+    }
+
+    pub async fn migrate(&self, plan: Plan, dry_run: bool) -> Result<MigrationReport, StoreError> {
+        let mut client = self.pool.get().await?;
+        let tx = client.transaction().await?;
+        // Lock the catalog row: concurrent migrations of one table run one after another.
+        let current = tx
+            .query_opt(
+                "SELECT version FROM _tessera_tables WHERE id = $1 FOR UPDATE",
+                &[&plan.before.id],
+            )
+            .await?
+            .map(|row| row.get::<_, i64>(0));
+        if current != Some(plan.before.version) {
+            return Err(StoreError::Stale(plan.before.name.clone()));
+        }
+        if !plan.after.name.eq_ignore_ascii_case(&plan.before.name) {
+            let taken = tx
+                .query_opt(
+                    "SELECT id FROM _tessera_tables WHERE name_key = $1 AND id != $2",
+                    &[&plan.after.name.to_ascii_lowercase(), &plan.after.id],
+                )
+                .await?;
+            if taken.is_some() {
+                return Err(StoreError::TableExists(plan.after.name.clone()));
+            }
+        }
+        // Writers wait while the table is checked and converted; readers keep reading.
+        tx.batch_execute(&format!(
+            "LOCK TABLE {} IN SHARE ROW EXCLUSIVE MODE",
+            quote_ident(&plan.before.name)
+        ))
+        .await?;
+        let rows: i64 = tx
+            .query_one(
+                &format!("SELECT count(*) FROM {}", quote_ident(&plan.before.name)),
+                &[],
+            )
+            .await?
+            .get(0);
+        let mut report = MigrationReport::new(&plan, rows, dry_run);
+        if migrate::needs_scan(&plan) && rows > 0 {
+            let mut converter = RowConverter::new(&plan);
+            let mut last_id = i64::MIN;
+            while let Some(page) = read_page(&tx, &plan.before, last_id).await? {
+                last_id = page.last().map_or(last_id, |row| row.0);
+                for (id, old, _) in page {
+                    converter.convert_row(id, &old);
+                }
+            }
+            report.failing_rows = converter.failing;
+            report.failures = converter.failures;
+        }
+        if dry_run {
+            return Ok(report);
+        }
+        if report.failing_rows > 0 {
+            return Err(StoreError::MigrationRefused {
+                failing: report.failing_rows,
+                rows: report.failures,
+            });
+        }
+        for statement in table_queries::drop_indexes(&plan.before) {
+            tx.batch_execute(&statement).await?;
+        }
+        if migrate::needs_rebuild(&plan) {
+            rebuild(&tx, &plan).await?;
+        } else {
+            for statement in migrate::alter_statements(Dialect::Postgres, &plan) {
+                tx.batch_execute(&statement).await?;
+            }
+            fill_defaults(&tx, &plan).await?;
+        }
+        for statement in table_queries::create_indexes(&plan.after) {
+            tx.batch_execute(&statement)
+                .await
+                .map_err(classify_postgres)?;
+        }
+        let now = now_text();
+        let after_json = serde_json::to_string(&plan.after).expect("schema serializes");
+        tx.execute(
+            "UPDATE _tessera_tables SET name = $1, name_key = $2, version = $3, schema = $4, updated_at = $5 WHERE id = $6",
+            &[&plan.after.name, &plan.after.name.to_ascii_lowercase(), &plan.after.version, &after_json, &now, &plan.after.id],
+        )
+        .await?;
+        let before_json = serde_json::to_string(&plan.before).expect("schema serializes");
+        let steps = serde_json::to_string(&report.steps).expect("steps serialize");
+        insert_history(
+            &tx,
+            plan.after.id,
+            plan.after.version,
+            "migrate",
+            Some(&before_json),
+            Some(&after_json),
+            &steps,
+            &now,
+        )
+        .await?;
+        tx.commit().await?;
+        report.applied = true;
+        Ok(report)
+    }
+
+    pub async fn close(&self) {
+        self.pool.close();
+    }
+}
+
+/// A multi-row insert for a bulk create.
+fn insert_many(
+    schema: &TableSchema,
+    rows: Vec<NewRow>,
+    now: &str,
+    return_rows: bool,
+) -> (String, Vec<Value>) {
+    let mut w = SqlWriter::new(Dialect::Postgres);
+    w.push("INSERT INTO ").push_ident(&schema.name).push(" (");
+    for name in schema.fields.keys() {
+        w.push_ident(name).push(", ");
+    }
+    w.push("\"created_at\", \"updated_at\") VALUES ");
+    for (i, row) in rows.into_iter().enumerate() {
+        w.push(if i == 0 { "(" } else { ", (" });
+        for (name, value) in row {
+            let field_type = schema
+                .fields
+                .get(&name)
+                .map_or(FieldType::Text, |d| d.field_type);
+            w.push_param(value, field_type).push(", ");
+        }
+        w.push_param(Value::Text(now.to_string()), FieldType::Datetime)
+            .push(", ")
+            .push_param(Value::Text(now.to_string()), FieldType::Datetime)
+            .push(")");
+    }
+    w.push(" RETURNING ");
+    if return_rows {
+        w.push(&row_queries::row_json(
+            Dialect::Postgres,
+            &row_queries::all_columns(schema),
+        ));
+    } else {
+        w.push("\"id\"");
+    }
+    w.finish()
+}
+
+#[allow(clippy::too_many_arguments)]
+async fn insert_history(
+    tx: &Transaction<'_>,
+    table_id: i64,
+    version: i64,
+    action: &str,
+    before: Option<&str>,
+    after: Option<&str>,
+    steps: &str,
+    at: &str,
+) -> Result<(), StoreError> {
+    tx.execute(
+        "INSERT INTO _tessera_history (table_id, version, action, before, after, steps, at) VALUES ($1, $2, $3, $4, $5, $6, $7)",
+        &[&table_id, &version, &action, &before, &after, &steps, &at],
+    )
+    .await?;
+    Ok(())
+}
+
+/// Builds a history entry from its stored columns (shared with the SQLite backend).
+pub(crate) fn history_entry(
+    version: i64,
+    action: String,
+    before: Option<String>,
+    after: Option<String>,
+    steps: String,
+    at: String,
+) -> Result<HistoryEntry, StoreError> {
+    let parse = |text: &str| {
+        serde_json::from_str(text).map_err(|e| StoreError::Corrupt(format!("history entry: {e}")))
+    };
+    Ok(HistoryEntry {
+        version,
+        action,
+        before: before.as_deref().map(parse).transpose()?,
+        after: after.as_deref().map(parse).transpose()?,
+        steps: parse(&steps)?,
+        at,
+    })
+}
+
+/// A column read back as a value of its field type: types Postgres has natively and
+/// tessera keeps as canonical text are read as text in that canonical form.
+fn read_expr(column: &str, field_type: FieldType) -> String {
+    let col = quote_ident(column);
+    match field_type {
+        FieldType::Datetime => {
+            format!("to_char({col} AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"')")
+        }
+        FieldType::Decimal | FieldType::Date | FieldType::Uuid | FieldType::Json => {
+            format!("{col}::text")
+        }
+        _ => col,
+    }
+}
+
+type PageRow = (i64, Vec<Value>, (String, String));
+
+/// One page of rows after `last_id`, in id order; `None` when there are no more.
+async fn read_page(
+    tx: &Transaction<'_>,
+    schema: &TableSchema,
+    last_id: i64,
+) -> Result<Option<Vec<PageRow>>, StoreError> {
+    let mut sql = String::from("SELECT \"id\"");
+    for (name, def) in &schema.fields {
+        sql.push_str(", ");
+        sql.push_str(&read_expr(name, def.field_type));
+    }
+    sql.push_str(&format!(
+        ", {}, {} FROM {} WHERE \"id\" > $1 ORDER BY \"id\" LIMIT {PAGE_ROWS}",
+        read_expr("created_at", FieldType::Datetime),
+        read_expr("updated_at", FieldType::Datetime),
+        quote_ident(&schema.name)
+    ));
+    let rows = tx.query(&sql, &[&last_id]).await?;
+    if rows.is_empty() {
+        return Ok(None);
+    }
+    let n = schema.fields.len();
+    let page = rows
+        .iter()
+        .map(|row| {
+            let values = schema
+                .fields
+                .values()
+                .enumerate()
+                .map(|(i, def)| read_value(row, i + 1, def.field_type))
+                .collect::<Result<Vec<_>, _>>()?;
+            Ok((row.get(0), values, (row.get(n + 1), row.get(n + 2))))
+        })
+        .collect::<Result<Vec<_>, StoreError>>()?;
+    Ok(Some(page))
+}
+
+fn read_value(
+    row: &tokio_postgres::Row,
+    index: usize,
+    field_type: FieldType,
+) -> Result<Value, StoreError> {
+    let value = match field_type {
+        FieldType::Integer => row.get::<_, Option<i64>>(index).map(Value::Integer),
+        FieldType::Float => row.get::<_, Option<f64>>(index).map(Value::Float),
+        FieldType::Boolean => row.get::<_, Option<bool>>(index).map(Value::Boolean),
+        FieldType::Json => match row.get::<_, Option<String>>(index) {
+            Some(text) => {
+                Some(Value::Json(serde_json::from_str(&text).map_err(|e| {
+                    StoreError::Corrupt(format!("stored json: {e}"))
+                })?))
+            }
+            None => None,
+        },
+        _ => row.get::<_, Option<String>>(index).map(Value::Text),
+    };
+    Ok(value.unwrap_or(Value::Null))
+}
+
+/// Gives existing rows the default of each new field that has one.
+async fn fill_defaults(tx: &Transaction<'_>, plan: &Plan) -> Result<(), StoreError> {
+    for step in &plan.steps {
+        if let Step::AddField { name, field } = step {
+            let default = migrate::default_value(field);
+            if !default.is_null() {
+                let mut w = SqlWriter::new(Dialect::Postgres);
+                w.push("UPDATE ")
+                    .push_ident(&plan.after.name)
+                    .push(" SET ")
+                    .push_ident(name)
+                    .push(" = ");
+                w.push_param(default, field.field_type);
+                let (sql, values) = w.finish();
+                let params = params(&values);
+                tx.execute(&sql, &refs(&params)).await?;
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Copies the table into a new one with the new layout, converting every row, then swaps
+/// it in, inside the caller's transaction.
+async fn rebuild(tx: &Transaction<'_>, plan: &Plan) -> Result<(), StoreError> {
+    let temp = migrate::rebuild_name(plan.after.id);
+    tx.batch_execute(&table_queries::create_table(
+        Dialect::Postgres,
+        &temp,
+        &plan.after.fields,
+    ))
+    .await?;
+    let columns = plan.after.fields.len() + 3;
+    let batch = (MAX_PARAMS / columns).clamp(1, 1000);
+    let mut converter = RowConverter::new(plan);
+    let mut last_id = i64::MIN;
+    while let Some(page) = read_page(tx, &plan.before, last_id).await? {
+        last_id = page.last().map_or(last_id, |row| row.0);
+        for chunk in page.chunks(batch) {
+            let mut w = SqlWriter::new(Dialect::Postgres);
+            w.push("INSERT INTO ").push_ident(&temp).push(" (\"id\"");
+            for name in plan.after.fields.keys() {
+                w.push(", ").push_ident(name);
+            }
+            w.push(", \"created_at\", \"updated_at\") VALUES ");
+            for (i, (id, old, (created_at, updated_at))) in chunk.iter().enumerate() {
+                let Some(new_row) = converter.convert_row(*id, old) else {
+                    return Err(StoreError::MigrationRefused {
+                        failing: converter.failing,
+                        rows: converter.failures.clone(),
+                    });
+                };
+                w.push(if i == 0 { "(" } else { ", (" });
+                w.push_param(Value::Integer(*id), FieldType::Integer);
+                for ((_, def), value) in plan.after.fields.iter().zip(new_row) {
+                    w.push(", ").push_param(value, def.field_type);
+                }
+                w.push(", ")
+                    .push_param(Value::Text(created_at.clone()), FieldType::Datetime);
+                w.push(", ")
+                    .push_param(Value::Text(updated_at.clone()), FieldType::Datetime)
+                    .push(")");
+            }
+            let (sql, values) = w.finish();
+            let params = params(&values);
+            tx.execute(&sql, &refs(&params))
+                .await
+                .map_err(classify_postgres)?;
+        }
+    }
+    // Carry the id sequence over so ids of deleted rows are never reused.
+    let old_sequence: Option<i64> = tx
+        .query_one(
+            "SELECT pg_sequence_last_value(pg_get_serial_sequence($1, 'id')::regclass)",
+            &[&quote_ident(&plan.before.name)],
+        )
+        .await?
+        .get(0);
+    tx.batch_execute(&table_queries::drop_table(&plan.before.name))
+        .await?;
+    tx.batch_execute(&table_queries::rename_table(&temp, &plan.after.name))
+        .await?;
+    let new_table = quote_ident(&plan.after.name);
+    // The copy inserted explicit ids, which do not advance the sequence: catch it up.
+    tx.batch_execute(&format!(
+        "SELECT setval(pg_get_serial_sequence('{name}', 'id')::regclass, GREATEST((SELECT COALESCE(max(\"id\"), 0) FROM {new_table}), COALESCE({seq}, 0), 1), (SELECT count(*) > 0 FROM {new_table}) OR {called})",
+        name = new_table.replace('\'', "''"),
+        seq = old_sequence.map_or("NULL".to_string(), |s| s.to_string()),
+        called = old_sequence.is_some(),
+    ))
+    .await?;
+    Ok(())
+}

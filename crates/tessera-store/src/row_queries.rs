@@ -1,0 +1,334 @@
+//! SQL over user rows: the JSON each row is returned as, inserts, updates, deletes and
+//! the one statement a list request becomes.
+//!
+//! Rows leave the database as JSON text built by the database itself (`json_object` in
+//! SQLite, `json_build_object` in Postgres), so a read never materializes per-value Rust
+//! objects and a list is a single statement; the same shape will carry embedded relations.
+
+use tessera_query::filter::{compile_filter, CompileContext, FilterError};
+use tessera_query::sort::SortKey;
+use tessera_query::{quote_ident, Dialect, SqlWriter};
+use tessera_schema::{FieldType, TableSchema, Value};
+
+/// Postgres functions take at most 100 arguments: 50 key/value pairs.
+const PG_PAIRS_PER_OBJECT: usize = 50;
+
+/// A column as it is written into a row's JSON.
+fn json_value_expr(dialect: Dialect, column: &str, field_type: FieldType) -> String {
+    let col = quote_ident(column);
+    match (dialect, field_type) {
+        (Dialect::Sqlite, FieldType::Boolean) => {
+            format!("json(CASE {col} WHEN 1 THEN 'true' WHEN 0 THEN 'false' END)")
+        }
+        (Dialect::Sqlite, FieldType::Json) => format!("json({col})"),
+        (Dialect::Postgres, FieldType::Decimal) => format!("{col}::text"),
+        (Dialect::Postgres, FieldType::Datetime) => {
+            format!("to_char({col} AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"')")
+        }
+        _ => col,
+    }
+}
+
+/// Every column of a table with its type: `id`, user fields, `created_at`, `updated_at`.
+pub fn all_columns(schema: &TableSchema) -> Vec<(&str, FieldType)> {
+    let mut columns = Vec::with_capacity(schema.fields.len() + 3);
+    columns.push(("id", FieldType::Integer));
+    columns.extend(
+        schema
+            .fields
+            .iter()
+            .map(|(name, def)| (name.as_str(), def.field_type)),
+    );
+    columns.push(("created_at", FieldType::Datetime));
+    columns.push(("updated_at", FieldType::Datetime));
+    columns
+}
+
+/// The expression that renders a row as a JSON object with the given columns.
+/// Keys are validated field names, so they are safe as SQL string literals.
+pub fn row_json(dialect: Dialect, columns: &[(&str, FieldType)]) -> String {
+    let pairs: Vec<String> = columns
+        .iter()
+        .map(|(name, field_type)| {
+            format!("'{name}', {}", json_value_expr(dialect, name, *field_type))
+        })
+        .collect();
+    match dialect {
+        Dialect::Sqlite => format!("json_object({})", pairs.join(", ")),
+        Dialect::Postgres if pairs.len() <= PG_PAIRS_PER_OBJECT => {
+            format!("json_build_object({})", pairs.join(", "))
+        }
+        Dialect::Postgres => {
+            let parts: Vec<String> = pairs
+                .chunks(PG_PAIRS_PER_OBJECT)
+                .map(|chunk| format!("jsonb_build_object({})", chunk.join(", ")))
+                .collect();
+            format!("({})::json", parts.join(" || "))
+        }
+    }
+}
+
+/// `SELECT <json> FROM t WHERE id = ?`.
+pub fn select_by_id(dialect: Dialect, schema: &TableSchema, id: i64) -> (String, Vec<Value>) {
+    let mut w = SqlWriter::new(dialect);
+    w.push("SELECT ")
+        .push(&row_json(dialect, &all_columns(schema)))
+        .push(" FROM ")
+        .push_ident(&schema.name)
+        .push(" WHERE \"id\" = ")
+        .push_param(Value::Integer(id), FieldType::Integer);
+    w.finish()
+}
+
+/// `INSERT ... RETURNING <json>` (or `RETURNING id` when `return_json` is false) for
+/// one row; `values` are a validated create body (every field, schema order).
+pub fn insert(
+    dialect: Dialect,
+    schema: &TableSchema,
+    values: Vec<(String, Value)>,
+    now: &str,
+    return_json: bool,
+) -> (String, Vec<Value>) {
+    let mut w = SqlWriter::new(dialect);
+    w.push("INSERT INTO ").push_ident(&schema.name).push(" (");
+    for (name, _) in &values {
+        w.push_ident(name).push(", ");
+    }
+    w.push("\"created_at\", \"updated_at\") VALUES (");
+    for (name, value) in values {
+        let field_type = schema
+            .fields
+            .get(&name)
+            .map_or(FieldType::Text, |def| def.field_type);
+        w.push_param(value, field_type).push(", ");
+    }
+    w.push_param(Value::Text(now.to_string()), FieldType::Datetime)
+        .push(", ")
+        .push_param(Value::Text(now.to_string()), FieldType::Datetime)
+        .push(") RETURNING ");
+    if return_json {
+        w.push(&row_json(dialect, &all_columns(schema)));
+    } else {
+        w.push("\"id\"");
+    }
+    w.finish()
+}
+
+/// `UPDATE ... SET <values>, updated_at = ? WHERE id = ? RETURNING <json>`.
+pub fn update(
+    dialect: Dialect,
+    schema: &TableSchema,
+    id: i64,
+    values: Vec<(String, Value)>,
+    now: &str,
+) -> (String, Vec<Value>) {
+    let mut w = SqlWriter::new(dialect);
+    w.push("UPDATE ").push_ident(&schema.name).push(" SET ");
+    for (name, value) in values {
+        let field_type = schema
+            .fields
+            .get(&name)
+            .map_or(FieldType::Text, |def| def.field_type);
+        w.push_ident(&name)
+            .push(" = ")
+            .push_param(value, field_type)
+            .push(", ");
+    }
+    w.push("\"updated_at\" = ")
+        .push_param(Value::Text(now.to_string()), FieldType::Datetime)
+        .push(" WHERE \"id\" = ")
+        .push_param(Value::Integer(id), FieldType::Integer)
+        .push(" RETURNING ")
+        .push(&row_json(dialect, &all_columns(schema)));
+    w.finish()
+}
+
+/// `DELETE FROM t WHERE id = ?`.
+pub fn delete(dialect: Dialect, schema: &TableSchema, id: i64) -> (String, Vec<Value>) {
+    let mut w = SqlWriter::new(dialect);
+    w.push("DELETE FROM ")
+        .push_ident(&schema.name)
+        .push(" WHERE \"id\" = ")
+        .push_param(Value::Integer(id), FieldType::Integer);
+    w.finish()
+}
+
+/// What a list request asks for, resolved against the table (a plan: plain data).
+#[derive(Debug, Clone, Default)]
+pub struct ListSpec {
+    /// Filter source text, already checked by the caller.
+    pub filter: Option<String>,
+    pub sort: Vec<SortKey>,
+    /// Keyset cursor: the values of the sort keys and then `id` of the last row seen.
+    pub after: Option<Vec<Value>>,
+    /// Columns to return; `None` for all.
+    pub fields: Option<Vec<(String, FieldType)>>,
+    pub limit: u32,
+    pub offset: u64,
+}
+
+/// The single statement of a list request, and its count statement.
+pub fn list(
+    dialect: Dialect,
+    schema: &TableSchema,
+    spec: &ListSpec,
+) -> Result<(String, Vec<Value>), FilterError> {
+    let mut w = SqlWriter::new(dialect);
+    let columns: Vec<(&str, FieldType)> = match &spec.fields {
+        Some(fields) => fields.iter().map(|(name, t)| (name.as_str(), *t)).collect(),
+        None => all_columns(schema),
+    };
+    w.push("SELECT ")
+        .push(&row_json(dialect, &columns))
+        .push(" FROM ")
+        .push_ident(&schema.name);
+    push_where(&mut w, schema, spec)?;
+    w.push(" ORDER BY ");
+    for key in &spec.sort {
+        w.push_comparable_column(None, &key.field.column, key.field.field_type);
+        w.push(if key.descending { " DESC, " } else { " ASC, " });
+    }
+    w.push("\"id\" ASC LIMIT ")
+        .push_param(Value::Integer(i64::from(spec.limit)), FieldType::Integer)
+        .push(" OFFSET ")
+        .push_param(
+            Value::Integer(i64::try_from(spec.offset).unwrap_or(i64::MAX)),
+            FieldType::Integer,
+        );
+    Ok(w.finish())
+}
+
+/// `SELECT count(*)` with the list's filter (not its cursor, limit or offset).
+pub fn count(
+    dialect: Dialect,
+    schema: &TableSchema,
+    filter: Option<&str>,
+) -> Result<(String, Vec<Value>), FilterError> {
+    let mut w = SqlWriter::new(dialect);
+    w.push("SELECT count(*) FROM ").push_ident(&schema.name);
+    let spec = ListSpec {
+        filter: filter.map(str::to_string),
+        ..ListSpec::default()
+    };
+    push_where(&mut w, schema, &spec)?;
+    Ok(w.finish())
+}
+
+fn push_where(w: &mut SqlWriter, schema: &TableSchema, spec: &ListSpec) -> Result<(), FilterError> {
+    let mut first = true;
+    let mut and = |w: &mut SqlWriter| {
+        w.push(if first { " WHERE " } else { " AND " });
+        first = false;
+    };
+    if let Some(filter) = &spec.filter {
+        and(w);
+        compile_filter(filter, &CompileContext::new(schema), w)?;
+    }
+    if let Some(after) = &spec.after {
+        and(w);
+        push_keyset(w, &spec.sort, after);
+    }
+    Ok(())
+}
+
+/// The keyset condition "row comes after `after`" for the sort keys plus `id`, written
+/// out as `k1 > v1 OR (k1 = v1 AND k2 > v2) ...` so mixed directions and nulls work.
+/// Nulls sort as the store sorts them: smallest in SQLite, largest in Postgres.
+fn push_keyset(w: &mut SqlWriter, sort: &[SortKey], after: &[Value]) {
+    let nulls_smallest = w.dialect() == Dialect::Sqlite;
+    let mut keys: Vec<(&str, FieldType, bool)> = sort
+        .iter()
+        .map(|k| (k.field.column.as_str(), k.field.field_type, k.descending))
+        .collect();
+    keys.push(("id", FieldType::Integer, false));
+    w.push("(");
+    for (i, (column, field_type, descending)) in keys.iter().enumerate() {
+        if i > 0 {
+            w.push(" OR ");
+        }
+        w.push("(");
+        for (j, (eq_column, eq_type, _)) in keys.iter().enumerate().take(i) {
+            let value = after.get(j).cloned().unwrap_or(Value::Null);
+            w.push_comparable_column(None, eq_column, *eq_type);
+            if value.is_null() {
+                w.push(" IS NULL AND ");
+            } else {
+                w.push(" = ").push_param(value, *eq_type).push(" AND ");
+            }
+        }
+        let value = after.get(i).cloned().unwrap_or(Value::Null);
+        // Does "after" move toward larger values, and are nulls at that end?
+        let toward_larger = !descending;
+        let nulls_ahead = toward_larger != nulls_smallest;
+        match (value.is_null(), nulls_ahead) {
+            (true, true) => {
+                w.push("1=0");
+            }
+            (true, false) => {
+                w.push_comparable_column(None, column, *field_type)
+                    .push(" IS NOT NULL");
+            }
+            (false, ahead) => {
+                w.push("(");
+                w.push_comparable_column(None, column, *field_type);
+                w.push(if toward_larger { " > " } else { " < " })
+                    .push_param(value, *field_type);
+                if ahead {
+                    w.push(" OR ")
+                        .push_comparable_column(None, column, *field_type)
+                        .push(" IS NULL");
+                }
+                w.push(")");
+            }
+        }
+        w.push(")");
+    }
+    w.push(")");
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+    use tessera_schema::parse_fields;
+
+    fn animals() -> TableSchema {
+        TableSchema {
+            id: 1,
+            name: "animals".into(),
+            version: 1,
+            fields: parse_fields(&json!({"name": "string", "ok": "boolean", "at": "datetime"}))
+                .unwrap(),
+        }
+    }
+
+    #[test]
+    fn row_json_per_dialect() {
+        let schema = animals();
+        let sqlite = row_json(Dialect::Sqlite, &all_columns(&schema));
+        assert!(sqlite
+            .starts_with("json_object('id', \"id\", 'name', \"name\", 'ok', json(CASE \"ok\""));
+        let pg = row_json(Dialect::Postgres, &all_columns(&schema));
+        assert!(pg.contains("to_char(\"at\" AT TIME ZONE 'UTC'"));
+    }
+
+    #[test]
+    fn keyset_condition() {
+        let schema = animals();
+        let sort = tessera_query::sort::parse_sort("-name", &schema).unwrap();
+        let spec = ListSpec {
+            sort,
+            after: Some(vec![Value::Text("Leo".into()), Value::Integer(9)]),
+            limit: 20,
+            ..ListSpec::default()
+        };
+        let (sql, params) = list(Dialect::Sqlite, &schema, &spec).unwrap();
+        assert!(
+            sql.contains(
+                "WHERE (((\"name\" < ? OR \"name\" IS NULL)) OR (\"name\" = ? AND (\"id\" > ?)))"
+            ),
+            "{sql}"
+        );
+        assert_eq!(params.len(), 5);
+    }
+}

@@ -1,0 +1,600 @@
+//! The embedded SQLite backend.
+//!
+//! One writer connection (SQLite allows one writer at a time anyway) and a small pool of
+//! reader connections in WAL mode, so reads never wait for writes. Every call runs on
+//! tokio's blocking pool. Page caches are capped per connection, so memory stays bounded
+//! whatever the concurrency. `synchronous=FULL`: an acknowledged write survives power
+//! loss, not just a process crash.
+
+use crate::error::{classify_sqlite, StoreError};
+use crate::migrate::{self, MigrationReport, RowConverter, PAGE_ROWS};
+use crate::{now_text, row_queries, table_queries, HistoryEntry, Inserted, NewRow};
+use indexmap::IndexMap;
+use rusqlite::types::{ToSqlOutput, ValueRef};
+use rusqlite::{Connection, OpenFlags, OptionalExtension, ToSql, TransactionBehavior};
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+use tessera_query::{quote_ident, Dialect};
+use tessera_schema::plan::Plan;
+use tessera_schema::{FieldDef, FieldType, TableSchema, Value};
+use tokio::sync::Semaphore;
+
+/// Page cache per connection, in KiB (negative `cache_size` means KiB).
+const CACHE_KIB: i64 = 4096;
+
+#[derive(Clone)]
+pub struct SqliteStore {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    writer: Mutex<Connection>,
+    readers: Mutex<Vec<Connection>>,
+    reader_permits: Semaphore,
+}
+
+/// Binds a [`Value`] as a SQLite parameter.
+struct Param<'a>(&'a Value);
+
+impl ToSql for Param<'_> {
+    fn to_sql(&self) -> rusqlite::Result<ToSqlOutput<'_>> {
+        Ok(match self.0 {
+            Value::Null => ToSqlOutput::Owned(rusqlite::types::Value::Null),
+            Value::Integer(i) => ToSqlOutput::Owned(rusqlite::types::Value::Integer(*i)),
+            Value::Float(f) => ToSqlOutput::Owned(rusqlite::types::Value::Real(*f)),
+            Value::Boolean(b) => ToSqlOutput::Owned(rusqlite::types::Value::Integer(i64::from(*b))),
+            Value::Text(s) => ToSqlOutput::Borrowed(ValueRef::Text(s.as_bytes())),
+            Value::Json(j) => ToSqlOutput::Owned(rusqlite::types::Value::Text(j.to_string())),
+        })
+    }
+}
+
+fn params(values: &[Value]) -> impl rusqlite::Params + '_ {
+    rusqlite::params_from_iter(values.iter().map(Param))
+}
+
+fn open_connection(path: &PathBuf, flags: OpenFlags) -> Result<Connection, StoreError> {
+    let conn = Connection::open_with_flags(path, flags)?;
+    conn.busy_timeout(std::time::Duration::from_secs(10))?;
+    conn.pragma_update(None, "cache_size", -CACHE_KIB)?;
+    conn.pragma_update(None, "foreign_keys", true)?;
+    conn.pragma_update(None, "temp_store", "memory")?;
+    conn.set_prepared_statement_cache_capacity(256);
+    Ok(conn)
+}
+
+impl SqliteStore {
+    pub async fn open(path: PathBuf, readers: usize) -> Result<SqliteStore, StoreError> {
+        tokio::task::spawn_blocking(move || {
+            if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+                std::fs::create_dir_all(dir).map_err(|e| {
+                    StoreError::Pool(format!("cannot create {}: {e}", dir.display()))
+                })?;
+            }
+            let writer = open_connection(&path, OpenFlags::default())?;
+            let mode: String = writer.query_row("PRAGMA journal_mode=WAL", [], |row| row.get(0))?;
+            if !mode.eq_ignore_ascii_case("wal") {
+                return Err(StoreError::Pool(format!(
+                    "SQLite refused WAL mode (got {mode})"
+                )));
+            }
+            writer.pragma_update(None, "synchronous", "FULL")?;
+            for statement in table_queries::system_tables(Dialect::Sqlite) {
+                writer.execute(statement, [])?;
+            }
+            let readers = readers.max(1);
+            let reader_flags = OpenFlags::SQLITE_OPEN_READ_ONLY
+                | OpenFlags::SQLITE_OPEN_NO_MUTEX
+                | OpenFlags::SQLITE_OPEN_URI;
+            let pool = (0..readers)
+                .map(|_| open_connection(&path, reader_flags))
+                .collect::<Result<Vec<_>, _>>()?;
+            Ok(SqliteStore {
+                inner: Arc::new(Inner {
+                    writer: Mutex::new(writer),
+                    readers: Mutex::new(pool),
+                    reader_permits: Semaphore::new(readers),
+                }),
+            })
+        })
+        .await
+        .map_err(|e| StoreError::Pool(e.to_string()))?
+    }
+
+    /// Runs `work` on the writer connection, on the blocking pool.
+    async fn write<T: Send + 'static>(
+        &self,
+        work: impl FnOnce(&mut Connection) -> Result<T, StoreError> + Send + 'static,
+    ) -> Result<T, StoreError> {
+        let inner = self.inner.clone();
+        tokio::task::spawn_blocking(move || {
+            let mut conn = inner
+                .writer
+                .lock()
+                .unwrap_or_else(|poisoned| poisoned.into_inner());
+            work(&mut conn)
+        })
+        .await
+        .map_err(|e| StoreError::Pool(e.to_string()))?
+    }
+
+    /// Runs `work` on a reader connection, on the blocking pool.
+    async fn read<T: Send + 'static>(
+        &self,
+        work: impl FnOnce(&Connection) -> Result<T, StoreError> + Send + 'static,
+    ) -> Result<T, StoreError> {
+        let _permit = self
+            .inner
+            .reader_permits
+            .acquire()
+            .await
+            .map_err(|e| StoreError::Pool(e.to_string()))?;
+        let inner = self.inner.clone();
+        tokio::task::spawn_blocking(move || {
+            let conn = inner
+                .readers
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .pop()
+                .expect("a permit guarantees a reader");
+            let result = work(&conn);
+            inner
+                .readers
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .push(conn);
+            result
+        })
+        .await
+        .map_err(|e| StoreError::Pool(e.to_string()))?
+    }
+
+    pub async fn ping(&self) -> Result<(), StoreError> {
+        self.read(|conn| Ok(conn.query_row("SELECT 1", [], |_| Ok(()))?))
+            .await
+    }
+
+    pub async fn load_tables(&self) -> Result<Vec<TableSchema>, StoreError> {
+        self.read(|conn| {
+            let mut stmt = conn.prepare("SELECT schema FROM _tessera_tables ORDER BY id")?;
+            let rows = stmt.query_map([], |row| row.get::<_, String>(0))?;
+            rows.map(|text| {
+                let text = text?;
+                serde_json::from_str(&text)
+                    .map_err(|e| StoreError::Corrupt(format!("catalog entry: {e}")))
+            })
+            .collect()
+        })
+        .await
+    }
+
+    pub async fn create_table(
+        &self,
+        name: String,
+        fields: IndexMap<String, FieldDef>,
+    ) -> Result<TableSchema, StoreError> {
+        self.write(move |conn| {
+            let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+            let key = name.to_ascii_lowercase();
+            let exists: Option<i64> =
+                tx.query_row("SELECT id FROM _tessera_tables WHERE name_key = ?", [&key], |r| r.get(0)).optional()?;
+            if exists.is_some() {
+                return Err(StoreError::TableExists(name));
+            }
+            let now = now_text();
+            tx.execute(
+                "INSERT INTO _tessera_tables (name, name_key, version, schema, created_at, updated_at) VALUES (?, ?, 1, '{}', ?, ?)",
+                rusqlite::params![name, key, now, now],
+            )?;
+            let schema = TableSchema { id: tx.last_insert_rowid(), name, version: 1, fields };
+            let schema_json = serde_json::to_string(&schema).expect("schema serializes");
+            tx.execute("UPDATE _tessera_tables SET schema = ? WHERE id = ?", rusqlite::params![schema_json, schema.id])?;
+            tx.execute(&table_queries::create_table(Dialect::Sqlite, &schema.name, &schema.fields), [])?;
+            for statement in table_queries::create_indexes(&schema) {
+                tx.execute(&statement, [])?;
+            }
+            insert_history(&tx, schema.id, schema.version, "create", None, Some(&schema_json), "[]", &now)?;
+            tx.commit()?;
+            Ok(schema)
+        })
+        .await
+    }
+
+    pub async fn drop_table(&self, schema: TableSchema) -> Result<(), StoreError> {
+        self.write(move |conn| {
+            let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+            let deleted = tx.execute(
+                "DELETE FROM _tessera_tables WHERE id = ? AND version = ?",
+                rusqlite::params![schema.id, schema.version],
+            )?;
+            if deleted == 0 {
+                return Err(StoreError::Stale(schema.name));
+            }
+            tx.execute(&table_queries::drop_table(&schema.name), [])?;
+            let before = serde_json::to_string(&schema).expect("schema serializes");
+            insert_history(
+                &tx,
+                schema.id,
+                schema.version + 1,
+                "drop",
+                Some(&before),
+                None,
+                "[]",
+                &now_text(),
+            )?;
+            tx.commit()?;
+            Ok(())
+        })
+        .await
+    }
+
+    pub async fn history(&self, table_id: i64) -> Result<Vec<HistoryEntry>, StoreError> {
+        self.read(move |conn| {
+            let mut stmt = conn.prepare(
+                "SELECT version, action, before, after, steps, at FROM _tessera_history WHERE table_id = ? ORDER BY version, id",
+            )?;
+            let rows = stmt.query_map([table_id], |row| {
+                Ok((
+                    row.get::<_, i64>(0)?,
+                    row.get::<_, String>(1)?,
+                    row.get::<_, Option<String>>(2)?,
+                    row.get::<_, Option<String>>(3)?,
+                    row.get::<_, String>(4)?,
+                    row.get::<_, String>(5)?,
+                ))
+            })?;
+            rows.map(|row| {
+                let (version, action, before, after, steps, at) = row?;
+                crate::postgres::history_entry(version, action, before, after, steps, at)
+            })
+            .collect()
+        })
+        .await
+    }
+
+    pub async fn query_strings(
+        &self,
+        sql: String,
+        values: Vec<Value>,
+    ) -> Result<Vec<String>, StoreError> {
+        self.read(move |conn| {
+            let mut stmt = conn.prepare_cached(&sql)?;
+            let rows = stmt.query_map(params(&values), |row| row.get::<_, String>(0))?;
+            Ok(rows.collect::<Result<Vec<_>, _>>()?)
+        })
+        .await
+    }
+
+    pub async fn query_count(&self, sql: String, values: Vec<Value>) -> Result<i64, StoreError> {
+        self.read(move |conn| {
+            Ok(conn
+                .prepare_cached(&sql)?
+                .query_row(params(&values), |row| row.get(0))?)
+        })
+        .await
+    }
+
+    /// Runs one writing statement that returns JSON rows.
+    pub async fn write_strings(
+        &self,
+        sql: String,
+        values: Vec<Value>,
+    ) -> Result<Vec<String>, StoreError> {
+        self.write(move |conn| {
+            let mut stmt = conn.prepare_cached(&sql)?;
+            let rows = stmt
+                .query_map(params(&values), |row| row.get::<_, String>(0))
+                .map_err(classify_sqlite)?;
+            rows.collect::<Result<Vec<_>, _>>().map_err(classify_sqlite)
+        })
+        .await
+    }
+
+    pub async fn execute(&self, sql: String, values: Vec<Value>) -> Result<u64, StoreError> {
+        self.write(move |conn| {
+            let changed = conn
+                .prepare_cached(&sql)?
+                .execute(params(&values))
+                .map_err(classify_sqlite)?;
+            Ok(changed as u64)
+        })
+        .await
+    }
+
+    pub async fn insert_rows(
+        &self,
+        schema: TableSchema,
+        rows: Vec<NewRow>,
+        return_rows: bool,
+    ) -> Result<Inserted, StoreError> {
+        self.write(move |conn| {
+            let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+            let now = now_text();
+            let mut json_rows = Vec::new();
+            let mut ids = Vec::new();
+            for (index, row) in rows.into_iter().enumerate() {
+                let (sql, values) =
+                    row_queries::insert(Dialect::Sqlite, &schema, row, &now, return_rows);
+                let mut stmt = tx.prepare_cached(&sql)?;
+                let result = if return_rows {
+                    stmt.query_row(params(&values), |r| r.get::<_, String>(0))
+                        .map(|json| json_rows.push(json))
+                } else {
+                    stmt.query_row(params(&values), |r| r.get::<_, i64>(0))
+                        .map(|id| ids.push(id))
+                };
+                result.map_err(|e| classify_sqlite(e).at_row(index))?;
+            }
+            tx.commit()?;
+            Ok(if return_rows {
+                Inserted::Rows(json_rows)
+            } else {
+                Inserted::Ids(ids)
+            })
+        })
+        .await
+    }
+
+    pub async fn migrate(&self, plan: Plan, dry_run: bool) -> Result<MigrationReport, StoreError> {
+        self.write(move |conn| {
+            // IMMEDIATE: no other writer can change the data between the check and the swap.
+            let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+            let current: Option<i64> = tx
+                .query_row("SELECT version FROM _tessera_tables WHERE id = ?", [plan.before.id], |r| r.get(0))
+                .optional()?;
+            if current != Some(plan.before.version) {
+                return Err(StoreError::Stale(plan.before.name.clone()));
+            }
+            if let Some(taken) = renamed_to_existing(&tx, &plan)? {
+                return Err(StoreError::TableExists(taken));
+            }
+            let rows: i64 = tx.query_row(&format!("SELECT count(*) FROM {}", quote_ident(&plan.before.name)), [], |r| r.get(0))?;
+            let mut report = MigrationReport::new(&plan, rows, dry_run);
+            if migrate::needs_scan(&plan) && rows > 0 {
+                let mut converter = RowConverter::new(&plan);
+                scan_rows(&tx, &plan.before, |id, old| {
+                    converter.convert_row(id, &old);
+                    Ok(())
+                })?;
+                report.failing_rows = converter.failing;
+                report.failures = converter.failures;
+            }
+            if dry_run {
+                return Ok(report);
+            }
+            if report.failing_rows > 0 {
+                return Err(StoreError::MigrationRefused { failing: report.failing_rows, rows: report.failures });
+            }
+            apply(&tx, &plan)?;
+            let now = now_text();
+            let after_json = serde_json::to_string(&plan.after).expect("schema serializes");
+            tx.execute(
+                "UPDATE _tessera_tables SET name = ?, name_key = ?, version = ?, schema = ?, updated_at = ? WHERE id = ?",
+                rusqlite::params![plan.after.name, plan.after.name.to_ascii_lowercase(), plan.after.version, after_json, now, plan.after.id],
+            )?;
+            let before_json = serde_json::to_string(&plan.before).expect("schema serializes");
+            let steps = serde_json::to_string(&report.steps).expect("steps serialize");
+            insert_history(&tx, plan.after.id, plan.after.version, "migrate", Some(&before_json), Some(&after_json), &steps, &now)?;
+            tx.commit()?;
+            report.applied = true;
+            Ok(report)
+        })
+        .await
+    }
+
+    pub async fn close(&self) {
+        let _ = self
+            .write(|conn| {
+                conn.pragma_update(None, "wal_checkpoint", "TRUNCATE")?;
+                Ok(())
+            })
+            .await;
+    }
+}
+
+/// If the plan renames the table onto a name another table has, that name.
+fn renamed_to_existing(
+    tx: &rusqlite::Transaction<'_>,
+    plan: &Plan,
+) -> Result<Option<String>, StoreError> {
+    if plan.after.name.eq_ignore_ascii_case(&plan.before.name) {
+        return Ok(None);
+    }
+    let taken: Option<i64> = tx
+        .query_row(
+            "SELECT id FROM _tessera_tables WHERE name_key = ? AND id != ?",
+            rusqlite::params![plan.after.name.to_ascii_lowercase(), plan.after.id],
+            |r| r.get(0),
+        )
+        .optional()?;
+    Ok(taken.map(|_| plan.after.name.clone()))
+}
+
+#[allow(clippy::too_many_arguments)]
+fn insert_history(
+    tx: &rusqlite::Transaction<'_>,
+    table_id: i64,
+    version: i64,
+    action: &str,
+    before: Option<&str>,
+    after: Option<&str>,
+    steps: &str,
+    at: &str,
+) -> Result<(), StoreError> {
+    tx.execute(
+        "INSERT INTO _tessera_history (table_id, version, action, before, after, steps, at) VALUES (?, ?, ?, ?, ?, ?, ?)",
+        rusqlite::params![table_id, version, action, before, after, steps, at],
+    )?;
+    Ok(())
+}
+
+/// Reads a stored value of a field back into a [`Value`].
+fn read_value(
+    row: &rusqlite::Row<'_>,
+    index: usize,
+    field_type: FieldType,
+) -> Result<Value, StoreError> {
+    Ok(match row.get_ref(index)? {
+        ValueRef::Null => Value::Null,
+        ValueRef::Integer(i) if field_type == FieldType::Boolean => Value::Boolean(i != 0),
+        ValueRef::Integer(i) if field_type == FieldType::Float => Value::Float(i as f64),
+        ValueRef::Integer(i) => Value::Integer(i),
+        ValueRef::Real(f) => Value::Float(f),
+        ValueRef::Text(bytes) if field_type == FieldType::Json => Value::Json(
+            serde_json::from_slice(bytes)
+                .map_err(|e| StoreError::Corrupt(format!("stored json: {e}")))?,
+        ),
+        ValueRef::Text(bytes) => Value::Text(String::from_utf8_lossy(bytes).into_owned()),
+        ValueRef::Blob(_) => return Err(StoreError::Corrupt("unexpected blob".into())),
+    })
+}
+
+/// Calls `visit(id, values of the schema's fields)` for every row, in id order, page by page.
+fn scan_rows(
+    tx: &rusqlite::Transaction<'_>,
+    schema: &TableSchema,
+    mut visit: impl FnMut(i64, Vec<Value>) -> Result<(), StoreError>,
+) -> Result<(), StoreError> {
+    scan_rows_with_stamps(tx, schema, |id, values, _| visit(id, values))
+}
+
+/// Like [`scan_rows`], also passing `(created_at, updated_at)`.
+fn scan_rows_with_stamps(
+    tx: &rusqlite::Transaction<'_>,
+    schema: &TableSchema,
+    mut visit: impl FnMut(i64, Vec<Value>, (String, String)) -> Result<(), StoreError>,
+) -> Result<(), StoreError> {
+    let mut sql = String::from("SELECT \"id\"");
+    for name in schema.fields.keys() {
+        sql.push_str(", ");
+        sql.push_str(&quote_ident(name));
+    }
+    sql.push_str(&format!(
+        ", \"created_at\", \"updated_at\" FROM {} WHERE \"id\" > ? ORDER BY \"id\" LIMIT {PAGE_ROWS}",
+        quote_ident(&schema.name)
+    ));
+    let types: Vec<FieldType> = schema.fields.values().map(|d| d.field_type).collect();
+    let mut last_id = i64::MIN;
+    loop {
+        let mut page = Vec::new();
+        {
+            let mut stmt = tx.prepare_cached(&sql)?;
+            let mut rows = stmt.query([last_id])?;
+            while let Some(row) = rows.next()? {
+                let id: i64 = row.get(0)?;
+                let values = types
+                    .iter()
+                    .enumerate()
+                    .map(|(i, t)| read_value(row, i + 1, *t))
+                    .collect::<Result<Vec<_>, _>>()?;
+                let stamps = (row.get(types.len() + 1)?, row.get(types.len() + 2)?);
+                page.push((id, values, stamps));
+            }
+        }
+        let Some(&(id, _, _)) = page.last() else {
+            return Ok(());
+        };
+        last_id = id;
+        let full = page.len() as i64 == PAGE_ROWS;
+        for (id, values, stamps) in page {
+            visit(id, values, stamps)?;
+        }
+        if !full {
+            return Ok(());
+        }
+    }
+}
+
+/// Applies a checked plan inside the caller's transaction.
+fn apply(tx: &rusqlite::Transaction<'_>, plan: &Plan) -> Result<(), StoreError> {
+    for statement in table_queries::drop_indexes(&plan.before) {
+        tx.execute(&statement, [])?;
+    }
+    if migrate::needs_rebuild(plan) {
+        rebuild(tx, plan)?;
+    } else {
+        for statement in migrate::alter_statements(Dialect::Sqlite, plan) {
+            tx.execute(&statement, [])?;
+        }
+        fill_defaults(tx, plan)?;
+    }
+    for statement in table_queries::create_indexes(&plan.after) {
+        tx.execute(&statement, []).map_err(classify_sqlite)?;
+    }
+    Ok(())
+}
+
+/// Gives existing rows the default of each new field that has one.
+fn fill_defaults(tx: &rusqlite::Transaction<'_>, plan: &Plan) -> Result<(), StoreError> {
+    for step in &plan.steps {
+        if let tessera_schema::plan::Step::AddField { name, field } = step {
+            let default = migrate::default_value(field);
+            if !default.is_null() {
+                let sql = format!(
+                    "UPDATE {} SET {} = ?",
+                    quote_ident(&plan.after.name),
+                    quote_ident(name)
+                );
+                tx.execute(&sql, params(std::slice::from_ref(&default)))?;
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Copies the table into a new one with the new layout, converting every row, then swaps
+/// it in. Runs inside the caller's transaction, so a failure leaves the old table.
+fn rebuild(tx: &rusqlite::Transaction<'_>, plan: &Plan) -> Result<(), StoreError> {
+    let temp = migrate::rebuild_name(plan.after.id);
+    tx.execute(
+        &table_queries::create_table(Dialect::Sqlite, &temp, &plan.after.fields),
+        [],
+    )?;
+    let mut insert = format!("INSERT INTO {} (\"id\"", quote_ident(&temp));
+    for name in plan.after.fields.keys() {
+        insert.push_str(", ");
+        insert.push_str(&quote_ident(name));
+    }
+    insert.push_str(", \"created_at\", \"updated_at\") VALUES (?");
+    insert.push_str(&", ?".repeat(plan.after.fields.len() + 2));
+    insert.push(')');
+    let mut converter = RowConverter::new(plan);
+    scan_rows_with_stamps(tx, &plan.before, |id, old, (created_at, updated_at)| {
+        let Some(new_row) = converter.convert_row(id, &old) else {
+            return Err(StoreError::MigrationRefused {
+                failing: converter.failing,
+                rows: converter.failures.clone(),
+            });
+        };
+        let mut values = Vec::with_capacity(new_row.len() + 3);
+        values.push(Value::Integer(id));
+        values.extend(new_row);
+        values.push(Value::Text(created_at));
+        values.push(Value::Text(updated_at));
+        tx.prepare_cached(&insert)?
+            .execute(params(&values))
+            .map_err(classify_sqlite)?;
+        Ok(())
+    })?;
+    // Keep AUTOINCREMENT's high-water mark so ids of deleted rows are never reused.
+    let sequence: Option<i64> = tx
+        .query_row(
+            "SELECT seq FROM sqlite_sequence WHERE name = ?",
+            [&plan.before.name],
+            |r| r.get(0),
+        )
+        .optional()?;
+    tx.execute(&table_queries::drop_table(&plan.before.name), [])?;
+    tx.execute(&table_queries::rename_table(&temp, &plan.after.name), [])?;
+    if let Some(sequence) = sequence {
+        tx.execute(
+            "DELETE FROM sqlite_sequence WHERE name = ?",
+            [&plan.after.name],
+        )?;
+        tx.execute(
+            "INSERT INTO sqlite_sequence (name, seq) VALUES (?, ?)",
+            rusqlite::params![plan.after.name, sequence],
+        )?;
+    }
+    Ok(())
+}

@@ -1,0 +1,163 @@
+//! Subcommands: `serve`, `tables list|show`, `import`, `export`.
+
+use crate::config::{ServeArgs, StoreArgs};
+use crate::transfer;
+use anyhow::Context;
+use clap::{Parser, Subcommand, ValueEnum};
+use std::path::PathBuf;
+use tessera_core::App;
+use tessera_http::HttpConfig;
+use tessera_store::Store;
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "tessera",
+    version,
+    about = "A backend shaped at run time: tables over HTTP on SQLite or Postgres"
+)]
+pub struct Cli {
+    #[command(flatten)]
+    pub store: StoreArgs,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run the HTTP server.
+    Serve(ServeArgs),
+    /// Inspect tables.
+    Tables {
+        #[command(subcommand)]
+        command: TablesCommand,
+    },
+    /// Load rows from a CSV or NDJSON file into a table (streamed, one transaction per batch).
+    Import {
+        table: String,
+        file: PathBuf,
+        /// File format; guessed from the extension when omitted.
+        #[arg(long, value_enum)]
+        format: Option<Format>,
+        /// Rows per transaction.
+        #[arg(long, default_value_t = 5000)]
+        batch: usize,
+        /// Hide the progress bar.
+        #[arg(long)]
+        quiet: bool,
+    },
+    /// Write every row of a table to stdout.
+    Export {
+        table: String,
+        #[arg(long, value_enum, default_value = "ndjson")]
+        format: Format,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum TablesCommand {
+    /// One line per table.
+    List,
+    /// A table's schema as JSON.
+    Show { table: String },
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Format {
+    Csv,
+    Ndjson,
+}
+
+async fn open_app(store_args: &StoreArgs) -> anyhow::Result<App> {
+    let store = Store::open(&store_args.store_config())
+        .await
+        .context("cannot open the store")?;
+    Ok(App::new(store).await?)
+}
+
+pub async fn run(cli: Cli) -> anyhow::Result<()> {
+    let app = open_app(&cli.store).await?;
+    let result = match cli.command {
+        Command::Serve(args) => serve(app.clone(), args).await,
+        Command::Tables {
+            command: TablesCommand::List,
+        } => {
+            for table in app.catalog().tables() {
+                let schema = &table.schema;
+                println!(
+                    "{}\t{}\tv{}\t{} fields",
+                    schema.id,
+                    schema.name,
+                    schema.version,
+                    schema.fields.len()
+                );
+            }
+            Ok(())
+        }
+        Command::Tables {
+            command: TablesCommand::Show { table },
+        } => {
+            println!(
+                "{}",
+                serde_json::to_string_pretty(&app.table(&table)?.schema)?
+            );
+            Ok(())
+        }
+        Command::Import {
+            table,
+            file,
+            format,
+            batch,
+            quiet,
+        } => {
+            let format = format
+                .or_else(|| transfer::guess_format(&file))
+                .context("cannot tell the file format: use --format csv|ndjson")?;
+            let count = transfer::import(&app, &table, &file, format, batch.max(1), !quiet).await?;
+            eprintln!("imported {count} rows into {table}");
+            Ok(())
+        }
+        Command::Export { table, format } => transfer::export(&app, &table, format).await,
+    };
+    app.store().close().await;
+    result
+}
+
+async fn serve(app: App, args: ServeArgs) -> anyhow::Result<()> {
+    let addr = args.listen_addr();
+    let listener = tokio::net::TcpListener::bind(&addr)
+        .await
+        .with_context(|| format!("cannot listen on {addr}"))?;
+    let router = tessera_http::router(
+        app,
+        &HttpConfig {
+            max_body_bytes: args.max_body_bytes,
+        },
+    );
+    tracing::info!("tessera listening on http://{}", listener.local_addr()?);
+    tessera_http::serve(listener, router, shutdown_signal()).await?;
+    tracing::info!("stopped; requests in flight finished");
+    Ok(())
+}
+
+/// Resolves on SIGTERM or Ctrl-C.
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        _ = ctrl_c => {},
+        _ = terminate => {},
+    }
+    tracing::info!("shutting down: finishing requests in flight");
+}
