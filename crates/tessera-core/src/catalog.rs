@@ -24,23 +24,11 @@ impl Catalog {
     pub fn new(schemas: Vec<TableSchema>) -> Catalog {
         let tables: Vec<Arc<Table>> = schemas
             .into_iter()
-            .map(|schema| {
-                Arc::new(Table {
-                    validator: RowValidator::new(&schema),
-                    schema,
-                })
-            })
+            .map(|schema| Arc::new(Table { validator: RowValidator::new(&schema), schema }))
             .collect();
-        let by_name = tables
-            .iter()
-            .map(|t| (t.schema.name.to_ascii_lowercase(), t.clone()))
-            .collect();
+        let by_name = tables.iter().map(|t| (t.schema.name.to_ascii_lowercase(), t.clone())).collect();
         let by_id = tables.iter().map(|t| (t.schema.id, t.clone())).collect();
-        Catalog {
-            tables,
-            by_name,
-            by_id,
-        }
+        Catalog { tables, by_name, by_id }
     }
 
     /// Tables in creation order.
@@ -53,8 +41,6 @@ impl Catalog {
         if let Some(table) = self.by_name.get(&key.to_ascii_lowercase()) {
             return Some(table.clone());
         }
-        key.parse::<i64>()
-            .ok()
-            .and_then(|id| self.by_id.get(&id).cloned())
+        key.parse::<i64>().ok().and_then(|id| self.by_id.get(&id).cloned())
     }
 }

@@ -25,15 +25,8 @@ pub fn encode(last_row: &str, sort_spec: &str, sort: &[SortKey]) -> Option<Strin
 
 /// The keyset values of a cursor, checked against the request's sort.
 pub fn decode(token: &str, sort_spec: &str, sort: &[SortKey]) -> Result<Vec<Value>, CoreError> {
-    let invalid = || {
-        CoreError::bad_request(
-            "cursor",
-            "'cursor' is not a cursor returned by this list (next_cursor)",
-        )
-    };
-    let bytes = URL_SAFE_NO_PAD
-        .decode(token.trim_end_matches('='))
-        .map_err(|_| invalid())?;
+    let invalid = || CoreError::bad_request("cursor", "'cursor' is not a cursor returned by this list (next_cursor)");
+    let bytes = URL_SAFE_NO_PAD.decode(token.trim_end_matches('=')).map_err(|_| invalid())?;
     let token: Json = serde_json::from_slice(&bytes).map_err(|_| invalid())?;
     if token.get("s").and_then(Json::as_str) != Some(sort_spec) {
         return Err(CoreError::bad_request(
@@ -41,17 +34,11 @@ pub fn decode(token: &str, sort_spec: &str, sort: &[SortKey]) -> Result<Vec<Valu
             "'cursor' was made for a different 'sort'; use the same sort for every page",
         ));
     }
-    let values = token
-        .get("v")
-        .and_then(Json::as_array)
-        .ok_or_else(invalid)?;
+    let values = token.get("v").and_then(Json::as_array).ok_or_else(invalid)?;
     if values.len() != sort.len() + 1 {
         return Err(invalid());
     }
-    let types = sort
-        .iter()
-        .map(|k| k.field.field_type)
-        .chain([FieldType::Integer]);
+    let types = sort.iter().map(|k| k.field.field_type).chain([FieldType::Integer]);
     values
         .iter()
         .zip(types)

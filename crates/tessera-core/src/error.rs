@@ -25,10 +25,7 @@ pub enum CoreError {
     InvalidPlan(#[from] PlanError),
     /// Field errors of a row; `row_index` is set for bulk writes.
     #[error("{}", invalid_row_message(.errors, *.row_index))]
-    InvalidRow {
-        errors: Vec<FieldError>,
-        row_index: Option<usize>,
-    },
+    InvalidRow { errors: Vec<FieldError>, row_index: Option<usize> },
     #[error("invalid filter: {0}")]
     InvalidFilter(#[from] FilterError),
     #[error("invalid sort: {0}")]
@@ -37,10 +34,7 @@ pub enum CoreError {
     #[error("{message}")]
     BadRequest { parameter: String, message: String },
     #[error("field '{field}' must be unique: the value is already used by another row")]
-    Duplicate {
-        field: String,
-        row_index: Option<usize>,
-    },
+    Duplicate { field: String, row_index: Option<usize> },
     #[error("{failing} row(s) cannot be converted to the new schema; nothing was changed")]
     MigrationRefused { failing: u64, rows: Vec<FailingRow> },
     #[error("table '{0}' was changed by another request meanwhile; reload it and retry")]
@@ -57,11 +51,7 @@ fn invalid_row_message(errors: &[FieldError], row_index: Option<usize>) -> Strin
             format!("field '{}': {}", e.field, e.message)
         }
     });
-    let more = if errors.len() > 1 {
-        format!(" (and {} more)", errors.len() - 1)
-    } else {
-        String::new()
-    };
+    let more = if errors.len() > 1 { format!(" (and {} more)", errors.len() - 1) } else { String::new() };
     match row_index {
         Some(index) => format!("row {index} is invalid: {first}{more}"),
         None => format!("invalid row: {first}{more}"),
@@ -70,10 +60,7 @@ fn invalid_row_message(errors: &[FieldError], row_index: Option<usize>) -> Strin
 
 impl CoreError {
     pub fn bad_request(parameter: &str, message: impl Into<String>) -> CoreError {
-        CoreError::BadRequest {
-            parameter: parameter.to_string(),
-            message: message.into(),
-        }
+        CoreError::BadRequest { parameter: parameter.to_string(), message: message.into() }
     }
 }
 
@@ -82,14 +69,9 @@ impl From<StoreError> for CoreError {
         match error {
             StoreError::TableNotFound(name) => CoreError::TableNotFound(name),
             StoreError::TableExists(name) => CoreError::TableExists(name),
-            StoreError::RowNotFound { table, id } => CoreError::RowNotFound {
-                table,
-                id: id.to_string(),
-            },
+            StoreError::RowNotFound { table, id } => CoreError::RowNotFound { table, id: id.to_string() },
             StoreError::Duplicate { field, row_index } => CoreError::Duplicate { field, row_index },
-            StoreError::MigrationRefused { failing, rows } => {
-                CoreError::MigrationRefused { failing, rows }
-            }
+            StoreError::MigrationRefused { failing, rows } => CoreError::MigrationRefused { failing, rows },
             StoreError::Stale(name) => CoreError::Stale(name),
             other => CoreError::Internal(other),
         }

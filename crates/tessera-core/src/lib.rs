@@ -31,12 +31,7 @@ impl App {
     /// Loads the catalog from the store.
     pub async fn new(store: Store) -> Result<App, CoreError> {
         let tables = store.load_tables().await?;
-        Ok(App {
-            inner: Arc::new(AppInner {
-                store,
-                catalog: ArcSwap::from_pointee(Catalog::new(tables)),
-            }),
-        })
+        Ok(App { inner: Arc::new(AppInner { store, catalog: ArcSwap::from_pointee(Catalog::new(tables)) }) })
     }
 
     pub fn store(&self) -> &Store {
@@ -57,8 +52,6 @@ impl App {
 
     /// A table by name (case-insensitive) or numeric id.
     pub fn table(&self, key: &str) -> Result<Arc<Table>, CoreError> {
-        self.catalog()
-            .find(key)
-            .ok_or_else(|| CoreError::TableNotFound(key.chars().take(100).collect()))
+        self.catalog().find(key).ok_or_else(|| CoreError::TableNotFound(key.chars().take(100).collect()))
     }
 }

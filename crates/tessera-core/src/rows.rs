@@ -45,22 +45,15 @@ pub struct ListResult {
 impl ListResult {
     /// `{"items": [...], "limit": .., "offset": .., "total": .., "next_cursor": ..}`.
     pub fn to_json_text(&self) -> String {
-        let mut out =
-            String::with_capacity(self.items.iter().map(|i| i.len() + 1).sum::<usize>() + 96);
+        let mut out = String::with_capacity(self.items.iter().map(|i| i.len() + 1).sum::<usize>() + 96);
         out.push_str("{\"items\":[");
         push_joined(&mut out, &self.items);
-        out.push_str(&format!(
-            "],\"limit\":{},\"offset\":{}",
-            self.limit, self.offset
-        ));
+        out.push_str(&format!("],\"limit\":{},\"offset\":{}", self.limit, self.offset));
         if let Some(total) = self.total {
             out.push_str(&format!(",\"total\":{total}"));
         }
         if let Some(cursor) = &self.next_cursor {
-            out.push_str(&format!(
-                ",\"next_cursor\":{}",
-                Json::String(cursor.clone())
-            ));
+            out.push_str(&format!(",\"next_cursor\":{}", Json::String(cursor.clone())));
         }
         out.push('}');
         out
@@ -95,13 +88,7 @@ pub enum WriteResult {
 
 fn parse_id(id: &str) -> Result<i64, CoreError> {
     id.parse::<i64>().map_err(|_| {
-        CoreError::bad_request(
-            "id",
-            format!(
-                "row id '{}' is not an integer",
-                id.chars().take(40).collect::<String>()
-            ),
-        )
+        CoreError::bad_request("id", format!("row id '{}' is not an integer", id.chars().take(40).collect::<String>()))
     })
 }
 
@@ -120,39 +107,24 @@ fn parse_number<T: std::str::FromStr>(parameter: &str, text: &str) -> Result<T, 
 impl App {
     /// Creates rows. `single` answers with the row; otherwise with the ids. A bulk
     /// create is one transaction: any invalid row fails all, naming its index.
-    pub async fn create_rows(
-        &self,
-        key: &str,
-        bodies: Vec<Json>,
-        single: bool,
-    ) -> Result<WriteResult, CoreError> {
+    pub async fn create_rows(&self, key: &str, bodies: Vec<Json>, single: bool) -> Result<WriteResult, CoreError> {
         let table = self.table(key)?;
         if bodies.is_empty() {
-            return Err(CoreError::bad_request(
-                "body",
-                "no rows to create: the array is empty",
-            ));
+            return Err(CoreError::bad_request("body", "no rows to create: the array is empty"));
         }
         let mut rows: Vec<NewRow> = Vec::with_capacity(bodies.len());
         for (index, body) in bodies.iter().enumerate() {
             let values = table
                 .validator
                 .validate(body, WriteMode::Create)
-                .map_err(|errors| CoreError::InvalidRow {
-                    errors,
-                    row_index: (!single).then_some(index),
-                })?;
+                .map_err(|errors| CoreError::InvalidRow { errors, row_index: (!single).then_some(index) })?;
             rows.push(values);
         }
-        let inserted = self
-            .store()
-            .insert_rows(&table.schema, rows, single)
-            .await
-            .map_err(|e| match CoreError::from(e) {
-                CoreError::Duplicate { field, row_index } => CoreError::Duplicate {
-                    field,
-                    row_index: row_index.filter(|_| !single),
-                },
+        let inserted =
+            self.store().insert_rows(&table.schema, rows, single).await.map_err(|e| match CoreError::from(e) {
+                CoreError::Duplicate { field, row_index } => {
+                    CoreError::Duplicate { field, row_index: row_index.filter(|_| !single) }
+                }
                 other => other,
             })?;
         Ok(match inserted {
@@ -167,42 +139,20 @@ impl App {
         self.store()
             .get_row(&table.schema, id_number)
             .await?
-            .ok_or_else(|| CoreError::RowNotFound {
-                table: table.schema.name.clone(),
-                id: id.to_string(),
-            })
+            .ok_or_else(|| CoreError::RowNotFound { table: table.schema.name.clone(), id: id.to_string() })
     }
 
     /// PATCH (`replace` false: only given fields) or PUT (`replace` true: the whole row).
-    pub async fn update_row(
-        &self,
-        key: &str,
-        id: &str,
-        body: &Json,
-        replace: bool,
-    ) -> Result<String, CoreError> {
+    pub async fn update_row(&self, key: &str, id: &str, body: &Json, replace: bool) -> Result<String, CoreError> {
         let table = self.table(key)?;
         let id_number = parse_id(id)?;
-        let mode = if replace {
-            WriteMode::Replace
-        } else {
-            WriteMode::Update
-        };
+        let mode = if replace { WriteMode::Replace } else { WriteMode::Update };
         let values =
-            table
-                .validator
-                .validate(body, mode)
-                .map_err(|errors| CoreError::InvalidRow {
-                    errors,
-                    row_index: None,
-                })?;
+            table.validator.validate(body, mode).map_err(|errors| CoreError::InvalidRow { errors, row_index: None })?;
         self.store()
             .update_row(&table.schema, id_number, values)
             .await?
-            .ok_or_else(|| CoreError::RowNotFound {
-                table: table.schema.name.clone(),
-                id: id.to_string(),
-            })
+            .ok_or_else(|| CoreError::RowNotFound { table: table.schema.name.clone(), id: id.to_string() })
     }
 
     pub async fn delete_row(&self, key: &str, id: &str) -> Result<(), CoreError> {
@@ -211,10 +161,7 @@ impl App {
         if self.store().delete_row(&table.schema, id_number).await? {
             Ok(())
         } else {
-            Err(CoreError::RowNotFound {
-                table: table.schema.name.clone(),
-                id: id.to_string(),
-            })
+            Err(CoreError::RowNotFound { table: table.schema.name.clone(), id: id.to_string() })
         }
     }
 
@@ -236,11 +183,7 @@ impl App {
             Some(text) => parse_number::<u64>("offset", text)?,
             None => 0,
         };
-        let filter = params
-            .filter
-            .as_deref()
-            .map(str::trim)
-            .filter(|f| !f.is_empty());
+        let filter = params.filter.as_deref().map(str::trim).filter(|f| !f.is_empty());
         if let Some(filter) = filter {
             if filter.chars().count() > MAX_FILTER_LEN {
                 return Err(CoreError::bad_request(
@@ -249,37 +192,21 @@ impl App {
                 ));
             }
             // Check the filter now so its errors are the user's 400, not the store's.
-            compile_filter(
-                filter,
-                &CompileContext::new(schema),
-                &mut SqlWriter::new(self.store().dialect()),
-            )?;
+            compile_filter(filter, &CompileContext::new(schema), &mut SqlWriter::new(self.store().dialect()))?;
         }
-        let sort_spec = params
-            .sort
-            .as_deref()
-            .map(str::trim)
-            .filter(|s| !s.is_empty());
+        let sort_spec = params.sort.as_deref().map(str::trim).filter(|s| !s.is_empty());
         let sort = match sort_spec {
             Some(spec) => parse_sort(spec, schema)?,
             None => Vec::new(),
         };
-        let fields = match params
-            .fields
-            .as_deref()
-            .map(str::trim)
-            .filter(|f| !f.is_empty())
-        {
+        let fields = match params.fields.as_deref().map(str::trim).filter(|f| !f.is_empty()) {
             Some(list) => {
                 let mut fields = Vec::new();
                 for name in list.split(',').map(str::trim) {
                     let field = schema.resolve(name).ok_or_else(|| {
                         CoreError::bad_request(
                             "fields",
-                            format!(
-                                "'fields' names unknown field '{}'",
-                                name.chars().take(64).collect::<String>()
-                            ),
+                            format!("'fields' names unknown field '{}'", name.chars().take(64).collect::<String>()),
                         )
                     })?;
                     if !fields.iter().any(|(c, _)| c == &field.column) {
@@ -292,10 +219,7 @@ impl App {
         };
         let after = match params.cursor.as_deref().filter(|c| !c.is_empty()) {
             Some(_) if offset > 0 => {
-                return Err(CoreError::bad_request(
-                    "cursor",
-                    "use either 'cursor' or 'offset', not both",
-                ));
+                return Err(CoreError::bad_request("cursor", "use either 'cursor' or 'offset', not both"));
             }
             Some(text) => Some(cursor::decode(text, sort_spec.unwrap_or(""), &sort)?),
             None => None,
@@ -306,40 +230,18 @@ impl App {
             Some(other) => {
                 return Err(CoreError::bad_request(
                     "total",
-                    format!(
-                        "'total' must be true or false, got '{}'",
-                        other.chars().take(20).collect::<String>()
-                    ),
+                    format!("'total' must be true or false, got '{}'", other.chars().take(20).collect::<String>()),
                 ))
             }
         };
-        let spec = ListSpec {
-            filter: filter.map(str::to_string),
-            sort,
-            after,
-            fields,
-            limit,
-            offset,
-        };
+        let spec = ListSpec { filter: filter.map(str::to_string), sort, after, fields, limit, offset };
         let items = self.store().list_rows(schema, &spec).await?;
-        let total = if total {
-            Some(self.store().count_rows(schema, filter).await?)
-        } else {
-            None
-        };
+        let total = if total { Some(self.store().count_rows(schema, filter).await?) } else { None };
         let next_cursor = if items.len() == limit as usize {
-            items
-                .last()
-                .and_then(|last| cursor::encode(last, sort_spec.unwrap_or(""), &spec.sort))
+            items.last().and_then(|last| cursor::encode(last, sort_spec.unwrap_or(""), &spec.sort))
         } else {
             None
         };
-        Ok(ListResult {
-            items,
-            limit,
-            offset,
-            total,
-            next_cursor,
-        })
+        Ok(ListResult { items, limit, offset, total, next_cursor })
     }
 }

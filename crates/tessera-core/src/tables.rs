@@ -32,11 +32,7 @@ impl App {
     pub async fn create_table(&self, request: CreateTable) -> Result<TableSchema, CoreError> {
         validate_table_name(&request.name)?;
         let fields = parse_fields(&request.fields)?;
-        if self
-            .catalog()
-            .find(&request.name)
-            .is_some_and(|t| t.schema.name.eq_ignore_ascii_case(&request.name))
-        {
+        if self.catalog().find(&request.name).is_some_and(|t| t.schema.name.eq_ignore_ascii_case(&request.name)) {
             return Err(CoreError::TableExists(request.name));
         }
         let schema = self.store().create_table(&request.name, fields).await?;
@@ -64,12 +60,7 @@ impl App {
     }
 
     /// Applies explicit changes (renames, single-field changes).
-    pub async fn patch_table(
-        &self,
-        key: &str,
-        patch: TablePatch,
-        dry_run: bool,
-    ) -> Result<MigrationReport, CoreError> {
+    pub async fn patch_table(&self, key: &str, patch: TablePatch, dry_run: bool) -> Result<MigrationReport, CoreError> {
         let table = self.table(key)?;
         let plan = plan_patch(&table.schema, &patch)?;
         self.run_plan(plan, dry_run).await
@@ -77,9 +68,7 @@ impl App {
 
     async fn run_plan(&self, plan: Plan, dry_run: bool) -> Result<MigrationReport, CoreError> {
         if let Some(other) = self.catalog().find(&plan.after.name) {
-            if other.schema.id != plan.after.id
-                && other.schema.name.eq_ignore_ascii_case(&plan.after.name)
-            {
+            if other.schema.id != plan.after.id && other.schema.name.eq_ignore_ascii_case(&plan.after.name) {
                 return Err(CoreError::TableExists(plan.after.name.clone()));
             }
         }

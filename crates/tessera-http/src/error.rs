@@ -22,13 +22,7 @@ pub struct ApiError {
 
 impl ApiError {
     pub fn new(status: StatusCode, code: &'static str, message: impl Into<String>) -> ApiError {
-        ApiError {
-            status,
-            code,
-            message: message.into(),
-            details: Vec::new(),
-            extra: None,
-        }
+        ApiError { status, code, message: message.into(), details: Vec::new(), extra: None }
     }
 
     pub fn with_details(mut self, details: Vec<Json>) -> ApiError {
@@ -49,8 +43,7 @@ static REQUEST_IDS: AtomicU64 = AtomicU64::new(1);
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        let mut error =
-            json!({"code": self.code, "message": self.message, "details": self.details});
+        let mut error = json!({"code": self.code, "message": self.message, "details": self.details});
         if let Some((key, value)) = self.extra {
             error[key] = value;
         }
@@ -62,54 +55,45 @@ impl From<CoreError> for ApiError {
     fn from(error: CoreError) -> ApiError {
         let message = error.to_string();
         match error {
-            CoreError::TableNotFound(name) => {
-                ApiError::new(StatusCode::NOT_FOUND, "table_not_found", message)
-                    .with_details(vec![json!({"table": name})])
-            }
-            CoreError::RowNotFound { table, id } => {
-                ApiError::new(StatusCode::NOT_FOUND, "row_not_found", message)
-                    .with_details(vec![json!({"table": table, "id": id})])
-            }
+            CoreError::TableNotFound(name) => ApiError::new(StatusCode::NOT_FOUND, "table_not_found", message)
+                .with_details(vec![json!({"table": name})]),
+            CoreError::RowNotFound { table, id } => ApiError::new(StatusCode::NOT_FOUND, "row_not_found", message)
+                .with_details(vec![json!({"table": table, "id": id})]),
             CoreError::TableExists(name) => {
-                ApiError::new(StatusCode::CONFLICT, "table_exists", message)
-                    .with_details(vec![json!({"table": name})])
+                ApiError::new(StatusCode::CONFLICT, "table_exists", message).with_details(vec![json!({"table": name})])
             }
             CoreError::InvalidName(_) => ApiError::bad_request("invalid_name", message),
-            CoreError::InvalidFields(e) => ApiError::bad_request("invalid_fields", message)
-                .with_details(field_detail(e.field())),
+            CoreError::InvalidFields(e) => {
+                ApiError::bad_request("invalid_fields", message).with_details(field_detail(e.field()))
+            }
             CoreError::InvalidPlan(e) => plan_error(e, message),
-            CoreError::InvalidRow { errors, row_index } => {
-                ApiError::bad_request("validation_failed", message).with_details(
+            CoreError::InvalidRow { errors, row_index } => ApiError::bad_request("validation_failed", message)
+                .with_details(
                     errors
                         .iter()
                         .map(|e| {
-                            let mut detail =
-                                json!({"field": e.field, "code": e.code, "message": e.message});
+                            let mut detail = json!({"field": e.field, "code": e.code, "message": e.message});
                             if let Some(index) = row_index {
                                 detail["row"] = json!(index);
                             }
                             detail
                         })
                         .collect(),
-                )
-            }
+                ),
             CoreError::InvalidFilter(e) => ApiError::bad_request("invalid_filter", message)
-                .with_details(vec![
-                    json!({"parameter": "filter", "position": e.position, "message": e.message}),
-                ]),
-            CoreError::InvalidSort(_) => ApiError::bad_request("invalid_sort", message)
-                .with_details(vec![json!({"parameter": "sort"})]),
+                .with_details(vec![json!({"parameter": "filter", "position": e.position, "message": e.message})]),
+            CoreError::InvalidSort(_) => {
+                ApiError::bad_request("invalid_sort", message).with_details(vec![json!({"parameter": "sort"})])
+            }
             CoreError::BadRequest { parameter, .. } => {
-                ApiError::bad_request("bad_request", message)
-                    .with_details(vec![json!({"parameter": parameter})])
+                ApiError::bad_request("bad_request", message).with_details(vec![json!({"parameter": parameter})])
             }
             CoreError::Duplicate { field, row_index } => {
                 let mut detail = json!({"field": field, "code": "unique"});
                 if let Some(index) = row_index {
                     detail["row"] = json!(index);
                 }
-                ApiError::new(StatusCode::CONFLICT, "duplicate_value", message)
-                    .with_details(vec![detail])
+                ApiError::new(StatusCode::CONFLICT, "duplicate_value", message).with_details(vec![detail])
             }
             CoreError::MigrationRefused { failing, rows } => {
                 let mut error = ApiError::new(StatusCode::CONFLICT, "migration_refused", message)

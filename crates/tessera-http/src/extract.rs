@@ -22,18 +22,12 @@ fn body_format(parts_content_type: Option<&str>) -> Result<BodyFormat, ApiError>
     let Some(content_type) = parts_content_type else {
         return Ok(BodyFormat::Json);
     };
-    let essence = content_type
-        .split(';')
-        .next()
-        .unwrap_or("")
-        .trim()
-        .to_ascii_lowercase();
+    let essence = content_type.split(';').next().unwrap_or("").trim().to_ascii_lowercase();
     match essence.as_str() {
         "application/json" | "" => Ok(BodyFormat::Json),
-        "application/x-ndjson"
-        | "application/ndjson"
-        | "application/jsonl"
-        | "application/jsonlines" => Ok(BodyFormat::NdJson),
+        "application/x-ndjson" | "application/ndjson" | "application/jsonl" | "application/jsonlines" => {
+            Ok(BodyFormat::NdJson)
+        }
         other if other.ends_with("+json") => Ok(BodyFormat::Json),
         other => Err(ApiError::new(
             StatusCode::UNSUPPORTED_MEDIA_TYPE,
@@ -47,45 +41,29 @@ fn body_format(parts_content_type: Option<&str>) -> Result<BodyFormat, ApiError>
 }
 
 async fn read_body(request: Request) -> Result<(BodyFormat, Bytes), ApiError> {
-    let content_type = request
-        .headers()
-        .get(header::CONTENT_TYPE)
-        .map(|v| v.to_str().unwrap_or("invalid"));
+    let content_type = request.headers().get(header::CONTENT_TYPE).map(|v| v.to_str().unwrap_or("invalid"));
     let format = body_format(content_type)?;
-    let bytes = Bytes::from_request(request, &())
-        .await
-        .map_err(|rejection| {
-            let status = rejection.status();
-            if status == StatusCode::PAYLOAD_TOO_LARGE {
-                ApiError::new(
-                    status,
-                    "payload_too_large",
-                    "the request body is larger than the server accepts (see --max-body-bytes)",
-                )
-            } else {
-                ApiError::new(
-                    status,
-                    "bad_body",
-                    format!("could not read the request body: {rejection}"),
-                )
-            }
-        })?;
+    let bytes = Bytes::from_request(request, &()).await.map_err(|rejection| {
+        let status = rejection.status();
+        if status == StatusCode::PAYLOAD_TOO_LARGE {
+            ApiError::new(
+                status,
+                "payload_too_large",
+                "the request body is larger than the server accepts (see --max-body-bytes)",
+            )
+        } else {
+            ApiError::new(status, "bad_body", format!("could not read the request body: {rejection}"))
+        }
+    })?;
     Ok((format, bytes))
 }
 
 fn parse_json(bytes: &[u8]) -> Result<Json, ApiError> {
     if bytes.iter().all(u8::is_ascii_whitespace) {
-        return Err(ApiError::bad_request(
-            "invalid_json",
-            "the request body is empty; expected JSON",
-        ));
+        return Err(ApiError::bad_request("invalid_json", "the request body is empty; expected JSON"));
     }
-    serde_json::from_slice(bytes).map_err(|e| {
-        ApiError::bad_request(
-            "invalid_json",
-            format!("the request body is not valid JSON: {e}"),
-        )
-    })
+    serde_json::from_slice(bytes)
+        .map_err(|e| ApiError::bad_request("invalid_json", format!("the request body is not valid JSON: {e}")))
 }
 
 /// A JSON body.
@@ -119,14 +97,8 @@ impl<S: Send + Sync> FromRequest<S> for RowsBody {
     async fn from_request(request: Request, _state: &S) -> Result<Self, ApiError> {
         match read_body(request).await? {
             (BodyFormat::Json, bytes) => match parse_json(&bytes)? {
-                Json::Array(rows) => Ok(RowsBody {
-                    rows,
-                    single: false,
-                }),
-                row => Ok(RowsBody {
-                    rows: vec![row],
-                    single: true,
-                }),
+                Json::Array(rows) => Ok(RowsBody { rows, single: false }),
+                row => Ok(RowsBody { rows: vec![row], single: true }),
             },
             (BodyFormat::NdJson, bytes) => {
                 let mut rows = Vec::new();
@@ -142,10 +114,7 @@ impl<S: Send + Sync> FromRequest<S> for RowsBody {
                     })?;
                     rows.push(row);
                 }
-                Ok(RowsBody {
-                    rows,
-                    single: false,
-                })
+                Ok(RowsBody { rows, single: false })
             }
         }
     }
@@ -158,15 +127,9 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequestParts<S> for ApiQuery<T> {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, ApiError> {
-        Query::<T>::from_request_parts(parts, state)
-            .await
-            .map(|Query(value)| ApiQuery(value))
-            .map_err(|rejection| {
-                ApiError::bad_request(
-                    "invalid_query",
-                    format!("invalid query string: {}", rejection.body_text()),
-                )
-            })
+        Query::<T>::from_request_parts(parts, state).await.map(|Query(value)| ApiQuery(value)).map_err(|rejection| {
+            ApiError::bad_request("invalid_query", format!("invalid query string: {}", rejection.body_text()))
+        })
     }
 }
 
@@ -185,10 +148,7 @@ impl DryRun {
             Some("true") | Some("1") | Some("") => Ok(true),
             Some(other) => Err(ApiError::bad_request(
                 "invalid_query",
-                format!(
-                    "'dry_run' must be true or false, got '{}'",
-                    other.chars().take(20).collect::<String>()
-                ),
+                format!("'dry_run' must be true or false, got '{}'", other.chars().take(20).collect::<String>()),
             )),
         }
     }

@@ -23,9 +23,7 @@ pub struct HttpConfig {
 
 impl Default for HttpConfig {
     fn default() -> Self {
-        HttpConfig {
-            max_body_bytes: 32 * 1024 * 1024,
-        }
+        HttpConfig { max_body_bytes: 32 * 1024 * 1024 }
     }
 }
 
@@ -55,7 +53,5 @@ pub async fn serve(
     router: Router,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    axum::serve(listener, router)
-        .with_graceful_shutdown(shutdown)
-        .await
+    axum::serve(listener, router).with_graceful_shutdown(shutdown).await
 }

@@ -57,10 +57,7 @@ fn field_schema(def: &FieldDef) -> Value {
 
 fn row_schemas(table: &TableSchema) -> (Value, Value) {
     let mut properties = Map::new();
-    properties.insert(
-        "id".into(),
-        json!({"type": "integer", "format": "int64", "readOnly": true}),
-    );
+    properties.insert("id".into(), json!({"type": "integer", "format": "int64", "readOnly": true}));
     let mut input_properties = Map::new();
     let mut required = Vec::new();
     for (name, def) in &table.fields {
@@ -70,16 +67,11 @@ fn row_schemas(table: &TableSchema) -> (Value, Value) {
             required.push(json!(name));
         }
     }
-    properties.insert(
-        "created_at".into(),
-        json!({"type": "string", "format": "date-time", "readOnly": true}),
-    );
-    properties.insert(
-        "updated_at".into(),
-        json!({"type": "string", "format": "date-time", "readOnly": true}),
-    );
+    properties.insert("created_at".into(), json!({"type": "string", "format": "date-time", "readOnly": true}));
+    properties.insert("updated_at".into(), json!({"type": "string", "format": "date-time", "readOnly": true}));
     let row = json!({"type": "object", "properties": properties});
-    let input = json!({"type": "object", "properties": input_properties, "required": required, "additionalProperties": false});
+    let input =
+        json!({"type": "object", "properties": input_properties, "required": required, "additionalProperties": false});
     (row, input)
 }
 
@@ -145,7 +137,8 @@ fn table_paths(table: &TableSchema, paths: &mut Map<String, Value>) {
             }
         }),
     );
-    let id_param = json!({"name": "id", "in": "path", "required": true, "schema": {"type": "integer", "format": "int64"}});
+    let id_param =
+        json!({"name": "id", "in": "path", "required": true, "schema": {"type": "integer", "format": "int64"}});
     let partial = json!({"$ref": format!("#/components/schemas/{name}Patch")});
     paths.insert(
         format!("/api/tables/{name}/rows/{{id}}"),
@@ -188,12 +181,15 @@ pub fn document(catalog: &Catalog) -> Value {
         "get": {"operationId": "table_history", "tags": ["tables"], "responses": {"200": {"description": "Every schema version", "content": json_content(any_object)}, "404": error_response("No such table")}}
     }));
     let mut schemas = Map::new();
-    schemas.insert("Error".into(), json!({
-        "type": "object", "required": ["error"],
-        "properties": {"error": {"type": "object", "required": ["code", "message", "details"], "properties": {
-            "code": {"type": "string"}, "message": {"type": "string"}, "details": {"type": "array", "items": {}}
-        }}}
-    }));
+    schemas.insert(
+        "Error".into(),
+        json!({
+            "type": "object", "required": ["error"],
+            "properties": {"error": {"type": "object", "required": ["code", "message", "details"], "properties": {
+                "code": {"type": "string"}, "message": {"type": "string"}, "details": {"type": "array", "items": {}}
+            }}}
+        }),
+    );
     schemas.insert("TableDefinition".into(), json!({
         "type": "object", "required": ["fields"],
         "properties": {"name": {"type": "string", "pattern": "^[A-Za-z][A-Za-z0-9_]{0,62}$"}, "fields": {"type": "object", "additionalProperties": {}}}

@@ -28,15 +28,11 @@ impl FieldResolver for TableSchema {
             _ => None,
         };
         if let Some((column, field_type)) = system {
-            return Some(ResolvedField {
-                column: column.to_string(),
-                field_type,
-            });
+            return Some(ResolvedField { column: column.to_string(), field_type });
         }
-        self.field(name)
-            .map(|(column, def): (&str, &FieldDef)| ResolvedField {
-                column: column.to_string(),
-                field_type: def.field_type,
-            })
+        self.field(name).map(|(column, def): (&str, &FieldDef)| ResolvedField {
+            column: column.to_string(),
+            field_type: def.field_type,
+        })
     }
 }

@@ -40,9 +40,7 @@ pub fn parse_sort(spec: &str, resolver: &dyn FieldResolver) -> Result<Vec<SortKe
         if name.is_empty() {
             return Err(SortError::EmptyKey);
         }
-        let field = resolver
-            .resolve(name)
-            .ok_or_else(|| SortError::UnknownField(name.to_string()))?;
+        let field = resolver.resolve(name).ok_or_else(|| SortError::UnknownField(name.to_string()))?;
         if field.field_type == tessera_schema::FieldType::Json {
             return Err(SortError::Unsortable(name.to_string()));
         }
@@ -68,8 +66,7 @@ mod tests {
             id: 1,
             name: "animals".into(),
             version: 1,
-            fields: parse_fields(&json!({"name": "string", "age": "integer", "doc": "json"}))
-                .unwrap(),
+            fields: parse_fields(&json!({"name": "string", "age": "integer", "doc": "json"})).unwrap(),
         }
     }
 

@@ -41,11 +41,7 @@ pub struct SqlWriter {
 
 impl SqlWriter {
     pub fn new(dialect: Dialect) -> SqlWriter {
-        SqlWriter {
-            dialect,
-            sql: String::with_capacity(128),
-            params: Vec::new(),
-        }
+        SqlWriter { dialect, sql: String::with_capacity(128), params: Vec::new() }
     }
 
     pub fn dialect(&self) -> Dialect {
@@ -106,8 +102,7 @@ impl SqlWriter {
             Dialect::Sqlite => self.sql.push('?'),
             Dialect::Postgres => {
                 let n = self.params.len();
-                let cast =
-                    postgres_param_cast(self.params.last().expect("just pushed"), field_type);
+                let cast = postgres_param_cast(self.params.last().expect("just pushed"), field_type);
                 self.sql.push_str(&format!("${n}{cast}"));
             }
         }
@@ -172,21 +167,11 @@ mod tests {
     #[test]
     fn placeholders_per_dialect() {
         let mut w = SqlWriter::new(Dialect::Postgres);
-        w.push_ident("age")
-            .push(" > ")
-            .push_param(Value::Integer(5), FieldType::Integer);
-        w.push(" AND ")
-            .push_ident("at")
-            .push(" < ")
-            .push_param(Value::Text("x".into()), FieldType::Datetime);
-        assert_eq!(
-            w.sql(),
-            "\"age\" > $1::int8 AND \"at\" < $2::text::timestamptz"
-        );
+        w.push_ident("age").push(" > ").push_param(Value::Integer(5), FieldType::Integer);
+        w.push(" AND ").push_ident("at").push(" < ").push_param(Value::Text("x".into()), FieldType::Datetime);
+        assert_eq!(w.sql(), "\"age\" > $1::int8 AND \"at\" < $2::text::timestamptz");
         let mut w = SqlWriter::new(Dialect::Sqlite);
-        w.push_ident("age")
-            .push(" = ")
-            .push_param(Value::Integer(5), FieldType::Integer);
+        w.push_ident("age").push(" = ").push_param(Value::Integer(5), FieldType::Integer);
         let (sql, params) = w.finish();
         assert_eq!(sql, "\"age\" = ?");
         assert_eq!(params, vec![Value::Integer(5)]);

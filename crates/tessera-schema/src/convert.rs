@@ -14,9 +14,8 @@
 
 use crate::field::{FieldDef, FieldType};
 use crate::validate::{
-    codes, coerce_type, describe, float_to_integer, parse_date, parse_datetime, parse_decimal_text,
-    parse_float_text, parse_integer_text, parse_text_type, quote, FieldChecker, Invalid,
-    EMAIL_MAX_CHARS, FLOAT_EXACT_INT, URL_MAX_CHARS,
+    codes, coerce_type, describe, float_to_integer, parse_date, parse_datetime, parse_decimal_text, parse_float_text,
+    parse_integer_text, parse_text_type, quote, FieldChecker, Invalid, EMAIL_MAX_CHARS, FLOAT_EXACT_INT, URL_MAX_CHARS,
 };
 use crate::value::Value;
 use serde::Serialize;
@@ -123,14 +122,9 @@ pub fn classify(from: &FieldDef, to: &FieldDef) -> Conversion {
             }
         }
         None => {
-            let bounded_int_to_float = from.field_type == FieldType::Integer
-                && to.field_type == FieldType::Float
-                && within_exact_float(from);
-            let base = if bounded_int_to_float {
-                Conversion::Lossless
-            } else {
-                by_type
-            };
+            let bounded_int_to_float =
+                from.field_type == FieldType::Integer && to.field_type == FieldType::Float && within_exact_float(from);
+            let base = if bounded_int_to_float { Conversion::Lossless } else { by_type };
             if options_implied(from, to) {
                 base
             } else {
@@ -252,10 +246,7 @@ pub struct Converter {
 
 impl Converter {
     pub fn new(from: &FieldDef, to: &FieldDef) -> Converter {
-        Converter {
-            from: from.field_type,
-            to: FieldChecker::new(to),
-        }
+        Converter { from: from.field_type, to: FieldChecker::new(to) }
     }
 
     /// Converts one stored value (canonical form of the source type) and checks every
@@ -304,16 +295,12 @@ impl<'a> Source<'a> {
             (Float, Value::Float(f)) if f.is_finite() => Ok(Source::Float(*f)),
             (Boolean, Value::Boolean(b)) => Ok(Source::Boolean(*b)),
             (Json, Value::Json(j)) => Ok(Source::Json(j)),
-            (
-                String | Text | Enum | Email | Url | Decimal | Date | Datetime | Uuid,
-                Value::Text(s),
-            ) => Ok(Source::Text(s)),
+            (String | Text | Enum | Email | Url | Decimal | Date | Datetime | Uuid, Value::Text(s)) => {
+                Ok(Source::Text(s))
+            }
             _ => Err(Invalid::new(
                 codes::WRONG_TYPE,
-                format!(
-                    "the stored value {} is not a {from} value",
-                    describe(&value.to_json())
-                ),
+                format!("the stored value {} is not a {from} value", describe(&value.to_json())),
             )),
         }
     }
@@ -353,8 +340,9 @@ fn canonical_text(source: &Source<'_>) -> Result<String, Invalid> {
         Source::Integer(i) => i.to_string(),
         Source::Float(f) => format!("{f}"),
         Source::Boolean(b) => b.to_string(),
-        Source::Json(json) => serde_json::to_string(json)
-            .map_err(|e| Invalid::new(codes::INVALID_FORMAT, e.to_string()))?,
+        Source::Json(json) => {
+            serde_json::to_string(json).map_err(|e| Invalid::new(codes::INVALID_FORMAT, e.to_string()))?
+        }
     })
 }
 
@@ -370,9 +358,7 @@ fn to_json(source: &Source<'_>, from: FieldType) -> Result<Value, Invalid> {
         Source::Integer(i) => Ok(Value::Json(Json::from(*i))),
         Source::Float(f) => serde_json::Number::from_f64(*f)
             .map(|n| Value::Json(Json::Number(n)))
-            .ok_or_else(|| {
-                Invalid::new(codes::OUT_OF_RANGE, format!("{f} is not a finite number"))
-            }),
+            .ok_or_else(|| Invalid::new(codes::OUT_OF_RANGE, format!("{f} is not a finite number"))),
         Source::Boolean(b) => Ok(Value::Json(Json::Bool(*b))),
         Source::Json(json) => Ok(Value::Json((*json).clone())),
     }
@@ -400,10 +386,7 @@ fn text_to(text: &str, from: FieldType, to: FieldType) -> Result<Value, Invalid>
             if text.contains('.') {
                 return Err(Invalid::new(
                     codes::INVALID_FORMAT,
-                    format!(
-                        "{} has a fractional part; an integer cannot hold it",
-                        quote(text)
-                    ),
+                    format!("{} has a fractional part; an integer cannot hold it", quote(text)),
                 ));
             }
             parse_integer_text(text).map(Value::Integer)
@@ -424,34 +407,23 @@ fn text_to(text: &str, from: FieldType, to: FieldType) -> Result<Value, Invalid>
                 Some(date) => Ok(Value::Text(date.to_string())),
                 None => Err(Invalid::new(
                     codes::INVALID_FORMAT,
-                    format!(
-                        "{} is not midnight UTC; a date cannot hold its time of day",
-                        quote(text)
-                    ),
+                    format!("{} is not midnight UTC; a date cannot hold its time of day", quote(text)),
                 )),
             }
         }
         (Decimal | Date | Datetime | Uuid, Enum) => Ok(Value::Text(text.to_string())),
-        _ => Err(Invalid::new(
-            codes::WRONG_TYPE,
-            format!("a {from} value cannot become a {to}: no conversion exists"),
-        )),
+        _ => Err(Invalid::new(codes::WRONG_TYPE, format!("a {from} value cannot become a {to}: no conversion exists"))),
     }
 }
 
 fn not_a_flag(shown: &str) -> Invalid {
-    Invalid::new(
-        codes::OUT_OF_RANGE,
-        format!("{shown} is neither 0 nor 1, so it cannot become a boolean"),
-    )
+    Invalid::new(codes::OUT_OF_RANGE, format!("{shown} is neither 0 nor 1, so it cannot become a boolean"))
 }
 
 fn not_exact_float(shown: &str) -> Invalid {
     Invalid::new(
         codes::OUT_OF_RANGE,
-        format!(
-            "{shown} is beyond +-2^53 ({FLOAT_EXACT_INT}), where a float no longer holds every integer exactly"
-        ),
+        format!("{shown} is beyond +-2^53 ({FLOAT_EXACT_INT}), where a float no longer holds every integer exactly"),
     )
 }
 
@@ -470,10 +442,7 @@ fn integer_to(i: i64, to: FieldType) -> Result<Value, Invalid> {
             1 => Ok(Value::Boolean(true)),
             _ => Err(not_a_flag(&i.to_string())),
         },
-        _ => Err(Invalid::new(
-            codes::WRONG_TYPE,
-            format!("an integer cannot become a {to}"),
-        )),
+        _ => Err(Invalid::new(codes::WRONG_TYPE, format!("an integer cannot become a {to}"))),
     }
 }
 
@@ -489,11 +458,7 @@ fn float_to(f: f64, to: FieldType) -> Result<Value, Invalid> {
             float_to_integer(f).ok_or_else(|| {
                 Invalid::new(
                     codes::OUT_OF_RANGE,
-                    format!(
-                        "{f} is outside the integer range ({} to {})",
-                        i64::MIN,
-                        i64::MAX
-                    ),
+                    format!("{f} is outside the integer range ({} to {})", i64::MIN, i64::MAX),
                 )
             })
         }
@@ -508,10 +473,7 @@ fn float_to(f: f64, to: FieldType) -> Result<Value, Invalid> {
                 Err(not_a_flag(&f.to_string()))
             }
         }
-        _ => Err(Invalid::new(
-            codes::WRONG_TYPE,
-            format!("a float cannot become a {to}"),
-        )),
+        _ => Err(Invalid::new(codes::WRONG_TYPE, format!("a float cannot become a {to}"))),
     }
 }
 

@@ -77,22 +77,12 @@ impl FieldType {
 
     /// Types whose values are text and may carry `max_length` and `pattern`.
     pub fn is_textual(self) -> bool {
-        matches!(
-            self,
-            FieldType::String
-                | FieldType::Text
-                | FieldType::Email
-                | FieldType::Url
-                | FieldType::Enum
-        )
+        matches!(self, FieldType::String | FieldType::Text | FieldType::Email | FieldType::Url | FieldType::Enum)
     }
 
     /// Types that may carry `min` and `max`.
     pub fn is_numeric(self) -> bool {
-        matches!(
-            self,
-            FieldType::Integer | FieldType::Float | FieldType::Decimal
-        )
+        matches!(self, FieldType::Integer | FieldType::Float | FieldType::Decimal)
     }
 }
 
@@ -207,9 +197,7 @@ impl FieldDef {
             crate::validate::compile_pattern(pattern)?;
         }
         match (&self.values, t) {
-            (None, FieldType::Enum) => {
-                return Err("an enum needs 'values', a list of strings".into())
-            }
+            (None, FieldType::Enum) => return Err("an enum needs 'values', a list of strings".into()),
             (Some(values), FieldType::Enum) => {
                 if values.is_empty() {
                     return Err("'values' must not be empty".into());
@@ -232,10 +220,7 @@ impl FieldDef {
 fn parse_type(name: &str) -> Result<FieldType, String> {
     FieldType::parse(name).ok_or_else(|| {
         let known: Vec<&str> = FieldType::ALL.iter().map(|t| t.name()).collect();
-        format!(
-            "has unknown type '{name}' (known types: {})",
-            known.join(", ")
-        )
+        format!("has unknown type '{name}' (known types: {})", known.join(", "))
     })
 }
 
@@ -246,12 +231,8 @@ mod tests {
 
     #[test]
     fn short_and_long_forms() {
-        assert_eq!(
-            FieldDef::from_json(&json!("integer")).unwrap(),
-            FieldDef::new(FieldType::Integer)
-        );
-        let long =
-            FieldDef::from_json(&json!({"type": "integer", "min": 0, "required": true})).unwrap();
+        assert_eq!(FieldDef::from_json(&json!("integer")).unwrap(), FieldDef::new(FieldType::Integer));
+        let long = FieldDef::from_json(&json!({"type": "integer", "min": 0, "required": true})).unwrap();
         assert!(long.required);
         assert_eq!(long.min, Some(0.0));
     }
@@ -273,18 +254,13 @@ mod tests {
             json!({"type": "string", "colour": "red"}),
             json!({"type": "json", "unique": true}),
         ] {
-            assert!(
-                FieldDef::from_json(&bad).is_err(),
-                "{bad} should be refused"
-            );
+            assert!(FieldDef::from_json(&bad).is_err(), "{bad} should be refused");
         }
     }
 
     #[test]
     fn long_form_round_trips() {
-        let def =
-            FieldDef::from_json(&json!({"type": "enum", "values": ["a", "b"], "required": true}))
-                .unwrap();
+        let def = FieldDef::from_json(&json!({"type": "enum", "values": ["a", "b"], "required": true})).unwrap();
         let again = FieldDef::from_json(&serde_json::to_value(&def).unwrap()).unwrap();
         assert_eq!(def, again);
     }

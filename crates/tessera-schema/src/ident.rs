@@ -19,11 +19,7 @@ pub enum IdentError {
     #[error("{kind} name must not be empty")]
     Empty { kind: &'static str },
     #[error("{kind} name '{name}' is too long ({len} characters; at most {MAX_NAME_LEN})")]
-    TooLong {
-        kind: &'static str,
-        name: String,
-        len: usize,
-    },
+    TooLong { kind: &'static str, name: String, len: usize },
     #[error("{kind} name '{name}' must start with a letter and contain only letters, digits and underscores")]
     BadCharacters { kind: &'static str, name: String },
     #[error("{kind} name '{name}' is reserved")]
@@ -36,19 +32,12 @@ fn validate_name(kind: &'static str, name: &str) -> Result<(), IdentError> {
     }
     let len = name.chars().count();
     if len > MAX_NAME_LEN {
-        return Err(IdentError::TooLong {
-            kind,
-            name: truncate_for_message(name),
-            len,
-        });
+        return Err(IdentError::TooLong { kind, name: truncate_for_message(name), len });
     }
     let mut chars = name.chars();
     let first_is_letter = chars.next().is_some_and(|c| c.is_ascii_alphabetic());
     if !first_is_letter || !chars.all(|c| c.is_ascii_alphanumeric() || c == '_') {
-        return Err(IdentError::BadCharacters {
-            kind,
-            name: truncate_for_message(name),
-        });
+        return Err(IdentError::BadCharacters { kind, name: truncate_for_message(name) });
     }
     Ok(())
 }
@@ -57,10 +46,7 @@ fn validate_name(kind: &'static str, name: &str) -> Result<(), IdentError> {
 pub fn validate_table_name(name: &str) -> Result<(), IdentError> {
     validate_name("table", name)?;
     if name.to_ascii_lowercase().starts_with("sqlite_") {
-        return Err(IdentError::Reserved {
-            kind: "table",
-            name: name.to_string(),
-        });
+        return Err(IdentError::Reserved { kind: "table", name: name.to_string() });
     }
     Ok(())
 }
@@ -68,14 +54,8 @@ pub fn validate_table_name(name: &str) -> Result<(), IdentError> {
 /// Validates a user field name (system fields are refused).
 pub fn validate_field_name(name: &str) -> Result<(), IdentError> {
     validate_name("field", name)?;
-    if SYSTEM_FIELDS
-        .iter()
-        .any(|system| system.eq_ignore_ascii_case(name))
-    {
-        return Err(IdentError::Reserved {
-            kind: "field",
-            name: name.to_string(),
-        });
+    if SYSTEM_FIELDS.iter().any(|system| system.eq_ignore_ascii_case(name)) {
+        return Err(IdentError::Reserved { kind: "field", name: name.to_string() });
     }
     Ok(())
 }
@@ -97,16 +77,7 @@ mod tests {
 
     #[test]
     fn refuses_bad_names() {
-        for bad in [
-            "",
-            "_tessera_tables",
-            "1abc",
-            "a-b",
-            "a b",
-            "a;drop table x",
-            "é",
-            "sqlite_master",
-        ] {
+        for bad in ["", "_tessera_tables", "1abc", "a-b", "a b", "a;drop table x", "é", "sqlite_master"] {
             assert!(validate_table_name(bad).is_err(), "{bad} should be refused");
         }
         assert!(validate_table_name(&"a".repeat(64)).is_err());

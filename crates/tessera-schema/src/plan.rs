@@ -82,11 +82,7 @@ pub enum FieldSource<'a> {
     /// Same column, same definition, maybe renamed.
     Keep { old_name: &'a str },
     /// Existing column converted to a new definition.
-    Convert {
-        old_name: &'a str,
-        from: &'a FieldDef,
-        to: &'a FieldDef,
-    },
+    Convert { old_name: &'a str, from: &'a FieldDef, to: &'a FieldDef },
     /// New column: existing rows get the default, or null.
     New { field: &'a FieldDef },
 }
@@ -130,26 +126,14 @@ impl Plan {
         });
         match renamed_from {
             Some(from) => Some(from),
-            None if self
-                .steps
-                .iter()
-                .any(|s| matches!(s, Step::AddField { name, .. } if name == new_name)) =>
-            {
-                None
-            }
-            None => self
-                .before
-                .fields
-                .contains_key(new_name)
-                .then_some(new_name),
+            None if self.steps.iter().any(|s| matches!(s, Step::AddField { name, .. } if name == new_name)) => None,
+            None => self.before.fields.contains_key(new_name).then_some(new_name),
         }
     }
 
     /// Whether any step has to look at (and possibly convert) existing data.
     pub fn touches_data(&self) -> bool {
-        self.steps
-            .iter()
-            .any(|s| matches!(s, Step::AlterField { .. } | Step::AddField { .. }))
+        self.steps.iter().any(|s| matches!(s, Step::AlterField { .. } | Step::AddField { .. }))
     }
 }
 
@@ -167,11 +151,7 @@ pub enum PlanError {
     #[error("field '{0}' is named by more than one change")]
     Conflict(String),
     #[error("field '{field}' cannot change from {from} to {to}: no conversion exists; drop and re-add the field to replace its data")]
-    Refused {
-        field: String,
-        from: String,
-        to: String,
-    },
+    Refused { field: String, from: String, to: String },
     #[error("invalid patch: {0}")]
     BadPatch(String),
 }
@@ -181,9 +161,7 @@ impl PlanError {
     pub fn field(&self) -> Option<&str> {
         match self {
             PlanError::Fields(e) => e.field(),
-            PlanError::UnknownField(f) | PlanError::FieldExists(f) | PlanError::Conflict(f) => {
-                Some(f)
-            }
+            PlanError::UnknownField(f) | PlanError::FieldExists(f) | PlanError::Conflict(f) => Some(f),
             PlanError::Refused { field, .. } => Some(field),
             _ => None,
         }
@@ -192,37 +170,24 @@ impl PlanError {
 
 /// Plans a `PUT`: the desired field map replaces the current one. `new_name`, when given
 /// and different, renames the table.
-pub fn plan_put(
-    before: &TableSchema,
-    new_name: Option<&str>,
-    desired: &Json,
-) -> Result<Plan, PlanError> {
+pub fn plan_put(before: &TableSchema, new_name: Option<&str>, desired: &Json) -> Result<Plan, PlanError> {
     let desired = parse_fields(desired)?;
     let mut steps = Vec::new();
     push_table_rename(before, new_name, &mut steps)?;
     for (name, from) in &before.fields {
         if !desired.keys().any(|n| n.eq_ignore_ascii_case(name)) {
-            steps.push(Step::DropField {
-                name: name.clone(),
-                field: from.clone(),
-            });
+            steps.push(Step::DropField { name: name.clone(), field: from.clone() });
         }
     }
     for (name, to) in &desired {
         match before.field(name) {
             Some((old_name, from)) => {
                 if old_name != name {
-                    steps.push(Step::RenameField {
-                        from: old_name.to_string(),
-                        to: name.clone(),
-                    });
+                    steps.push(Step::RenameField { from: old_name.to_string(), to: name.clone() });
                 }
                 push_alter(name, from, to, &mut steps)?;
             }
-            None => steps.push(Step::AddField {
-                name: name.clone(),
-                field: to.clone(),
-            }),
+            None => steps.push(Step::AddField { name: name.clone(), field: to.clone() }),
         }
     }
     let after = TableSchema {
@@ -231,11 +196,7 @@ pub fn plan_put(
         version: before.version + 1,
         fields: desired,
     };
-    Ok(Plan {
-        before: before.clone(),
-        after,
-        steps,
-    })
+    Ok(Plan { before: before.clone(), after, steps })
 }
 
 /// An explicit schema change (`PATCH /api/tables/{table}`). Applied in this order:
@@ -277,42 +238,27 @@ pub fn plan_patch(before: &TableSchema, patch: &TablePatch) -> Result<Plan, Plan
 
     for (from, to) in &patch.rename_fields {
         crate::ident::validate_field_name(to)?;
-        let (old_name, _) = before
-            .field(from)
-            .ok_or_else(|| PlanError::UnknownField(from.clone()))?;
+        let (old_name, _) = before.field(from).ok_or_else(|| PlanError::UnknownField(from.clone()))?;
         let old_name = old_name.to_string();
         touch(&old_name)?;
-        if fields
-            .keys()
-            .any(|n| n.eq_ignore_ascii_case(to) && !n.eq_ignore_ascii_case(&old_name))
-        {
+        if fields.keys().any(|n| n.eq_ignore_ascii_case(to) && !n.eq_ignore_ascii_case(&old_name)) {
             return Err(PlanError::FieldExists(to.clone()));
         }
         let index = fields.get_index_of(&old_name).expect("field exists");
         let (_, def) = fields.shift_remove_index(index).expect("field exists");
         fields.shift_insert(index, to.clone(), def);
-        steps.push(Step::RenameField {
-            from: old_name,
-            to: to.clone(),
-        });
+        steps.push(Step::RenameField { from: old_name, to: to.clone() });
     }
     for name in &patch.drop_fields {
         let (current, _) = find_field(&fields, name)?;
         touch(&current)?;
         let def = fields.shift_remove(&current).expect("field exists");
-        steps.push(Step::DropField {
-            name: current,
-            field: def,
-        });
+        steps.push(Step::DropField { name: current, field: def });
     }
     for (name, spec) in &patch.alter_fields {
         let (current, from) = find_field(&fields, name)?;
-        let to = merged_definition(&from, spec).map_err(|message| {
-            PlanError::Fields(FieldsError::BadField {
-                field: current.clone(),
-                message,
-            })
-        })?;
+        let to = merged_definition(&from, spec)
+            .map_err(|message| PlanError::Fields(FieldsError::BadField { field: current.clone(), message }))?;
         push_alter(&current, &from, &to, &mut steps)?;
         fields.insert(current, to);
     }
@@ -321,10 +267,7 @@ pub fn plan_patch(before: &TableSchema, patch: &TablePatch) -> Result<Plan, Plan
             if fields.keys().any(|n| n.eq_ignore_ascii_case(&name)) {
                 return Err(PlanError::FieldExists(name));
             }
-            steps.push(Step::AddField {
-                name: name.clone(),
-                field: def.clone(),
-            });
+            steps.push(Step::AddField { name: name.clone(), field: def.clone() });
             fields.insert(name, def);
         }
     }
@@ -337,34 +280,18 @@ pub fn plan_patch(before: &TableSchema, patch: &TablePatch) -> Result<Plan, Plan
         version: before.version + 1,
         fields,
     };
-    Ok(Plan {
-        before: before.clone(),
-        after,
-        steps,
-    })
+    Ok(Plan { before: before.clone(), after, steps })
 }
 
-fn push_table_rename(
-    before: &TableSchema,
-    new_name: Option<&str>,
-    steps: &mut Vec<Step>,
-) -> Result<(), PlanError> {
+fn push_table_rename(before: &TableSchema, new_name: Option<&str>, steps: &mut Vec<Step>) -> Result<(), PlanError> {
     if let Some(to) = new_name.filter(|to| *to != before.name) {
         validate_table_name(to)?;
-        steps.push(Step::RenameTable {
-            from: before.name.clone(),
-            to: to.to_string(),
-        });
+        steps.push(Step::RenameTable { from: before.name.clone(), to: to.to_string() });
     }
     Ok(())
 }
 
-fn push_alter(
-    name: &str,
-    from: &FieldDef,
-    to: &FieldDef,
-    steps: &mut Vec<Step>,
-) -> Result<(), PlanError> {
+fn push_alter(name: &str, from: &FieldDef, to: &FieldDef, steps: &mut Vec<Step>) -> Result<(), PlanError> {
     if from == to {
         return Ok(());
     }
@@ -375,18 +302,11 @@ fn push_alter(
             to: to.field_type.to_string(),
         });
     }
-    steps.push(Step::AlterField {
-        name: name.to_string(),
-        from: from.clone(),
-        to: to.clone(),
-    });
+    steps.push(Step::AlterField { name: name.to_string(), from: from.clone(), to: to.clone() });
     Ok(())
 }
 
-fn find_field(
-    fields: &IndexMap<String, FieldDef>,
-    name: &str,
-) -> Result<(String, FieldDef), PlanError> {
+fn find_field(fields: &IndexMap<String, FieldDef>, name: &str) -> Result<(String, FieldDef), PlanError> {
     fields
         .iter()
         .find(|(n, _)| n.eq_ignore_ascii_case(name))
@@ -400,9 +320,7 @@ fn merged_definition(current: &FieldDef, spec: &Json) -> Result<FieldDef, String
     let def = match spec {
         Json::Object(options) if !options.contains_key("type") => {
             let mut merged = serde_json::to_value(current).map_err(|e| e.to_string())?;
-            let target = merged
-                .as_object_mut()
-                .expect("a field serializes to an object");
+            let target = merged.as_object_mut().expect("a field serializes to an object");
             for (key, value) in options {
                 if value.is_null() {
                     target.remove(key);
@@ -435,25 +353,15 @@ mod tests {
 
     #[test]
     fn put_diffs_by_name() {
-        let plan = plan_put(
-            &person(),
-            None,
-            &json!({"first_name": "string", "age": "float", "ok": "boolean"}),
-        )
-        .unwrap();
+        let plan =
+            plan_put(&person(), None, &json!({"first_name": "string", "age": "float", "ok": "boolean"})).unwrap();
         assert_eq!(plan.after.version, 2);
         assert!(matches!(&plan.steps[0], Step::AlterField { name, .. } if name == "age"));
         assert!(matches!(&plan.steps[1], Step::AddField { name, .. } if name == "ok"));
         let plan = plan_put(&person(), None, &json!({"first_name": "string"})).unwrap();
         assert!(matches!(&plan.steps[0], Step::DropField { name, .. } if name == "age"));
         assert_eq!(plan.steps[0].kind(), StepKind::Destructive);
-        assert!(plan_put(
-            &person(),
-            None,
-            &json!({"first_name": "string", "age": "integer"})
-        )
-        .unwrap()
-        .is_noop());
+        assert!(plan_put(&person(), None, &json!({"first_name": "string", "age": "integer"})).unwrap().is_noop());
     }
 
     #[test]
@@ -469,23 +377,11 @@ mod tests {
         assert_eq!(plan.after.name, "People");
         let sources = plan.sources();
         assert_eq!(sources[0].0, "given_name");
-        assert!(matches!(
-            sources[0].1,
-            FieldSource::Convert {
-                old_name: "first_name",
-                ..
-            }
-        ));
-        assert!(matches!(
-            sources[1].1,
-            FieldSource::Keep { old_name: "age" }
-        ));
+        assert!(matches!(sources[0].1, FieldSource::Convert { old_name: "first_name", .. }));
+        assert!(matches!(sources[1].1, FieldSource::Keep { old_name: "age" }));
         assert!(matches!(sources[2].1, FieldSource::New { .. }));
         assert_eq!(plan.after.fields["given_name"].max_length, Some(50));
-        assert_eq!(
-            plan.after.fields["given_name"].field_type,
-            FieldType::String
-        );
+        assert_eq!(plan.after.fields["given_name"].field_type, FieldType::String);
     }
 
     #[test]

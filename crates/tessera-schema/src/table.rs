@@ -66,20 +66,13 @@ pub fn parse_fields(json: &Json) -> Result<IndexMap<String, FieldDef>, FieldsErr
     let mut fields: IndexMap<String, FieldDef> = IndexMap::with_capacity(map.len());
     for (name, spec) in map {
         validate_field_name(name)?;
-        if fields
-            .keys()
-            .any(|existing| existing.eq_ignore_ascii_case(name))
-        {
+        if fields.keys().any(|existing| existing.eq_ignore_ascii_case(name)) {
             return Err(FieldsError::Duplicate(name.clone()));
         }
-        let def = FieldDef::from_json(spec).map_err(|message| FieldsError::BadField {
-            field: name.clone(),
-            message,
-        })?;
-        crate::validate::check_default(&def).map_err(|message| FieldsError::BadField {
-            field: name.clone(),
-            message,
-        })?;
+        let def =
+            FieldDef::from_json(spec).map_err(|message| FieldsError::BadField { field: name.clone(), message })?;
+        crate::validate::check_default(&def)
+            .map_err(|message| FieldsError::BadField { field: name.clone(), message })?;
         fields.insert(name.clone(), def);
     }
     Ok(fields)
@@ -92,13 +85,8 @@ mod tests {
 
     #[test]
     fn parses_seed_style_fields() {
-        let fields =
-            parse_fields(&json!({"first_name": "string", "age": "integer", "ok": "boolean"}))
-                .unwrap();
-        assert_eq!(
-            fields.keys().collect::<Vec<_>>(),
-            ["first_name", "age", "ok"]
-        );
+        let fields = parse_fields(&json!({"first_name": "string", "age": "integer", "ok": "boolean"})).unwrap();
+        assert_eq!(fields.keys().collect::<Vec<_>>(), ["first_name", "age", "ok"]);
     }
 
     #[test]

@@ -71,10 +71,7 @@ pub struct Invalid {
 
 impl Invalid {
     pub(crate) fn new(code: &'static str, message: impl Into<String>) -> Invalid {
-        Invalid {
-            code,
-            message: message.into(),
-        }
+        Invalid { code, message: message.into() }
     }
 }
 
@@ -98,12 +95,10 @@ pub fn compile_pattern(pattern: &str) -> Result<regex::Regex, String> {
 pub fn check_default(def: &FieldDef) -> Result<(), String> {
     match &def.default {
         None => Ok(()),
-        Some(Json::Null) if def.required => {
-            Err("has a null 'default', which a required field cannot take".into())
+        Some(Json::Null) if def.required => Err("has a null 'default', which a required field cannot take".into()),
+        Some(default) => {
+            coerce_coded(def, default).map(|_| ()).map_err(|e| format!("has an invalid 'default': {}", e.message))
         }
-        Some(default) => coerce_coded(def, default)
-            .map(|_| ())
-            .map_err(|e| format!("has an invalid 'default': {}", e.message)),
     }
 }
 
@@ -129,11 +124,7 @@ pub struct FieldError {
 
 impl FieldError {
     fn new(field: &str, invalid: Invalid) -> FieldError {
-        FieldError {
-            field: field.to_string(),
-            code: invalid.code,
-            message: invalid.message,
-        }
+        FieldError { field: field.to_string(), code: invalid.code, message: invalid.message }
     }
 }
 
@@ -149,10 +140,7 @@ pub struct FieldChecker {
 impl FieldChecker {
     /// Compiles the field's pattern, if any.
     pub fn new(def: &FieldDef) -> FieldChecker {
-        FieldChecker {
-            def: def.clone(),
-            pattern: def.pattern.as_deref().map(compile_pattern),
-        }
+        FieldChecker { def: def.clone(), pattern: def.pattern.as_deref().map(compile_pattern) }
     }
 
     /// The field this checker is for.
@@ -169,11 +157,7 @@ impl FieldChecker {
 
     /// Parses one text input (CSV cell) value (see [`coerce_text_coded`]).
     pub fn coerce_text(&self, text: &str) -> Result<Value, Invalid> {
-        let value = if text.is_empty() {
-            Value::Null
-        } else {
-            parse_text_type(self.def.field_type, text)?
-        };
+        let value = if text.is_empty() { Value::Null } else { parse_text_type(self.def.field_type, text)? };
         self.check(&value)?;
         Ok(value)
     }
@@ -209,43 +193,30 @@ impl RowValidator {
             .map(|(name, def)| {
                 let checker = FieldChecker::new(def);
                 let default = def.default.as_ref().map(|json| {
-                    checker.coerce(json).map_err(|e| {
-                        Invalid::new(e.code, format!("has an invalid default: {}", e.message))
-                    })
+                    checker
+                        .coerce(json)
+                        .map_err(|e| Invalid::new(e.code, format!("has an invalid default: {}", e.message)))
                 });
-                FieldSlot {
-                    name: name.clone(),
-                    checker,
-                    default,
-                }
+                FieldSlot { name: name.clone(), checker, default }
             })
             .collect();
-        let by_name = fields
-            .iter()
-            .enumerate()
-            .map(|(index, slot)| (slot.name.clone(), index))
-            .collect();
+        let by_name = fields.iter().enumerate().map(|(index, slot)| (slot.name.clone(), index)).collect();
         RowValidator { fields, by_name }
     }
 
     /// Finds a field: exact name first, then case-insensitively.
     fn lookup(&self, key: &str) -> Option<usize> {
-        self.by_name.get(key).copied().or_else(|| {
-            self.fields
-                .iter()
-                .position(|slot| slot.name.eq_ignore_ascii_case(key))
-        })
+        self.by_name
+            .get(key)
+            .copied()
+            .or_else(|| self.fields.iter().position(|slot| slot.name.eq_ignore_ascii_case(key)))
     }
 
     /// Validates a body and returns the values to write, in schema order.
     ///
     /// System fields (`id`, `created_at`, `updated_at`) in the body are ignored, since
     /// clients echo rows back. Every problem is reported, each naming its field.
-    pub fn validate(
-        &self,
-        body: &Json,
-        mode: WriteMode,
-    ) -> Result<Vec<(String, Value)>, Vec<FieldError>> {
+    pub fn validate(&self, body: &Json, mode: WriteMode) -> Result<Vec<(String, Value)>, Vec<FieldError>> {
         let map = body.as_object().ok_or_else(|| {
             vec![FieldError {
                 field: String::new(),
@@ -256,10 +227,7 @@ impl RowValidator {
         let mut given: Vec<Option<Result<Value, Invalid>>> = vec![None; self.fields.len()];
         let mut key_errors = Vec::new();
         for (key, json) in map {
-            if SYSTEM_FIELDS
-                .iter()
-                .any(|system| system.eq_ignore_ascii_case(key))
-            {
+            if SYSTEM_FIELDS.iter().any(|system| system.eq_ignore_ascii_case(key)) {
                 continue;
             }
             let Some(index) = self.lookup(key) else {
@@ -293,9 +261,7 @@ impl RowValidator {
                 (None, WriteMode::Update) => continue,
                 (None, WriteMode::Create | WriteMode::Replace) => match &slot.default {
                     Some(default) => default.clone(),
-                    None if slot.checker.def.required => {
-                        Err(Invalid::new(codes::REQUIRED, "is required"))
-                    }
+                    None if slot.checker.def.required => Err(Invalid::new(codes::REQUIRED, "is required")),
                     None => Ok(Value::Null),
                 },
             };
@@ -351,11 +317,7 @@ pub fn check_value(def: &FieldDef, value: &Value) -> Result<(), Invalid> {
 // Options
 // ---------------------------------------------------------------------------------------
 
-fn check_options(
-    def: &FieldDef,
-    pattern: Option<&Result<Regex, String>>,
-    value: &Value,
-) -> Result<(), Invalid> {
+fn check_options(def: &FieldDef, pattern: Option<&Result<Regex, String>>, value: &Value) -> Result<(), Invalid> {
     let t = def.field_type;
     match value {
         Value::Null => {
@@ -366,25 +328,18 @@ fn check_options(
         }
         Value::Text(text) if t.is_textual() => check_text_options(def, pattern, text),
         Value::Text(text) if t == FieldType::Decimal => check_decimal_bounds(def, text),
-        Value::Text(_) if matches!(t, FieldType::Date | FieldType::Datetime | FieldType::Uuid) => {
-            Ok(())
-        }
+        Value::Text(_) if matches!(t, FieldType::Date | FieldType::Datetime | FieldType::Uuid) => Ok(()),
         Value::Integer(i) if t == FieldType::Integer => check_integer_bounds(def, *i),
         Value::Float(f) if t == FieldType::Float => check_float_bounds(def, *f),
         Value::Boolean(_) if t == FieldType::Boolean => Ok(()),
         Value::Json(_) if t == FieldType::Json => Ok(()),
-        other => Err(Invalid::new(
-            codes::WRONG_TYPE,
-            format!("{} is not a valid {t} value", describe(&other.to_json())),
-        )),
+        other => {
+            Err(Invalid::new(codes::WRONG_TYPE, format!("{} is not a valid {t} value", describe(&other.to_json()))))
+        }
     }
 }
 
-fn check_text_options(
-    def: &FieldDef,
-    pattern: Option<&Result<Regex, String>>,
-    text: &str,
-) -> Result<(), Invalid> {
+fn check_text_options(def: &FieldDef, pattern: Option<&Result<Regex, String>>, text: &str) -> Result<(), Invalid> {
     if let Some(max) = def.max_length {
         let max = max as usize;
         // Bytes bound characters from above, so short texts skip the count.
@@ -393,10 +348,7 @@ fn check_text_options(
             if chars > max {
                 return Err(Invalid::new(
                     codes::TOO_LONG,
-                    format!(
-                        "must be at most {max} characters long, got {chars}: {}",
-                        quote(text)
-                    ),
+                    format!("must be at most {max} characters long, got {chars}: {}", quote(text)),
                 ));
             }
         }
@@ -405,11 +357,7 @@ fn check_text_options(
         if !values.iter().any(|allowed| allowed == text) {
             return Err(Invalid::new(
                 codes::NOT_IN_ENUM,
-                format!(
-                    "must be one of {}, got {}",
-                    list_values(values),
-                    quote(text)
-                ),
+                format!("must be one of {}, got {}", list_values(values), quote(text)),
             ));
         }
     }
@@ -422,10 +370,9 @@ fn check_text_options(
                 quote(text)
             ),
         )),
-        Some(Err(message)) => Err(Invalid::new(
-            codes::PATTERN_MISMATCH,
-            format!("cannot be checked: the field's {message}"),
-        )),
+        Some(Err(message)) => {
+            Err(Invalid::new(codes::PATTERN_MISMATCH, format!("cannot be checked: the field's {message}")))
+        }
         None | Some(Ok(_)) => Ok(()),
     }
 }
@@ -440,17 +387,11 @@ fn list_values(values: &[String]) -> String {
 }
 
 fn below_min(min: f64, shown: &str) -> Invalid {
-    Invalid::new(
-        codes::OUT_OF_RANGE,
-        format!("must be at least {min}, got {shown}"),
-    )
+    Invalid::new(codes::OUT_OF_RANGE, format!("must be at least {min}, got {shown}"))
 }
 
 fn above_max(max: f64, shown: &str) -> Invalid {
-    Invalid::new(
-        codes::OUT_OF_RANGE,
-        format!("must be at most {max}, got {shown}"),
-    )
+    Invalid::new(codes::OUT_OF_RANGE, format!("must be at most {max}, got {shown}"))
 }
 
 fn check_integer_bounds(def: &FieldDef, value: i64) -> Result<(), Invalid> {
@@ -469,10 +410,7 @@ fn check_integer_bounds(def: &FieldDef, value: i64) -> Result<(), Invalid> {
 
 fn check_float_bounds(def: &FieldDef, value: f64) -> Result<(), Invalid> {
     if !value.is_finite() {
-        return Err(Invalid::new(
-            codes::OUT_OF_RANGE,
-            format!("must be a finite number, got {value}"),
-        ));
+        return Err(Invalid::new(codes::OUT_OF_RANGE, format!("must be a finite number, got {value}")));
     }
     if def.min.is_some_and(|min| value < min) {
         return Err(below_min(def.min.unwrap_or_default(), &value.to_string()));
@@ -489,12 +427,8 @@ fn check_decimal_bounds(def: &FieldDef, text: &str) -> Result<(), Invalid> {
     if def.min.is_none() && def.max.is_none() {
         return Ok(());
     }
-    let value = Decimal::parse(text).map_err(|_| {
-        Invalid::new(
-            codes::INVALID_FORMAT,
-            format!("{} is not a decimal", quote(text)),
-        )
-    })?;
+    let value = Decimal::parse(text)
+        .map_err(|_| Invalid::new(codes::INVALID_FORMAT, format!("{} is not a decimal", quote(text))))?;
     if let Some(min) = def.min {
         if Decimal::from_f64(min).is_some_and(|bound| value < bound) {
             return Err(below_min(min, text));
@@ -547,17 +481,11 @@ pub(crate) fn coerce_type(t: FieldType, json: &Json) -> Result<Value, Invalid> {
         return Ok(Value::Null);
     }
     match t {
-        FieldType::String
-        | FieldType::Text
-        | FieldType::Enum
-        | FieldType::Email
-        | FieldType::Url => {
+        FieldType::String | FieldType::Text | FieldType::Enum | FieldType::Email | FieldType::Url => {
             let text = expect_string(t, json)?;
             parse_text_type(t, text)
         }
-        FieldType::Date | FieldType::Datetime | FieldType::Uuid => {
-            parse_text_type(t, expect_string(t, json)?)
-        }
+        FieldType::Date | FieldType::Datetime | FieldType::Uuid => parse_text_type(t, expect_string(t, json)?),
         FieldType::Integer => match json {
             Json::Number(number) => number_to_integer(number),
             other => Err(wrong_type("an integer", other)),
@@ -565,20 +493,14 @@ pub(crate) fn coerce_type(t: FieldType, json: &Json) -> Result<Value, Invalid> {
         FieldType::Float => match json {
             Json::Number(number) => match number.as_f64() {
                 Some(f) if f.is_finite() => Ok(Value::Float(f)),
-                _ => Err(Invalid::new(
-                    codes::OUT_OF_RANGE,
-                    format!("must be a finite number, got {number}"),
-                )),
+                _ => Err(Invalid::new(codes::OUT_OF_RANGE, format!("must be a finite number, got {number}"))),
             },
             other => Err(wrong_type("a number", other)),
         },
         FieldType::Decimal => match json {
             Json::String(text) => parse_decimal_text(text).map(Value::Text),
             Json::Number(number) => number_to_decimal(number).map(Value::Text),
-            other => Err(wrong_type(
-                "a decimal (a string like \"12.50\", or a number)",
-                other,
-            )),
+            other => Err(wrong_type("a decimal (a string like \"12.50\", or a number)", other)),
         },
         FieldType::Boolean => match json {
             Json::Bool(b) => Ok(Value::Boolean(*b)),
@@ -609,10 +531,7 @@ fn expect_string(t: FieldType, json: &Json) -> Result<&str, Invalid> {
 }
 
 fn wrong_type(expected: &str, got: &Json) -> Invalid {
-    Invalid::new(
-        codes::WRONG_TYPE,
-        format!("must be {expected}, got {}", describe(got)),
-    )
+    Invalid::new(codes::WRONG_TYPE, format!("must be {expected}, got {}", describe(got)))
 }
 
 fn number_to_integer(number: &serde_json::Number) -> Result<Value, Invalid> {
@@ -624,23 +543,13 @@ fn number_to_integer(number: &serde_json::Number) -> Result<Value, Invalid> {
     }
     let f = number.as_f64().unwrap_or(f64::NAN);
     if f.fract() != 0.0 || !f.is_finite() {
-        return Err(Invalid::new(
-            codes::WRONG_TYPE,
-            format!("must be an integer, got {number}"),
-        ));
+        return Err(Invalid::new(codes::WRONG_TYPE, format!("must be an integer, got {number}")));
     }
     float_to_integer(f).ok_or_else(|| integer_out_of_range(&number.to_string()))
 }
 
 fn integer_out_of_range(shown: &str) -> Invalid {
-    Invalid::new(
-        codes::OUT_OF_RANGE,
-        format!(
-            "{shown} is outside the integer range ({} to {})",
-            i64::MIN,
-            i64::MAX
-        ),
-    )
+    Invalid::new(codes::OUT_OF_RANGE, format!("{shown} is outside the integer range ({} to {})", i64::MIN, i64::MAX))
 }
 
 /// An integral float as an integer, if it is in the i64 range.
@@ -659,10 +568,7 @@ fn number_to_decimal(number: &serde_json::Number) -> Result<String, Invalid> {
     }
     match number.as_f64() {
         Some(f) if f.is_finite() => parse_decimal_text(&format!("{f}")),
-        _ => Err(Invalid::new(
-            codes::INVALID_FORMAT,
-            format!("{number} is not a decimal"),
-        )),
+        _ => Err(Invalid::new(codes::INVALID_FORMAT, format!("{number} is not a decimal"))),
     }
 }
 
@@ -690,12 +596,8 @@ pub(crate) fn parse_text_type(t: FieldType, text: &str) -> Result<Value, Invalid
         FieldType::Datetime => parse_datetime(text).map(Value::Text),
         FieldType::Uuid => parse_uuid(text).map(Value::Text),
         FieldType::Json => {
-            let json: Json = serde_json::from_str(text).map_err(|e| {
-                Invalid::new(
-                    codes::INVALID_FORMAT,
-                    format!("{} is not valid JSON ({e})", quote(text)),
-                )
-            })?;
+            let json: Json = serde_json::from_str(text)
+                .map_err(|e| Invalid::new(codes::INVALID_FORMAT, format!("{} is not valid JSON ({e})", quote(text))))?;
             if json.is_null() {
                 return Ok(Value::Null);
             }
@@ -709,10 +611,7 @@ fn check_no_nul(text: &str) -> Result<(), Invalid> {
     if text.contains('\0') {
         return Err(Invalid::new(
             codes::INVALID_FORMAT,
-            format!(
-                "contains a NUL character (\\u0000), which cannot be stored: {}",
-                quote(text)
-            ),
+            format!("contains a NUL character (\\u0000), which cannot be stored: {}", quote(text)),
         ));
     }
     Ok(())
@@ -742,13 +641,9 @@ fn check_json_nul(json: &Json) -> Result<(), Invalid> {
 pub(crate) fn parse_integer_text(text: &str) -> Result<i64, Invalid> {
     let digits = text.strip_prefix(['+', '-']).unwrap_or(text);
     if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) {
-        return Err(Invalid::new(
-            codes::INVALID_FORMAT,
-            format!("must be an integer, got {}", quote(text)),
-        ));
+        return Err(Invalid::new(codes::INVALID_FORMAT, format!("must be an integer, got {}", quote(text))));
     }
-    text.parse::<i64>()
-        .map_err(|_| integer_out_of_range(&quote(text)))
+    text.parse::<i64>().map_err(|_| integer_out_of_range(&quote(text)))
 }
 
 /// A decimal literal (optional exponent) that a float holds exactly, in the sense that the
@@ -758,32 +653,20 @@ pub(crate) fn parse_float_text(text: &str) -> Result<f64, Invalid> {
     let decimal = match Decimal::parse(text) {
         Ok(decimal) => decimal,
         Err(DecimalError::Syntax) => {
-            return Err(Invalid::new(
-                codes::INVALID_FORMAT,
-                format!("must be a number, got {}", quote(text)),
-            ))
+            return Err(Invalid::new(codes::INVALID_FORMAT, format!("must be a number, got {}", quote(text))))
         }
         Err(DecimalError::Magnitude) => {
-            return Err(Invalid::new(
-                codes::OUT_OF_RANGE,
-                format!("{} is outside the float range", quote(text)),
-            ))
+            return Err(Invalid::new(codes::OUT_OF_RANGE, format!("{} is outside the float range", quote(text))))
         }
     };
     let float = text.parse::<f64>().unwrap_or(f64::NAN);
     if !float.is_finite() {
-        return Err(Invalid::new(
-            codes::OUT_OF_RANGE,
-            format!("{} is outside the float range", quote(text)),
-        ));
+        return Err(Invalid::new(codes::OUT_OF_RANGE, format!("{} is outside the float range", quote(text))));
     }
     if Decimal::from_f64(float).as_ref() != Some(&decimal) {
         return Err(Invalid::new(
             codes::OUT_OF_RANGE,
-            format!(
-                "{} cannot be stored exactly as a float (it would become {float})",
-                quote(text)
-            ),
+            format!("{} cannot be stored exactly as a float (it would become {float})", quote(text)),
         ));
     }
     Ok(float)
@@ -792,13 +675,9 @@ pub(crate) fn parse_float_text(text: &str) -> Result<f64, Invalid> {
 /// A decimal literal in canonical form (see the module documentation).
 pub(crate) fn parse_decimal_text(text: &str) -> Result<String, Invalid> {
     let decimal = Decimal::parse(text).map_err(|e| match e {
-        DecimalError::Syntax => Invalid::new(
-            codes::INVALID_FORMAT,
-            format!(
-                "must be a decimal number like \"12.50\", got {}",
-                quote(text)
-            ),
-        ),
+        DecimalError::Syntax => {
+            Invalid::new(codes::INVALID_FORMAT, format!("must be a decimal number like \"12.50\", got {}", quote(text)))
+        }
         DecimalError::Magnitude => decimal_too_many_digits(text),
     })?;
     if decimal.digit_count() > DECIMAL_MAX_DIGITS {
@@ -810,10 +689,7 @@ pub(crate) fn parse_decimal_text(text: &str) -> Result<String, Invalid> {
 fn decimal_too_many_digits(text: &str) -> Invalid {
     Invalid::new(
         codes::OUT_OF_RANGE,
-        format!(
-            "{} has more than {DECIMAL_MAX_DIGITS} digits, the most a decimal holds",
-            quote(text)
-        ),
+        format!("{} has more than {DECIMAL_MAX_DIGITS} digits, the most a decimal holds", quote(text)),
     )
 }
 
@@ -824,10 +700,7 @@ pub(crate) fn parse_boolean_text(text: &str) -> Result<bool, Invalid> {
     } else if text.eq_ignore_ascii_case("false") || text == "0" {
         Ok(false)
     } else {
-        Err(Invalid::new(
-            codes::INVALID_FORMAT,
-            format!("must be true, false, 1 or 0, got {}", quote(text)),
-        ))
+        Err(Invalid::new(codes::INVALID_FORMAT, format!("must be true, false, 1 or 0, got {}", quote(text))))
     }
 }
 
@@ -836,12 +709,7 @@ pub(crate) fn parse_boolean_text(text: &str) -> Result<bool, Invalid> {
 pub(crate) fn parse_uuid(text: &str) -> Result<String, Invalid> {
     uuid::Uuid::parse_str(text)
         .map(|id| id.hyphenated().to_string())
-        .map_err(|_| {
-            Invalid::new(
-                codes::INVALID_FORMAT,
-                format!("must be a UUID, got {}", quote(text)),
-            )
-        })
+        .map_err(|_| Invalid::new(codes::INVALID_FORMAT, format!("must be a UUID, got {}", quote(text))))
 }
 
 /// A practical email check: one `@`, a non-empty local part, a domain with a dot and no
@@ -858,10 +726,7 @@ pub(crate) fn check_email(text: &str) -> Result<(), Invalid> {
     let bad = || {
         Invalid::new(
             codes::INVALID_FORMAT,
-            format!(
-                "must be an email address like name@example.com, got {}",
-                quote(text)
-            ),
+            format!("must be an email address like name@example.com, got {}", quote(text)),
         )
     };
     if text.chars().any(|c| c.is_whitespace() || c.is_control()) {
@@ -890,10 +755,7 @@ pub(crate) fn check_url(text: &str) -> Result<(), Invalid> {
     let bad = || {
         Invalid::new(
             codes::INVALID_FORMAT,
-            format!(
-                "must be an absolute http(s) URL like https://example.com/, got {}",
-                quote(text)
-            ),
+            format!("must be an absolute http(s) URL like https://example.com/, got {}", quote(text)),
         )
     };
     if text.chars().any(|c| c.is_whitespace() || c.is_control()) {
@@ -918,12 +780,7 @@ pub(crate) fn check_url(text: &str) -> Result<(), Invalid> {
         }
     };
     let host_ok = !host.is_empty()
-        && !host.chars().any(|c| {
-            matches!(
-                c,
-                '<' | '>' | '"' | '{' | '}' | '|' | '\\' | '^' | '`' | '[' | ']'
-            )
-        });
+        && !host.chars().any(|c| matches!(c, '<' | '>' | '"' | '{' | '}' | '|' | '\\' | '^' | '`' | '[' | ']'));
     let port_ok = port.is_none_or(|port| {
         !port.is_empty()
             && port.len() <= 5
@@ -939,8 +796,7 @@ pub(crate) fn check_url(text: &str) -> Result<(), Invalid> {
 
 fn strip_prefix_ignore_case<'a>(text: &'a str, prefix: &str) -> Option<&'a str> {
     let head = text.get(..prefix.len())?;
-    head.eq_ignore_ascii_case(prefix)
-        .then(|| &text[prefix.len()..])
+    head.eq_ignore_ascii_case(prefix).then(|| &text[prefix.len()..])
 }
 
 // ---------------------------------------------------------------------------------------
@@ -948,35 +804,24 @@ fn strip_prefix_ignore_case<'a>(text: &'a str, prefix: &str) -> Option<&'a str> 
 // ---------------------------------------------------------------------------------------
 
 fn bad_date(text: &str) -> Invalid {
-    Invalid::new(
-        codes::INVALID_FORMAT,
-        format!("must be a date YYYY-MM-DD, got {}", quote(text)),
-    )
+    Invalid::new(codes::INVALID_FORMAT, format!("must be a date YYYY-MM-DD, got {}", quote(text)))
 }
 
 fn bad_datetime(text: &str) -> Invalid {
     Invalid::new(
         codes::INVALID_FORMAT,
-        format!(
-            "must be a date-time like 2024-05-01T12:30:00Z (RFC 3339), got {}",
-            quote(text)
-        ),
+        format!("must be a date-time like 2024-05-01T12:30:00Z (RFC 3339), got {}", quote(text)),
     )
 }
 
 fn year_out_of_range(text: &str) -> Invalid {
-    Invalid::new(
-        codes::OUT_OF_RANGE,
-        format!("{} is outside the years 0001 to 9999", quote(text)),
-    )
+    Invalid::new(codes::OUT_OF_RANGE, format!("{} is outside the years 0001 to 9999", quote(text)))
 }
 
 /// Reads `n` ASCII digits at `at` as a number.
 fn digits_at(bytes: &[u8], at: usize, n: usize) -> Option<u32> {
     let slice = bytes.get(at..at + n)?;
-    slice.iter().try_fold(0u32, |acc, b| {
-        b.is_ascii_digit().then(|| acc * 10 + u32::from(b - b'0'))
-    })
+    slice.iter().try_fold(0u32, |acc, b| b.is_ascii_digit().then(|| acc * 10 + u32::from(b - b'0')))
 }
 
 /// Reads `YYYY-MM-DD` at the start of `bytes`.
@@ -990,12 +835,8 @@ fn date_prefix(bytes: &[u8], text: &str, bad: fn(&str) -> Invalid) -> Result<Nai
     if year == 0 {
         return Err(year_out_of_range(text));
     }
-    NaiveDate::from_ymd_opt(year as i32, month, day).ok_or_else(|| {
-        Invalid::new(
-            codes::INVALID_FORMAT,
-            format!("{} is not a calendar date", quote(text)),
-        )
-    })
+    NaiveDate::from_ymd_opt(year as i32, month, day)
+        .ok_or_else(|| Invalid::new(codes::INVALID_FORMAT, format!("{} is not a calendar date", quote(text))))
 }
 
 /// A calendar date `YYYY-MM-DD`, years 0001 to 9999.
@@ -1086,17 +927,12 @@ pub(crate) fn parse_datetime(text: &str) -> Result<String, Invalid> {
         _ => return Err(bad_datetime(text)),
     };
     if hour > 23 || minute > 59 || second > 59 {
-        return Err(Invalid::new(
-            codes::INVALID_FORMAT,
-            format!("{} is not a valid time of day", quote(text)),
-        ));
+        return Err(Invalid::new(codes::INVALID_FORMAT, format!("{} is not a valid time of day", quote(text))));
     }
-    let time = NaiveTime::from_hms_micro_opt(hour, minute, second, micros)
-        .ok_or_else(|| bad_datetime(text))?;
+    let time = NaiveTime::from_hms_micro_opt(hour, minute, second, micros).ok_or_else(|| bad_datetime(text))?;
     let local = NaiveDateTime::new(date, time);
-    let utc = local
-        .checked_sub_signed(chrono::TimeDelta::seconds(offset_seconds))
-        .ok_or_else(|| year_out_of_range(text))?;
+    let utc =
+        local.checked_sub_signed(chrono::TimeDelta::seconds(offset_seconds)).ok_or_else(|| year_out_of_range(text))?;
     if !(1..=9999).contains(&utc.year()) {
         return Err(year_out_of_range(text));
     }
@@ -1227,19 +1063,11 @@ impl Decimal {
             let (int, frac) = significant.split_at(point as usize);
             (int.to_string(), frac.to_string())
         };
-        Ok(Decimal {
-            negative,
-            int,
-            frac,
-        })
+        Ok(Decimal { negative, int, frac })
     }
 
     fn zero() -> Decimal {
-        Decimal {
-            negative: false,
-            int: String::new(),
-            frac: String::new(),
-        }
+        Decimal { negative: false, int: String::new(), frac: String::new() }
     }
 
     /// The exact decimal a float's shortest round-trip form denotes.

@@ -23,10 +23,7 @@ pub enum StoreError {
     RowNotFound { table: String, id: i64 },
     /// A unique field already holds this value.
     #[error("field '{field}' must be unique: the value is already used by another row")]
-    Duplicate {
-        field: String,
-        row_index: Option<usize>,
-    },
+    Duplicate { field: String, row_index: Option<usize> },
     /// A value the database refused although validation let it through.
     #[error("field '{field}' was refused by the database: {message}")]
     Constraint { field: String, message: String },
@@ -56,10 +53,7 @@ impl StoreError {
     /// Attaches the index of the bulk-insert row that caused the error.
     pub fn at_row(self, index: usize) -> StoreError {
         match self {
-            StoreError::Duplicate { field, .. } => StoreError::Duplicate {
-                field,
-                row_index: Some(index),
-            },
+            StoreError::Duplicate { field, .. } => StoreError::Duplicate { field, row_index: Some(index) },
             other => other,
         }
     }
@@ -73,15 +67,9 @@ pub(crate) fn classify_sqlite(error: rusqlite::Error) -> StoreError {
             if let Some(rest) = message.strip_prefix("UNIQUE constraint failed: ") {
                 let field = rest.split(',').next().unwrap_or(rest);
                 let field = field.rsplit('.').next().unwrap_or(field).trim().to_string();
-                return StoreError::Duplicate {
-                    field,
-                    row_index: None,
-                };
+                return StoreError::Duplicate { field, row_index: None };
             }
-            return StoreError::Constraint {
-                field: String::new(),
-                message: message.clone(),
-            };
+            return StoreError::Constraint { field: String::new(), message: message.clone() };
         }
     }
     StoreError::Sqlite(error)
@@ -99,10 +87,7 @@ pub(crate) fn classify_postgres(error: tokio_postgres::Error) -> StoreError {
                 .unwrap_or_default()
                 .trim_matches('"')
                 .to_string();
-            return StoreError::Duplicate {
-                field,
-                row_index: None,
-            };
+            return StoreError::Duplicate { field, row_index: None };
         }
         if db.code() == &tokio_postgres::error::SqlState::NOT_NULL_VIOLATION
             || db.code() == &tokio_postgres::error::SqlState::NUMERIC_VALUE_OUT_OF_RANGE

@@ -126,15 +126,9 @@ impl Store {
     }
 
     /// One row as JSON text.
-    pub async fn get_row(
-        &self,
-        schema: &TableSchema,
-        id: i64,
-    ) -> Result<Option<String>, StoreError> {
+    pub async fn get_row(&self, schema: &TableSchema, id: i64) -> Result<Option<String>, StoreError> {
         let (sql, params) = row_queries::select_by_id(self.dialect(), schema, id);
-        Ok(backend!(self.query_strings(sql, params))?
-            .into_iter()
-            .next())
+        Ok(backend!(self.query_strings(sql, params))?.into_iter().next())
     }
 
     /// Inserts rows in one transaction; any failure writes none of them.
@@ -165,22 +159,14 @@ impl Store {
     }
 
     /// One page of a list, each row as JSON text, in one statement.
-    pub async fn list_rows(
-        &self,
-        schema: &TableSchema,
-        spec: &ListSpec,
-    ) -> Result<Vec<String>, StoreError> {
+    pub async fn list_rows(&self, schema: &TableSchema, spec: &ListSpec) -> Result<Vec<String>, StoreError> {
         let (sql, params) = row_queries::list(self.dialect(), schema, spec)
             .map_err(|e| StoreError::Corrupt(format!("filter rejected after validation: {e}")))?;
         backend!(self.query_strings(sql, params))
     }
 
     /// How many rows match a filter.
-    pub async fn count_rows(
-        &self,
-        schema: &TableSchema,
-        filter: Option<&str>,
-    ) -> Result<i64, StoreError> {
+    pub async fn count_rows(&self, schema: &TableSchema, filter: Option<&str>) -> Result<i64, StoreError> {
         let (sql, params) = row_queries::count(self.dialect(), schema, filter)
             .map_err(|e| StoreError::Corrupt(format!("filter rejected after validation: {e}")))?;
         backend!(self.query_count(sql, params))
@@ -194,7 +180,5 @@ impl Store {
 
 /// The current time in the canonical datetime form tessera stores and returns.
 pub fn now_text() -> String {
-    chrono::Utc::now()
-        .format("%Y-%m-%dT%H:%M:%S%.6fZ")
-        .to_string()
+    chrono::Utc::now().format("%Y-%m-%dT%H:%M:%S%.6fZ").to_string()
 }

@@ -87,9 +87,7 @@ pub fn needs_scan(plan: &Plan) -> bool {
 /// Whether the table must be copied into a new one: any field changes definition.
 /// Renames, drops and additions are plain ALTERs on both stores.
 pub fn needs_rebuild(plan: &Plan) -> bool {
-    plan.sources()
-        .iter()
-        .any(|(_, source)| matches!(source, FieldSource::Convert { .. }))
+    plan.sources().iter().any(|(_, source)| matches!(source, FieldSource::Convert { .. }))
 }
 
 /// Converts rows from the old layout (the `before` fields, in order) to the new one
@@ -112,12 +110,7 @@ enum Source<'a> {
 
 impl<'a> RowConverter<'a> {
     pub fn new(plan: &'a Plan) -> RowConverter<'a> {
-        let old_index = |old_name: &str| {
-            plan.before
-                .fields
-                .get_index_of(old_name)
-                .expect("planned source exists")
-        };
+        let old_index = |old_name: &str| plan.before.fields.get_index_of(old_name).expect("planned source exists");
         let mut unique_seen = HashMap::new();
         let sources = plan
             .sources()
@@ -137,13 +130,7 @@ impl<'a> RowConverter<'a> {
                 (name, source)
             })
             .collect();
-        RowConverter {
-            plan,
-            sources,
-            unique_seen,
-            failing: 0,
-            failures: Vec::new(),
-        }
+        RowConverter { plan, sources, unique_seen, failing: 0, failures: Vec::new() }
     }
 
     /// The new row for an old one, or `None` (and a recorded failure) if a value fails.
@@ -169,12 +156,7 @@ impl<'a> RowConverter<'a> {
                         Source::Keep(index) | Source::Convert(index, ..) => old[*index].to_json(),
                         Source::New(..) => serde_json::Value::Null,
                     };
-                    failure.get_or_insert(FailingRow {
-                        id,
-                        field: name.to_string(),
-                        value,
-                        reason,
-                    });
+                    failure.get_or_insert(FailingRow { id, field: name.to_string(), value, reason });
                     continue;
                 }
             };
@@ -186,9 +168,7 @@ impl<'a> RowConverter<'a> {
                             id,
                             field: name.to_string(),
                             value: value.to_json(),
-                            reason: format!(
-                                "duplicates the value of row {first}, but the field becomes unique"
-                            ),
+                            reason: format!("duplicates the value of row {first}, but the field becomes unique"),
                         });
                     } else {
                         seen.insert(key, id);
@@ -216,11 +196,7 @@ impl<'a> RowConverter<'a> {
 
 /// The default value a new field gives to existing rows (already validated at planning).
 pub fn default_value(field: &FieldDef) -> Value {
-    field
-        .default
-        .as_ref()
-        .and_then(|json| tessera_schema::validate::coerce(field, json).ok())
-        .unwrap_or(Value::Null)
+    field.default.as_ref().and_then(|json| tessera_schema::validate::coerce(field, json).ok()).unwrap_or(Value::Null)
 }
 
 /// The ALTER statements of a plan that needs no rebuild, in order; indexes are dropped
@@ -235,15 +211,9 @@ pub fn alter_statements(dialect: Dialect, plan: &Plan) -> Vec<String> {
                 statements.push(table_queries::rename_table(&table, to));
                 table = to.clone();
             }
-            Step::RenameField { from, to } => {
-                statements.push(table_queries::rename_column(&table, from, to))
-            }
-            Step::DropField { name, .. } => {
-                statements.push(table_queries::drop_column(&table, name))
-            }
-            Step::AddField { name, field } => {
-                statements.push(table_queries::add_column(dialect, &table, name, field))
-            }
+            Step::RenameField { from, to } => statements.push(table_queries::rename_column(&table, from, to)),
+            Step::DropField { name, .. } => statements.push(table_queries::drop_column(&table, name)),
+            Step::AddField { name, field } => statements.push(table_queries::add_column(dialect, &table, name, field)),
             Step::AlterField { .. } => unreachable!("plans with altered fields are rebuilt"),
         }
     }

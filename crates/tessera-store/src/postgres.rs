@@ -27,11 +27,7 @@ pub struct PostgresStore {
 struct Param<'a>(&'a Value);
 
 impl ToSql for Param<'_> {
-    fn to_sql(
-        &self,
-        ty: &Type,
-        out: &mut bytes::BytesMut,
-    ) -> Result<IsNull, Box<dyn Error + Sync + Send>> {
+    fn to_sql(&self, ty: &Type, out: &mut bytes::BytesMut) -> Result<IsNull, Box<dyn Error + Sync + Send>> {
         match self.0 {
             Value::Null => Ok(IsNull::Yes),
             Value::Integer(i) => i.to_sql(ty, out),
@@ -59,26 +55,19 @@ fn refs<'a>(params: &'a [Param<'a>]) -> Vec<&'a (dyn ToSql + Sync)> {
 
 impl PostgresStore {
     pub async fn open(url: &str, pool_size: usize) -> Result<PostgresStore, StoreError> {
-        let config: tokio_postgres::Config = url
-            .parse()
-            .map_err(|e| StoreError::Pool(format!("invalid database url: {e}")))?;
+        let config: tokio_postgres::Config =
+            url.parse().map_err(|e| StoreError::Pool(format!("invalid database url: {e}")))?;
         let manager = Manager::from_config(
             config,
             tokio_postgres::NoTls,
-            ManagerConfig {
-                recycling_method: RecyclingMethod::Fast,
-            },
+            ManagerConfig { recycling_method: RecyclingMethod::Fast },
         );
-        let pool = Pool::builder(manager)
-            .max_size(pool_size.max(1))
-            .build()
-            .map_err(|e| StoreError::Pool(e.to_string()))?;
+        let pool =
+            Pool::builder(manager).max_size(pool_size.max(1)).build().map_err(|e| StoreError::Pool(e.to_string()))?;
         let store = PostgresStore { pool };
         let client = store.pool.get().await?;
         // Several copies of tessera may start at once: serialize the system-table setup.
-        client
-            .batch_execute("SELECT pg_advisory_lock(7431001)")
-            .await?;
+        client.batch_execute("SELECT pg_advisory_lock(7431001)").await?;
         let mut setup = Ok(());
         for statement in table_queries::system_tables(Dialect::Postgres) {
             if let Err(e) = client.batch_execute(statement).await {
@@ -86,9 +75,7 @@ impl PostgresStore {
                 break;
             }
         }
-        client
-            .batch_execute("SELECT pg_advisory_unlock(7431001)")
-            .await?;
+        client.batch_execute("SELECT pg_advisory_unlock(7431001)").await?;
         setup?;
         drop(client);
         Ok(store)
@@ -101,9 +88,7 @@ impl PostgresStore {
 
     pub async fn load_tables(&self) -> Result<Vec<TableSchema>, StoreError> {
         let client = self.pool.get().await?;
-        let rows = client
-            .query("SELECT schema FROM _tessera_tables ORDER BY id", &[])
-            .await?;
+        let rows = client.query("SELECT schema FROM _tessera_tables ORDER BY id", &[]).await?;
         rows.iter()
             .map(|row| {
                 serde_json::from_str(row.get::<_, &str>(0))
@@ -131,38 +116,14 @@ impl PostgresStore {
         let Some(row) = inserted else {
             return Err(StoreError::TableExists(name));
         };
-        let schema = TableSchema {
-            id: row.get(0),
-            name,
-            version: 1,
-            fields,
-        };
+        let schema = TableSchema { id: row.get(0), name, version: 1, fields };
         let schema_json = serde_json::to_string(&schema).expect("schema serializes");
-        tx.execute(
-            "UPDATE _tessera_tables SET schema = $1 WHERE id = $2",
-            &[&schema_json, &schema.id],
-        )
-        .await?;
-        tx.batch_execute(&table_queries::create_table(
-            Dialect::Postgres,
-            &schema.name,
-            &schema.fields,
-        ))
-        .await?;
+        tx.execute("UPDATE _tessera_tables SET schema = $1 WHERE id = $2", &[&schema_json, &schema.id]).await?;
+        tx.batch_execute(&table_queries::create_table(Dialect::Postgres, &schema.name, &schema.fields)).await?;
         for statement in table_queries::create_indexes(&schema) {
             tx.batch_execute(&statement).await?;
         }
-        insert_history(
-            &tx,
-            schema.id,
-            schema.version,
-            "create",
-            None,
-            Some(&schema_json),
-            "[]",
-            &now,
-        )
-        .await?;
+        insert_history(&tx, schema.id, schema.version, "create", None, Some(&schema_json), "[]", &now).await?;
         tx.commit().await?;
         Ok(schema)
     }
@@ -171,28 +132,14 @@ impl PostgresStore {
         let mut client = self.pool.get().await?;
         let tx = client.transaction().await?;
         let deleted = tx
-            .execute(
-                "DELETE FROM _tessera_tables WHERE id = $1 AND version = $2",
-                &[&schema.id, &schema.version],
-            )
+            .execute("DELETE FROM _tessera_tables WHERE id = $1 AND version = $2", &[&schema.id, &schema.version])
             .await?;
         if deleted == 0 {
             return Err(StoreError::Stale(schema.name));
         }
-        tx.batch_execute(&table_queries::drop_table(&schema.name))
-            .await?;
+        tx.batch_execute(&table_queries::drop_table(&schema.name)).await?;
         let before = serde_json::to_string(&schema).expect("schema serializes");
-        insert_history(
-            &tx,
-            schema.id,
-            schema.version + 1,
-            "drop",
-            Some(&before),
-            None,
-            "[]",
-            &now_text(),
-        )
-        .await?;
+        insert_history(&tx, schema.id, schema.version + 1, "drop", Some(&before), None, "[]", &now_text()).await?;
         tx.commit().await?;
         Ok(())
     }
@@ -206,61 +153,38 @@ impl PostgresStore {
             )
             .await?;
         rows.iter()
-            .map(|row| {
-                history_entry(
-                    row.get(0),
-                    row.get(1),
-                    row.get(2),
-                    row.get(3),
-                    row.get(4),
-                    row.get(5),
-                )
-            })
+            .map(|row| history_entry(row.get(0), row.get(1), row.get(2), row.get(3), row.get(4), row.get(5)))
             .collect()
     }
 
-    pub async fn query_strings(
-        &self,
-        sql: String,
-        values: Vec<Value>,
-    ) -> Result<Vec<String>, StoreError> {
+    pub async fn query_strings(&self, sql: String, values: Vec<Value>) -> Result<Vec<String>, StoreError> {
         let client = self.pool.get().await?;
         let stmt = client.prepare_cached(&sql).await?;
         let params = params(&values);
         let rows = client.query(&stmt, &refs(&params)).await?;
-        Ok(rows.iter().map(|row| row.get::<_, String>(0)).collect())
+        rows.iter().map(|row| Ok(row.try_get::<_, String>(0)?)).collect()
     }
 
     pub async fn query_count(&self, sql: String, values: Vec<Value>) -> Result<i64, StoreError> {
         let client = self.pool.get().await?;
         let stmt = client.prepare_cached(&sql).await?;
         let params = params(&values);
-        Ok(client.query_one(&stmt, &refs(&params)).await?.get(0))
+        Ok(client.query_one(&stmt, &refs(&params)).await?.try_get(0)?)
     }
 
-    pub async fn write_strings(
-        &self,
-        sql: String,
-        values: Vec<Value>,
-    ) -> Result<Vec<String>, StoreError> {
+    pub async fn write_strings(&self, sql: String, values: Vec<Value>) -> Result<Vec<String>, StoreError> {
         let client = self.pool.get().await?;
         let stmt = client.prepare_cached(&sql).await?;
         let params = params(&values);
-        let rows = client
-            .query(&stmt, &refs(&params))
-            .await
-            .map_err(classify_postgres)?;
-        Ok(rows.iter().map(|row| row.get::<_, String>(0)).collect())
+        let rows = client.query(&stmt, &refs(&params)).await.map_err(classify_postgres)?;
+        rows.iter().map(|row| Ok(row.try_get::<_, String>(0)?)).collect()
     }
 
     pub async fn execute(&self, sql: String, values: Vec<Value>) -> Result<u64, StoreError> {
         let client = self.pool.get().await?;
         let stmt = client.prepare_cached(&sql).await?;
         let params = params(&values);
-        client
-            .execute(&stmt, &refs(&params))
-            .await
-            .map_err(classify_postgres)
+        client.execute(&stmt, &refs(&params)).await.map_err(classify_postgres)
     }
 
     pub async fn insert_rows(
@@ -274,18 +198,14 @@ impl PostgresStore {
         if rows.len() == 1 {
             // The common single create: one prepared statement, no explicit transaction.
             let row = rows.into_iter().next().expect("one row");
-            let (sql, values) =
-                row_queries::insert(Dialect::Postgres, &schema, row, &now, return_rows);
+            let (sql, values) = row_queries::insert(Dialect::Postgres, &schema, row, &now, return_rows);
             let stmt = client.prepare_cached(&sql).await?;
             let params = params(&values);
-            let result = client
-                .query_one(&stmt, &refs(&params))
-                .await
-                .map_err(|e| classify_postgres(e).at_row(0))?;
+            let result = client.query_one(&stmt, &refs(&params)).await.map_err(|e| classify_postgres(e).at_row(0))?;
             return Ok(if return_rows {
-                Inserted::Rows(vec![result.get(0)])
+                Inserted::Rows(vec![result.try_get(0)?])
             } else {
-                Inserted::Ids(vec![result.get(0)])
+                Inserted::Ids(vec![result.try_get(0)?])
             });
         }
         let tx = client.transaction().await?;
@@ -307,19 +227,15 @@ impl PostgresStore {
             })?;
             for row in result {
                 if return_rows {
-                    json_rows.push(row.get(0));
+                    json_rows.push(row.try_get(0)?);
                 } else {
-                    ids.push(row.get(0));
+                    ids.push(row.try_get(0)?);
                 }
             }
             first_index += count;
         }
         tx.commit().await?;
-        Ok(if return_rows {
-            Inserted::Rows(json_rows)
-        } else {
-            Inserted::Ids(ids)
-        })
+        Ok(if return_rows { Inserted::Rows(json_rows) } else { Inserted::Ids(ids) })
     }
 
     pub async fn migrate(&self, plan: Plan, dry_run: bool) -> Result<MigrationReport, StoreError> {
@@ -327,10 +243,7 @@ impl PostgresStore {
         let tx = client.transaction().await?;
         // Lock the catalog row: concurrent migrations of one table run one after another.
         let current = tx
-            .query_opt(
-                "SELECT version FROM _tessera_tables WHERE id = $1 FOR UPDATE",
-                &[&plan.before.id],
-            )
+            .query_opt("SELECT version FROM _tessera_tables WHERE id = $1 FOR UPDATE", &[&plan.before.id])
             .await?
             .map(|row| row.get::<_, i64>(0));
         if current != Some(plan.before.version) {
@@ -348,18 +261,9 @@ impl PostgresStore {
             }
         }
         // Writers wait while the table is checked and converted; readers keep reading.
-        tx.batch_execute(&format!(
-            "LOCK TABLE {} IN SHARE ROW EXCLUSIVE MODE",
-            quote_ident(&plan.before.name)
-        ))
-        .await?;
-        let rows: i64 = tx
-            .query_one(
-                &format!("SELECT count(*) FROM {}", quote_ident(&plan.before.name)),
-                &[],
-            )
-            .await?
-            .get(0);
+        tx.batch_execute(&format!("LOCK TABLE {} IN SHARE ROW EXCLUSIVE MODE", quote_ident(&plan.before.name))).await?;
+        let rows: i64 =
+            tx.query_one(&format!("SELECT count(*) FROM {}", quote_ident(&plan.before.name)), &[]).await?.get(0);
         let mut report = MigrationReport::new(&plan, rows, dry_run);
         if migrate::needs_scan(&plan) && rows > 0 {
             let mut converter = RowConverter::new(&plan);
@@ -377,10 +281,7 @@ impl PostgresStore {
             return Ok(report);
         }
         if report.failing_rows > 0 {
-            return Err(StoreError::MigrationRefused {
-                failing: report.failing_rows,
-                rows: report.failures,
-            });
+            return Err(StoreError::MigrationRefused { failing: report.failing_rows, rows: report.failures });
         }
         for statement in table_queries::drop_indexes(&plan.before) {
             tx.batch_execute(&statement).await?;
@@ -394,9 +295,7 @@ impl PostgresStore {
             fill_defaults(&tx, &plan).await?;
         }
         for statement in table_queries::create_indexes(&plan.after) {
-            tx.batch_execute(&statement)
-                .await
-                .map_err(classify_postgres)?;
+            tx.batch_execute(&statement).await.map_err(classify_postgres)?;
         }
         let now = now_text();
         let after_json = serde_json::to_string(&plan.after).expect("schema serializes");
@@ -429,12 +328,7 @@ impl PostgresStore {
 }
 
 /// A multi-row insert for a bulk create.
-fn insert_many(
-    schema: &TableSchema,
-    rows: Vec<NewRow>,
-    now: &str,
-    return_rows: bool,
-) -> (String, Vec<Value>) {
+fn insert_many(schema: &TableSchema, rows: Vec<NewRow>, now: &str, return_rows: bool) -> (String, Vec<Value>) {
     let mut w = SqlWriter::new(Dialect::Postgres);
     w.push("INSERT INTO ").push_ident(&schema.name).push(" (");
     for name in schema.fields.keys() {
@@ -444,10 +338,7 @@ fn insert_many(
     for (i, row) in rows.into_iter().enumerate() {
         w.push(if i == 0 { "(" } else { ", (" });
         for (name, value) in row {
-            let field_type = schema
-                .fields
-                .get(&name)
-                .map_or(FieldType::Text, |d| d.field_type);
+            let field_type = schema.fields.get(&name).map_or(FieldType::Text, |d| d.field_type);
             w.push_param(value, field_type).push(", ");
         }
         w.push_param(Value::Text(now.to_string()), FieldType::Datetime)
@@ -457,10 +348,7 @@ fn insert_many(
     }
     w.push(" RETURNING ");
     if return_rows {
-        w.push(&row_queries::row_json(
-            Dialect::Postgres,
-            &row_queries::all_columns(schema),
-        ));
+        w.push(&row_queries::row_json(Dialect::Postgres, &row_queries::all_columns(schema)));
     } else {
         w.push("\"id\"");
     }
@@ -495,9 +383,7 @@ pub(crate) fn history_entry(
     steps: String,
     at: String,
 ) -> Result<HistoryEntry, StoreError> {
-    let parse = |text: &str| {
-        serde_json::from_str(text).map_err(|e| StoreError::Corrupt(format!("history entry: {e}")))
-    };
+    let parse = |text: &str| serde_json::from_str(text).map_err(|e| StoreError::Corrupt(format!("history entry: {e}")));
     Ok(HistoryEntry {
         version,
         action,
@@ -562,24 +448,18 @@ async fn read_page(
     Ok(Some(page))
 }
 
-fn read_value(
-    row: &tokio_postgres::Row,
-    index: usize,
-    field_type: FieldType,
-) -> Result<Value, StoreError> {
+fn read_value(row: &tokio_postgres::Row, index: usize, field_type: FieldType) -> Result<Value, StoreError> {
     let value = match field_type {
-        FieldType::Integer => row.get::<_, Option<i64>>(index).map(Value::Integer),
-        FieldType::Float => row.get::<_, Option<f64>>(index).map(Value::Float),
-        FieldType::Boolean => row.get::<_, Option<bool>>(index).map(Value::Boolean),
-        FieldType::Json => match row.get::<_, Option<String>>(index) {
-            Some(text) => {
-                Some(Value::Json(serde_json::from_str(&text).map_err(|e| {
-                    StoreError::Corrupt(format!("stored json: {e}"))
-                })?))
-            }
+        FieldType::Integer => row.try_get::<_, Option<i64>>(index)?.map(Value::Integer),
+        FieldType::Float => row.try_get::<_, Option<f64>>(index)?.map(Value::Float),
+        FieldType::Boolean => row.try_get::<_, Option<bool>>(index)?.map(Value::Boolean),
+        FieldType::Json => match row.try_get::<_, Option<String>>(index)? {
+            Some(text) => Some(Value::Json(
+                serde_json::from_str(&text).map_err(|e| StoreError::Corrupt(format!("stored json: {e}")))?,
+            )),
             None => None,
         },
-        _ => row.get::<_, Option<String>>(index).map(Value::Text),
+        _ => row.try_get::<_, Option<String>>(index)?.map(Value::Text),
     };
     Ok(value.unwrap_or(Value::Null))
 }
@@ -591,11 +471,7 @@ async fn fill_defaults(tx: &Transaction<'_>, plan: &Plan) -> Result<(), StoreErr
             let default = migrate::default_value(field);
             if !default.is_null() {
                 let mut w = SqlWriter::new(Dialect::Postgres);
-                w.push("UPDATE ")
-                    .push_ident(&plan.after.name)
-                    .push(" SET ")
-                    .push_ident(name)
-                    .push(" = ");
+                w.push("UPDATE ").push_ident(&plan.after.name).push(" SET ").push_ident(name).push(" = ");
                 w.push_param(default, field.field_type);
                 let (sql, values) = w.finish();
                 let params = params(&values);
@@ -610,12 +486,7 @@ async fn fill_defaults(tx: &Transaction<'_>, plan: &Plan) -> Result<(), StoreErr
 /// it in, inside the caller's transaction.
 async fn rebuild(tx: &Transaction<'_>, plan: &Plan) -> Result<(), StoreError> {
     let temp = migrate::rebuild_name(plan.after.id);
-    tx.batch_execute(&table_queries::create_table(
-        Dialect::Postgres,
-        &temp,
-        &plan.after.fields,
-    ))
-    .await?;
+    tx.batch_execute(&table_queries::create_table(Dialect::Postgres, &temp, &plan.after.fields)).await?;
     let columns = plan.after.fields.len() + 3;
     let batch = (MAX_PARAMS / columns).clamp(1, 1000);
     let mut converter = RowConverter::new(plan);
@@ -641,17 +512,12 @@ async fn rebuild(tx: &Transaction<'_>, plan: &Plan) -> Result<(), StoreError> {
                 for ((_, def), value) in plan.after.fields.iter().zip(new_row) {
                     w.push(", ").push_param(value, def.field_type);
                 }
-                w.push(", ")
-                    .push_param(Value::Text(created_at.clone()), FieldType::Datetime);
-                w.push(", ")
-                    .push_param(Value::Text(updated_at.clone()), FieldType::Datetime)
-                    .push(")");
+                w.push(", ").push_param(Value::Text(created_at.clone()), FieldType::Datetime);
+                w.push(", ").push_param(Value::Text(updated_at.clone()), FieldType::Datetime).push(")");
             }
             let (sql, values) = w.finish();
             let params = params(&values);
-            tx.execute(&sql, &refs(&params))
-                .await
-                .map_err(classify_postgres)?;
+            tx.execute(&sql, &refs(&params)).await.map_err(classify_postgres)?;
         }
     }
     // Carry the id sequence over so ids of deleted rows are never reused.
@@ -662,10 +528,8 @@ async fn rebuild(tx: &Transaction<'_>, plan: &Plan) -> Result<(), StoreError> {
         )
         .await?
         .get(0);
-    tx.batch_execute(&table_queries::drop_table(&plan.before.name))
-        .await?;
-    tx.batch_execute(&table_queries::rename_table(&temp, &plan.after.name))
-        .await?;
+    tx.batch_execute(&table_queries::drop_table(&plan.before.name)).await?;
+    tx.batch_execute(&table_queries::rename_table(&temp, &plan.after.name)).await?;
     let new_table = quote_ident(&plan.after.name);
     // The copy inserted explicit ids, which do not advance the sequence: catch it up.
     tx.batch_execute(&format!(

@@ -33,12 +33,7 @@ fn json_value_expr(dialect: Dialect, column: &str, field_type: FieldType) -> Str
 pub fn all_columns(schema: &TableSchema) -> Vec<(&str, FieldType)> {
     let mut columns = Vec::with_capacity(schema.fields.len() + 3);
     columns.push(("id", FieldType::Integer));
-    columns.extend(
-        schema
-            .fields
-            .iter()
-            .map(|(name, def)| (name.as_str(), def.field_type)),
-    );
+    columns.extend(schema.fields.iter().map(|(name, def)| (name.as_str(), def.field_type)));
     columns.push(("created_at", FieldType::Datetime));
     columns.push(("updated_at", FieldType::Datetime));
     columns
@@ -49,21 +44,20 @@ pub fn all_columns(schema: &TableSchema) -> Vec<(&str, FieldType)> {
 pub fn row_json(dialect: Dialect, columns: &[(&str, FieldType)]) -> String {
     let pairs: Vec<String> = columns
         .iter()
-        .map(|(name, field_type)| {
-            format!("'{name}', {}", json_value_expr(dialect, name, *field_type))
-        })
+        .map(|(name, field_type)| format!("'{name}', {}", json_value_expr(dialect, name, *field_type)))
         .collect();
     match dialect {
         Dialect::Sqlite => format!("json_object({})", pairs.join(", ")),
         Dialect::Postgres if pairs.len() <= PG_PAIRS_PER_OBJECT => {
-            format!("json_build_object({})", pairs.join(", "))
+            // Sent as text: the driver reads text, and no JSON is re-parsed on the way out.
+            format!("json_build_object({})::text", pairs.join(", "))
         }
         Dialect::Postgres => {
             let parts: Vec<String> = pairs
                 .chunks(PG_PAIRS_PER_OBJECT)
                 .map(|chunk| format!("jsonb_build_object({})", chunk.join(", ")))
                 .collect();
-            format!("({})::json", parts.join(" || "))
+            format!("({})::text", parts.join(" || "))
         }
     }
 }
@@ -96,10 +90,7 @@ pub fn insert(
     }
     w.push("\"created_at\", \"updated_at\") VALUES (");
     for (name, value) in values {
-        let field_type = schema
-            .fields
-            .get(&name)
-            .map_or(FieldType::Text, |def| def.field_type);
+        let field_type = schema.fields.get(&name).map_or(FieldType::Text, |def| def.field_type);
         w.push_param(value, field_type).push(", ");
     }
     w.push_param(Value::Text(now.to_string()), FieldType::Datetime)
@@ -125,14 +116,8 @@ pub fn update(
     let mut w = SqlWriter::new(dialect);
     w.push("UPDATE ").push_ident(&schema.name).push(" SET ");
     for (name, value) in values {
-        let field_type = schema
-            .fields
-            .get(&name)
-            .map_or(FieldType::Text, |def| def.field_type);
-        w.push_ident(&name)
-            .push(" = ")
-            .push_param(value, field_type)
-            .push(", ");
+        let field_type = schema.fields.get(&name).map_or(FieldType::Text, |def| def.field_type);
+        w.push_ident(&name).push(" = ").push_param(value, field_type).push(", ");
     }
     w.push("\"updated_at\" = ")
         .push_param(Value::Text(now.to_string()), FieldType::Datetime)
@@ -168,20 +153,13 @@ pub struct ListSpec {
 }
 
 /// The single statement of a list request, and its count statement.
-pub fn list(
-    dialect: Dialect,
-    schema: &TableSchema,
-    spec: &ListSpec,
-) -> Result<(String, Vec<Value>), FilterError> {
+pub fn list(dialect: Dialect, schema: &TableSchema, spec: &ListSpec) -> Result<(String, Vec<Value>), FilterError> {
     let mut w = SqlWriter::new(dialect);
     let columns: Vec<(&str, FieldType)> = match &spec.fields {
         Some(fields) => fields.iter().map(|(name, t)| (name.as_str(), *t)).collect(),
         None => all_columns(schema),
     };
-    w.push("SELECT ")
-        .push(&row_json(dialect, &columns))
-        .push(" FROM ")
-        .push_ident(&schema.name);
+    w.push("SELECT ").push(&row_json(dialect, &columns)).push(" FROM ").push_ident(&schema.name);
     push_where(&mut w, schema, spec)?;
     w.push(" ORDER BY ");
     for key in &spec.sort {
@@ -191,10 +169,7 @@ pub fn list(
     w.push("\"id\" ASC LIMIT ")
         .push_param(Value::Integer(i64::from(spec.limit)), FieldType::Integer)
         .push(" OFFSET ")
-        .push_param(
-            Value::Integer(i64::try_from(spec.offset).unwrap_or(i64::MAX)),
-            FieldType::Integer,
-        );
+        .push_param(Value::Integer(i64::try_from(spec.offset).unwrap_or(i64::MAX)), FieldType::Integer);
     Ok(w.finish())
 }
 
@@ -206,10 +181,7 @@ pub fn count(
 ) -> Result<(String, Vec<Value>), FilterError> {
     let mut w = SqlWriter::new(dialect);
     w.push("SELECT count(*) FROM ").push_ident(&schema.name);
-    let spec = ListSpec {
-        filter: filter.map(str::to_string),
-        ..ListSpec::default()
-    };
+    let spec = ListSpec { filter: filter.map(str::to_string), ..ListSpec::default() };
     push_where(&mut w, schema, &spec)?;
     Ok(w.finish())
 }
@@ -236,10 +208,8 @@ fn push_where(w: &mut SqlWriter, schema: &TableSchema, spec: &ListSpec) -> Resul
 /// Nulls sort as the store sorts them: smallest in SQLite, largest in Postgres.
 fn push_keyset(w: &mut SqlWriter, sort: &[SortKey], after: &[Value]) {
     let nulls_smallest = w.dialect() == Dialect::Sqlite;
-    let mut keys: Vec<(&str, FieldType, bool)> = sort
-        .iter()
-        .map(|k| (k.field.column.as_str(), k.field.field_type, k.descending))
-        .collect();
+    let mut keys: Vec<(&str, FieldType, bool)> =
+        sort.iter().map(|k| (k.field.column.as_str(), k.field.field_type, k.descending)).collect();
     keys.push(("id", FieldType::Integer, false));
     w.push("(");
     for (i, (column, field_type, descending)) in keys.iter().enumerate() {
@@ -265,18 +235,14 @@ fn push_keyset(w: &mut SqlWriter, sort: &[SortKey], after: &[Value]) {
                 w.push("1=0");
             }
             (true, false) => {
-                w.push_comparable_column(None, column, *field_type)
-                    .push(" IS NOT NULL");
+                w.push_comparable_column(None, column, *field_type).push(" IS NOT NULL");
             }
             (false, ahead) => {
                 w.push("(");
                 w.push_comparable_column(None, column, *field_type);
-                w.push(if toward_larger { " > " } else { " < " })
-                    .push_param(value, *field_type);
+                w.push(if toward_larger { " > " } else { " < " }).push_param(value, *field_type);
                 if ahead {
-                    w.push(" OR ")
-                        .push_comparable_column(None, column, *field_type)
-                        .push(" IS NULL");
+                    w.push(" OR ").push_comparable_column(None, column, *field_type).push(" IS NULL");
                 }
                 w.push(")");
             }
@@ -297,8 +263,7 @@ mod tests {
             id: 1,
             name: "animals".into(),
             version: 1,
-            fields: parse_fields(&json!({"name": "string", "ok": "boolean", "at": "datetime"}))
-                .unwrap(),
+            fields: parse_fields(&json!({"name": "string", "ok": "boolean", "at": "datetime"})).unwrap(),
         }
     }
 
@@ -306,8 +271,7 @@ mod tests {
     fn row_json_per_dialect() {
         let schema = animals();
         let sqlite = row_json(Dialect::Sqlite, &all_columns(&schema));
-        assert!(sqlite
-            .starts_with("json_object('id', \"id\", 'name', \"name\", 'ok', json(CASE \"ok\""));
+        assert!(sqlite.starts_with("json_object('id', \"id\", 'name', \"name\", 'ok', json(CASE \"ok\""));
         let pg = row_json(Dialect::Postgres, &all_columns(&schema));
         assert!(pg.contains("to_char(\"at\" AT TIME ZONE 'UTC'"));
     }
@@ -324,9 +288,7 @@ mod tests {
         };
         let (sql, params) = list(Dialect::Sqlite, &schema, &spec).unwrap();
         assert!(
-            sql.contains(
-                "WHERE (((\"name\" < ? OR \"name\" IS NULL)) OR (\"name\" = ? AND (\"id\" > ?)))"
-            ),
+            sql.contains("WHERE (((\"name\" < ? OR \"name\" IS NULL)) OR (\"name\" = ? AND (\"id\" > ?)))"),
             "{sql}"
         );
         assert_eq!(params.len(), 5);

@@ -67,28 +67,22 @@ impl SqliteStore {
     pub async fn open(path: PathBuf, readers: usize) -> Result<SqliteStore, StoreError> {
         tokio::task::spawn_blocking(move || {
             if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-                std::fs::create_dir_all(dir).map_err(|e| {
-                    StoreError::Pool(format!("cannot create {}: {e}", dir.display()))
-                })?;
+                std::fs::create_dir_all(dir)
+                    .map_err(|e| StoreError::Pool(format!("cannot create {}: {e}", dir.display())))?;
             }
             let writer = open_connection(&path, OpenFlags::default())?;
             let mode: String = writer.query_row("PRAGMA journal_mode=WAL", [], |row| row.get(0))?;
             if !mode.eq_ignore_ascii_case("wal") {
-                return Err(StoreError::Pool(format!(
-                    "SQLite refused WAL mode (got {mode})"
-                )));
+                return Err(StoreError::Pool(format!("SQLite refused WAL mode (got {mode})")));
             }
             writer.pragma_update(None, "synchronous", "FULL")?;
             for statement in table_queries::system_tables(Dialect::Sqlite) {
                 writer.execute(statement, [])?;
             }
             let readers = readers.max(1);
-            let reader_flags = OpenFlags::SQLITE_OPEN_READ_ONLY
-                | OpenFlags::SQLITE_OPEN_NO_MUTEX
-                | OpenFlags::SQLITE_OPEN_URI;
-            let pool = (0..readers)
-                .map(|_| open_connection(&path, reader_flags))
-                .collect::<Result<Vec<_>, _>>()?;
+            let reader_flags =
+                OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX | OpenFlags::SQLITE_OPEN_URI;
+            let pool = (0..readers).map(|_| open_connection(&path, reader_flags)).collect::<Result<Vec<_>, _>>()?;
             Ok(SqliteStore {
                 inner: Arc::new(Inner {
                     writer: Mutex::new(writer),
@@ -108,10 +102,7 @@ impl SqliteStore {
     ) -> Result<T, StoreError> {
         let inner = self.inner.clone();
         tokio::task::spawn_blocking(move || {
-            let mut conn = inner
-                .writer
-                .lock()
-                .unwrap_or_else(|poisoned| poisoned.into_inner());
+            let mut conn = inner.writer.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
             work(&mut conn)
         })
         .await
@@ -123,26 +114,13 @@ impl SqliteStore {
         &self,
         work: impl FnOnce(&Connection) -> Result<T, StoreError> + Send + 'static,
     ) -> Result<T, StoreError> {
-        let _permit = self
-            .inner
-            .reader_permits
-            .acquire()
-            .await
-            .map_err(|e| StoreError::Pool(e.to_string()))?;
+        let _permit = self.inner.reader_permits.acquire().await.map_err(|e| StoreError::Pool(e.to_string()))?;
         let inner = self.inner.clone();
         tokio::task::spawn_blocking(move || {
-            let conn = inner
-                .readers
-                .lock()
-                .unwrap_or_else(|p| p.into_inner())
-                .pop()
-                .expect("a permit guarantees a reader");
+            let conn =
+                inner.readers.lock().unwrap_or_else(|p| p.into_inner()).pop().expect("a permit guarantees a reader");
             let result = work(&conn);
-            inner
-                .readers
-                .lock()
-                .unwrap_or_else(|p| p.into_inner())
-                .push(conn);
+            inner.readers.lock().unwrap_or_else(|p| p.into_inner()).push(conn);
             result
         })
         .await
@@ -150,8 +128,7 @@ impl SqliteStore {
     }
 
     pub async fn ping(&self) -> Result<(), StoreError> {
-        self.read(|conn| Ok(conn.query_row("SELECT 1", [], |_| Ok(()))?))
-            .await
+        self.read(|conn| Ok(conn.query_row("SELECT 1", [], |_| Ok(()))?)).await
     }
 
     pub async fn load_tables(&self) -> Result<Vec<TableSchema>, StoreError> {
@@ -160,8 +137,7 @@ impl SqliteStore {
             let rows = stmt.query_map([], |row| row.get::<_, String>(0))?;
             rows.map(|text| {
                 let text = text?;
-                serde_json::from_str(&text)
-                    .map_err(|e| StoreError::Corrupt(format!("catalog entry: {e}")))
+                serde_json::from_str(&text).map_err(|e| StoreError::Corrupt(format!("catalog entry: {e}")))
             })
             .collect()
         })
@@ -212,16 +188,7 @@ impl SqliteStore {
             }
             tx.execute(&table_queries::drop_table(&schema.name), [])?;
             let before = serde_json::to_string(&schema).expect("schema serializes");
-            insert_history(
-                &tx,
-                schema.id,
-                schema.version + 1,
-                "drop",
-                Some(&before),
-                None,
-                "[]",
-                &now_text(),
-            )?;
+            insert_history(&tx, schema.id, schema.version + 1, "drop", Some(&before), None, "[]", &now_text())?;
             tx.commit()?;
             Ok(())
         })
@@ -252,11 +219,7 @@ impl SqliteStore {
         .await
     }
 
-    pub async fn query_strings(
-        &self,
-        sql: String,
-        values: Vec<Value>,
-    ) -> Result<Vec<String>, StoreError> {
+    pub async fn query_strings(&self, sql: String, values: Vec<Value>) -> Result<Vec<String>, StoreError> {
         self.read(move |conn| {
             let mut stmt = conn.prepare_cached(&sql)?;
             let rows = stmt.query_map(params(&values), |row| row.get::<_, String>(0))?;
@@ -266,25 +229,14 @@ impl SqliteStore {
     }
 
     pub async fn query_count(&self, sql: String, values: Vec<Value>) -> Result<i64, StoreError> {
-        self.read(move |conn| {
-            Ok(conn
-                .prepare_cached(&sql)?
-                .query_row(params(&values), |row| row.get(0))?)
-        })
-        .await
+        self.read(move |conn| Ok(conn.prepare_cached(&sql)?.query_row(params(&values), |row| row.get(0))?)).await
     }
 
     /// Runs one writing statement that returns JSON rows.
-    pub async fn write_strings(
-        &self,
-        sql: String,
-        values: Vec<Value>,
-    ) -> Result<Vec<String>, StoreError> {
+    pub async fn write_strings(&self, sql: String, values: Vec<Value>) -> Result<Vec<String>, StoreError> {
         self.write(move |conn| {
             let mut stmt = conn.prepare_cached(&sql)?;
-            let rows = stmt
-                .query_map(params(&values), |row| row.get::<_, String>(0))
-                .map_err(classify_sqlite)?;
+            let rows = stmt.query_map(params(&values), |row| row.get::<_, String>(0)).map_err(classify_sqlite)?;
             rows.collect::<Result<Vec<_>, _>>().map_err(classify_sqlite)
         })
         .await
@@ -292,10 +244,7 @@ impl SqliteStore {
 
     pub async fn execute(&self, sql: String, values: Vec<Value>) -> Result<u64, StoreError> {
         self.write(move |conn| {
-            let changed = conn
-                .prepare_cached(&sql)?
-                .execute(params(&values))
-                .map_err(classify_sqlite)?;
+            let changed = conn.prepare_cached(&sql)?.execute(params(&values)).map_err(classify_sqlite)?;
             Ok(changed as u64)
         })
         .await
@@ -313,24 +262,17 @@ impl SqliteStore {
             let mut json_rows = Vec::new();
             let mut ids = Vec::new();
             for (index, row) in rows.into_iter().enumerate() {
-                let (sql, values) =
-                    row_queries::insert(Dialect::Sqlite, &schema, row, &now, return_rows);
+                let (sql, values) = row_queries::insert(Dialect::Sqlite, &schema, row, &now, return_rows);
                 let mut stmt = tx.prepare_cached(&sql)?;
                 let result = if return_rows {
-                    stmt.query_row(params(&values), |r| r.get::<_, String>(0))
-                        .map(|json| json_rows.push(json))
+                    stmt.query_row(params(&values), |r| r.get::<_, String>(0)).map(|json| json_rows.push(json))
                 } else {
-                    stmt.query_row(params(&values), |r| r.get::<_, i64>(0))
-                        .map(|id| ids.push(id))
+                    stmt.query_row(params(&values), |r| r.get::<_, i64>(0)).map(|id| ids.push(id))
                 };
                 result.map_err(|e| classify_sqlite(e).at_row(index))?;
             }
             tx.commit()?;
-            Ok(if return_rows {
-                Inserted::Rows(json_rows)
-            } else {
-                Inserted::Ids(ids)
-            })
+            Ok(if return_rows { Inserted::Rows(json_rows) } else { Inserted::Ids(ids) })
         })
         .await
     }
@@ -393,10 +335,7 @@ impl SqliteStore {
 }
 
 /// If the plan renames the table onto a name another table has, that name.
-fn renamed_to_existing(
-    tx: &rusqlite::Transaction<'_>,
-    plan: &Plan,
-) -> Result<Option<String>, StoreError> {
+fn renamed_to_existing(tx: &rusqlite::Transaction<'_>, plan: &Plan) -> Result<Option<String>, StoreError> {
     if plan.after.name.eq_ignore_ascii_case(&plan.before.name) {
         return Ok(None);
     }
@@ -429,21 +368,16 @@ fn insert_history(
 }
 
 /// Reads a stored value of a field back into a [`Value`].
-fn read_value(
-    row: &rusqlite::Row<'_>,
-    index: usize,
-    field_type: FieldType,
-) -> Result<Value, StoreError> {
+fn read_value(row: &rusqlite::Row<'_>, index: usize, field_type: FieldType) -> Result<Value, StoreError> {
     Ok(match row.get_ref(index)? {
         ValueRef::Null => Value::Null,
         ValueRef::Integer(i) if field_type == FieldType::Boolean => Value::Boolean(i != 0),
         ValueRef::Integer(i) if field_type == FieldType::Float => Value::Float(i as f64),
         ValueRef::Integer(i) => Value::Integer(i),
         ValueRef::Real(f) => Value::Float(f),
-        ValueRef::Text(bytes) if field_type == FieldType::Json => Value::Json(
-            serde_json::from_slice(bytes)
-                .map_err(|e| StoreError::Corrupt(format!("stored json: {e}")))?,
-        ),
+        ValueRef::Text(bytes) if field_type == FieldType::Json => {
+            Value::Json(serde_json::from_slice(bytes).map_err(|e| StoreError::Corrupt(format!("stored json: {e}")))?)
+        }
         ValueRef::Text(bytes) => Value::Text(String::from_utf8_lossy(bytes).into_owned()),
         ValueRef::Blob(_) => return Err(StoreError::Corrupt("unexpected blob".into())),
     })
@@ -482,11 +416,8 @@ fn scan_rows_with_stamps(
             let mut rows = stmt.query([last_id])?;
             while let Some(row) = rows.next()? {
                 let id: i64 = row.get(0)?;
-                let values = types
-                    .iter()
-                    .enumerate()
-                    .map(|(i, t)| read_value(row, i + 1, *t))
-                    .collect::<Result<Vec<_>, _>>()?;
+                let values =
+                    types.iter().enumerate().map(|(i, t)| read_value(row, i + 1, *t)).collect::<Result<Vec<_>, _>>()?;
                 let stamps = (row.get(types.len() + 1)?, row.get(types.len() + 2)?);
                 page.push((id, values, stamps));
             }
@@ -530,11 +461,7 @@ fn fill_defaults(tx: &rusqlite::Transaction<'_>, plan: &Plan) -> Result<(), Stor
         if let tessera_schema::plan::Step::AddField { name, field } = step {
             let default = migrate::default_value(field);
             if !default.is_null() {
-                let sql = format!(
-                    "UPDATE {} SET {} = ?",
-                    quote_ident(&plan.after.name),
-                    quote_ident(name)
-                );
+                let sql = format!("UPDATE {} SET {} = ?", quote_ident(&plan.after.name), quote_ident(name));
                 tx.execute(&sql, params(std::slice::from_ref(&default)))?;
             }
         }
@@ -546,10 +473,7 @@ fn fill_defaults(tx: &rusqlite::Transaction<'_>, plan: &Plan) -> Result<(), Stor
 /// it in. Runs inside the caller's transaction, so a failure leaves the old table.
 fn rebuild(tx: &rusqlite::Transaction<'_>, plan: &Plan) -> Result<(), StoreError> {
     let temp = migrate::rebuild_name(plan.after.id);
-    tx.execute(
-        &table_queries::create_table(Dialect::Sqlite, &temp, &plan.after.fields),
-        [],
-    )?;
+    tx.execute(&table_queries::create_table(Dialect::Sqlite, &temp, &plan.after.fields), [])?;
     let mut insert = format!("INSERT INTO {} (\"id\"", quote_ident(&temp));
     for name in plan.after.fields.keys() {
         insert.push_str(", ");
@@ -561,36 +485,23 @@ fn rebuild(tx: &rusqlite::Transaction<'_>, plan: &Plan) -> Result<(), StoreError
     let mut converter = RowConverter::new(plan);
     scan_rows_with_stamps(tx, &plan.before, |id, old, (created_at, updated_at)| {
         let Some(new_row) = converter.convert_row(id, &old) else {
-            return Err(StoreError::MigrationRefused {
-                failing: converter.failing,
-                rows: converter.failures.clone(),
-            });
+            return Err(StoreError::MigrationRefused { failing: converter.failing, rows: converter.failures.clone() });
         };
         let mut values = Vec::with_capacity(new_row.len() + 3);
         values.push(Value::Integer(id));
         values.extend(new_row);
         values.push(Value::Text(created_at));
         values.push(Value::Text(updated_at));
-        tx.prepare_cached(&insert)?
-            .execute(params(&values))
-            .map_err(classify_sqlite)?;
+        tx.prepare_cached(&insert)?.execute(params(&values)).map_err(classify_sqlite)?;
         Ok(())
     })?;
     // Keep AUTOINCREMENT's high-water mark so ids of deleted rows are never reused.
-    let sequence: Option<i64> = tx
-        .query_row(
-            "SELECT seq FROM sqlite_sequence WHERE name = ?",
-            [&plan.before.name],
-            |r| r.get(0),
-        )
-        .optional()?;
+    let sequence: Option<i64> =
+        tx.query_row("SELECT seq FROM sqlite_sequence WHERE name = ?", [&plan.before.name], |r| r.get(0)).optional()?;
     tx.execute(&table_queries::drop_table(&plan.before.name), [])?;
     tx.execute(&table_queries::rename_table(&temp, &plan.after.name), [])?;
     if let Some(sequence) = sequence {
-        tx.execute(
-            "DELETE FROM sqlite_sequence WHERE name = ?",
-            [&plan.after.name],
-        )?;
+        tx.execute("DELETE FROM sqlite_sequence WHERE name = ?", [&plan.after.name])?;
         tx.execute(
             "INSERT INTO sqlite_sequence (name, seq) VALUES (?, ?)",
             rusqlite::params![plan.after.name, sequence],

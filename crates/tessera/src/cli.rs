@@ -10,11 +10,7 @@ use tessera_http::HttpConfig;
 use tessera_store::Store;
 
 #[derive(Debug, Parser)]
-#[command(
-    name = "tessera",
-    version,
-    about = "A backend shaped at run time: tables over HTTP on SQLite or Postgres"
-)]
+#[command(name = "tessera", version, about = "A backend shaped at run time: tables over HTTP on SQLite or Postgres")]
 pub struct Cli {
     #[command(flatten)]
     pub store: StoreArgs,
@@ -68,9 +64,7 @@ pub enum Format {
 }
 
 async fn open_app(store_args: &StoreArgs) -> anyhow::Result<App> {
-    let store = Store::open(&store_args.store_config())
-        .await
-        .context("cannot open the store")?;
+    let store = Store::open(&store_args.store_config()).await.context("cannot open the store")?;
     Ok(App::new(store).await?)
 }
 
@@ -78,37 +72,18 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
     let app = open_app(&cli.store).await?;
     let result = match cli.command {
         Command::Serve(args) => serve(app.clone(), args).await,
-        Command::Tables {
-            command: TablesCommand::List,
-        } => {
+        Command::Tables { command: TablesCommand::List } => {
             for table in app.catalog().tables() {
                 let schema = &table.schema;
-                println!(
-                    "{}\t{}\tv{}\t{} fields",
-                    schema.id,
-                    schema.name,
-                    schema.version,
-                    schema.fields.len()
-                );
+                println!("{}\t{}\tv{}\t{} fields", schema.id, schema.name, schema.version, schema.fields.len());
             }
             Ok(())
         }
-        Command::Tables {
-            command: TablesCommand::Show { table },
-        } => {
-            println!(
-                "{}",
-                serde_json::to_string_pretty(&app.table(&table)?.schema)?
-            );
+        Command::Tables { command: TablesCommand::Show { table } } => {
+            println!("{}", serde_json::to_string_pretty(&app.table(&table)?.schema)?);
             Ok(())
         }
-        Command::Import {
-            table,
-            file,
-            format,
-            batch,
-            quiet,
-        } => {
+        Command::Import { table, file, format, batch, quiet } => {
             let format = format
                 .or_else(|| transfer::guess_format(&file))
                 .context("cannot tell the file format: use --format csv|ndjson")?;
@@ -124,15 +99,8 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
 
 async fn serve(app: App, args: ServeArgs) -> anyhow::Result<()> {
     let addr = args.listen_addr();
-    let listener = tokio::net::TcpListener::bind(&addr)
-        .await
-        .with_context(|| format!("cannot listen on {addr}"))?;
-    let router = tessera_http::router(
-        app,
-        &HttpConfig {
-            max_body_bytes: args.max_body_bytes,
-        },
-    );
+    let listener = tokio::net::TcpListener::bind(&addr).await.with_context(|| format!("cannot listen on {addr}"))?;
+    let router = tessera_http::router(app, &HttpConfig { max_body_bytes: args.max_body_bytes });
     tracing::info!("tessera listening on http://{}", listener.local_addr()?);
     tessera_http::serve(listener, router, shutdown_signal()).await?;
     tracing::info!("stopped; requests in flight finished");

@@ -12,42 +12,21 @@ pub struct StoreArgs {
     #[arg(long, env = "DATABASE_URL", global = true)]
     pub database_url: Option<String>,
     /// Directory of the embedded SQLite store.
-    #[arg(
-        long,
-        env = "TESSERA_DATA_DIR",
-        default_value = "./tessera_data",
-        global = true
-    )]
+    #[arg(long, env = "TESSERA_DATA_DIR", default_value = "./tessera_data", global = true)]
     pub data_dir: PathBuf,
     /// SQLite reader connections (bounded memory: each has a 4 MiB page cache).
-    #[arg(
-        long,
-        env = "TESSERA_SQLITE_READERS",
-        default_value_t = 4,
-        global = true
-    )]
+    #[arg(long, env = "TESSERA_SQLITE_READERS", default_value_t = 4, global = true)]
     pub sqlite_readers: usize,
     /// Postgres connection pool size.
-    #[arg(
-        long,
-        env = "TESSERA_PG_POOL_SIZE",
-        default_value_t = 16,
-        global = true
-    )]
+    #[arg(long, env = "TESSERA_PG_POOL_SIZE", default_value_t = 16, global = true)]
     pub pg_pool_size: usize,
 }
 
 impl StoreArgs {
     pub fn store_config(&self) -> StoreConfig {
         match &self.database_url {
-            Some(url) if !url.is_empty() => StoreConfig::Postgres {
-                url: url.clone(),
-                pool_size: self.pg_pool_size,
-            },
-            _ => StoreConfig::Sqlite {
-                path: self.data_dir.join("tessera.db"),
-                readers: self.sqlite_readers,
-            },
+            Some(url) if !url.is_empty() => StoreConfig::Postgres { url: url.clone(), pool_size: self.pg_pool_size },
+            _ => StoreConfig::Sqlite { path: self.data_dir.join("tessera.db"), readers: self.sqlite_readers },
         }
     }
 }
@@ -70,10 +49,7 @@ impl ServeArgs {
     pub fn listen_addr(&self) -> String {
         match self.port {
             Some(port) => {
-                let host = self
-                    .addr
-                    .rsplit_once(':')
-                    .map_or(self.addr.as_str(), |(host, _)| host);
+                let host = self.addr.rsplit_once(':').map_or(self.addr.as_str(), |(host, _)| host);
                 format!("{host}:{port}")
             }
             None => self.addr.clone(),

@@ -44,14 +44,8 @@ pub async fn import(
     progress: bool,
 ) -> anyhow::Result<u64> {
     let table_entry = app.table(table)?;
-    let size = std::fs::metadata(file)
-        .with_context(|| format!("cannot read {}", file.display()))?
-        .len();
-    let bar = if progress {
-        ProgressBar::new(size)
-    } else {
-        ProgressBar::hidden()
-    };
+    let size = std::fs::metadata(file).with_context(|| format!("cannot read {}", file.display()))?.len();
+    let bar = if progress { ProgressBar::new(size) } else { ProgressBar::hidden() };
     bar.set_style(
         ProgressStyle::with_template("{bar:40} {bytes}/{total_bytes} {per_sec} {msg}")
             .unwrap_or_else(|_| ProgressStyle::default_bar()),
@@ -60,8 +54,7 @@ pub async fn import(
         inner: File::open(file).with_context(|| format!("cannot open {}", file.display()))?,
         progress: bar.clone(),
     };
-    let (sender, mut receiver) =
-        tokio::sync::mpsc::channel::<anyhow::Result<(u64, Json)>>(batch.min(10_000) * 2);
+    let (sender, mut receiver) = tokio::sync::mpsc::channel::<anyhow::Result<(u64, Json)>>(batch.min(10_000) * 2);
     let schema = table_entry.schema.clone();
     // Parsing runs on a blocking thread and feeds the inserting task through a bounded
     // channel, so the file is never held in memory.
@@ -106,28 +99,22 @@ pub async fn import(
                     }
                 };
                 for record in csv.records() {
-                    let item = record
-                        .context("cannot read a CSV record")
-                        .and_then(|record| {
-                            let line = record.position().map_or(0, |p| p.line());
-                            let mut row = Map::new();
-                            for (column, text) in headers.iter().zip(record.iter()) {
-                                if matches!(column, "id" | "created_at" | "updated_at") {
-                                    continue;
-                                }
-                                let Some((name, def)) = schema.field(column) else {
-                                    bail!(
-                                        "line {line}: column '{column}' is not a field of {}",
-                                        schema.name
-                                    );
-                                };
-                                let value = coerce_text(def, text).map_err(|e| {
-                                    anyhow::anyhow!("line {line}, field '{name}': {e}")
-                                })?;
-                                row.insert(name.to_string(), value.to_json());
+                    let item = record.context("cannot read a CSV record").and_then(|record| {
+                        let line = record.position().map_or(0, |p| p.line());
+                        let mut row = Map::new();
+                        for (column, text) in headers.iter().zip(record.iter()) {
+                            if matches!(column, "id" | "created_at" | "updated_at") {
+                                continue;
                             }
-                            Ok((line, Json::Object(row)))
-                        });
+                            let Some((name, def)) = schema.field(column) else {
+                                bail!("line {line}: column '{column}' is not a field of {}", schema.name);
+                            };
+                            let value = coerce_text(def, text)
+                                .map_err(|e| anyhow::anyhow!("line {line}, field '{name}': {e}"))?;
+                            row.insert(name.to_string(), value.to_json());
+                        }
+                        Ok((line, Json::Object(row)))
+                    });
                     let failed = item.is_err();
                     if !send(item) || failed {
                         return;
@@ -149,16 +136,12 @@ pub async fn import(
         }
         if rows.len() >= batch || (done && !rows.is_empty()) {
             let count = rows.len() as u64;
-            match app
-                .create_rows(table, std::mem::take(&mut rows), false)
-                .await
-            {
+            match app.create_rows(table, std::mem::take(&mut rows), false).await {
                 Ok(WriteResult::Many { .. } | WriteResult::One(_)) => imported += count,
                 Err(tessera_core::CoreError::InvalidRow { errors, row_index }) => {
                     let line = row_index.and_then(|i| lines.get(i)).copied().unwrap_or(0);
-                    let detail = errors.first().map_or(String::new(), |e| {
-                        format!("field '{}': {}", e.field, e.message)
-                    });
+                    let detail =
+                        errors.first().map_or(String::new(), |e| format!("field '{}': {}", e.field, e.message));
                     bail!("line {line}: {detail} ({imported} rows were imported before it)");
                 }
                 Err(e) => bail!("{e} ({imported} rows were imported before this batch)"),
@@ -190,10 +173,7 @@ pub async fn export(app: &App, table: &str, format: Format) -> anyhow::Result<()
             Sink::Csv(writer)
         }
     };
-    let mut params = ListParams {
-        limit: Some("1000".into()),
-        ..ListParams::default()
-    };
+    let mut params = ListParams { limit: Some("1000".into()), ..ListParams::default() };
     loop {
         let page = app.list_rows(table, &params).await?;
         for item in &page.items {

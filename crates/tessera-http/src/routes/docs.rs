@@ -12,9 +12,7 @@ use swagger_ui_dist::{ApiDefinition, OpenApiSource};
 use tessera_core::App;
 
 pub fn router() -> Router<App> {
-    Router::new()
-        .route("/health", get(health))
-        .route("/api/openapi.json", get(openapi_document))
+    Router::new().route("/health", get(health)).route("/api/openapi.json", get(openapi_document))
 }
 
 /// Swagger UI pages and assets (stateless).
@@ -28,9 +26,7 @@ pub fn swagger_ui() -> Router {
 
 async fn health(State(app): State<App>) -> Result<Json<Value>, ApiError> {
     match app.store().ping().await {
-        Ok(()) => Ok(Json(
-            json!({"status": "ok", "store": format!("{:?}", app.store().dialect()).to_lowercase()}),
-        )),
+        Ok(()) => Ok(Json(json!({"status": "ok", "store": format!("{:?}", app.store().dialect()).to_lowercase()}))),
         Err(e) => Err(ApiError::new(
             StatusCode::SERVICE_UNAVAILABLE,
             "store_unavailable",

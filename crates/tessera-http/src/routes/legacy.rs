@@ -38,25 +38,16 @@ fn short_fields(schema: &TableSchema) -> Value {
         .iter()
         .map(|(name, def)| {
             let short = *def == FieldDef::new(def.field_type);
-            (
-                name.clone(),
-                if short {
-                    json!(def.field_type.name())
-                } else {
-                    json!(def)
-                },
-            )
+            (name.clone(), if short { json!(def.field_type.name()) } else { json!(def) })
         })
         .collect();
     Value::Object(fields)
 }
 
-async fn create_table(
-    State(app): State<App>,
-    JsonBody(body): JsonBody,
-) -> Result<Response, ApiError> {
+async fn create_table(State(app): State<App>, JsonBody(body): JsonBody) -> Result<Response, ApiError> {
     let schema = app.create_table(from_body::<CreateTable>(body)?).await?;
-    let answer = json!({"id": schema.id, "name": schema.name, "fields": short_fields(&schema), "version": schema.version});
+    let answer =
+        json!({"id": schema.id, "name": schema.name, "fields": short_fields(&schema), "version": schema.version});
     Ok((StatusCode::CREATED, Json(answer)).into_response())
 }
 
@@ -65,23 +56,13 @@ async fn replace_table(
     Path(table): Path<String>,
     JsonBody(body): JsonBody,
 ) -> Result<Json<Value>, ApiError> {
-    let report = app
-        .replace_table(&table, from_body::<ReplaceTable>(body)?, false)
-        .await?;
+    let report = app.replace_table(&table, from_body::<ReplaceTable>(body)?, false).await?;
     let schema = &report.schema;
-    Ok(Json(
-        json!({"id": schema.id, "name": schema.name, "schema": short_fields(schema), "version": schema.version}),
-    ))
+    Ok(Json(json!({"id": schema.id, "name": schema.name, "schema": short_fields(schema), "version": schema.version})))
 }
 
-async fn create_row(
-    State(app): State<App>,
-    Path(table): Path<String>,
-    body: RowsBody,
-) -> Result<Response, ApiError> {
-    Ok(created(
-        app.create_rows(&table, body.rows, body.single).await?,
-    ))
+async fn create_row(State(app): State<App>, Path(table): Path<String>, body: RowsBody) -> Result<Response, ApiError> {
+    Ok(created(app.create_rows(&table, body.rows, body.single).await?))
 }
 
 async fn list_rows(
@@ -90,11 +71,6 @@ async fn list_rows(
     ApiQuery(mut params): ApiQuery<ListParams>,
 ) -> Result<Response, ApiError> {
     // The original answered every row; keep that up to the largest page.
-    params
-        .limit
-        .get_or_insert_with(|| tessera_core::rows::MAX_LIMIT.to_string());
-    Ok(raw_json(
-        StatusCode::OK,
-        app.list_rows(&table, &params).await?.items_json_array(),
-    ))
+    params.limit.get_or_insert_with(|| tessera_core::rows::MAX_LIMIT.to_string());
+    Ok(raw_json(StatusCode::OK, app.list_rows(&table, &params).await?.items_json_array()))
 }

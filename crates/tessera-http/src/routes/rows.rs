@@ -15,34 +15,21 @@ use tessera_core::{App, ListParams, WriteResult};
 pub fn router() -> Router<App> {
     Router::new()
         .route("/api/tables/{table}/rows", get(list_rows).post(create_rows))
-        .route(
-            "/api/tables/{table}/rows/{id}",
-            get(get_row)
-                .patch(update_row)
-                .put(replace_row)
-                .delete(delete_row),
-        )
+        .route("/api/tables/{table}/rows/{id}", get(get_row).patch(update_row).put(replace_row).delete(delete_row))
 }
 
 /// The answer to a create: the row, or `{"created": n, "ids": [...]}` for a bulk create.
 pub fn created(result: WriteResult) -> Response {
     match result {
         WriteResult::One(row) => raw_json(StatusCode::CREATED, row),
-        WriteResult::Many { ids } => raw_json(
-            StatusCode::CREATED,
-            json!({"created": ids.len(), "ids": ids}).to_string(),
-        ),
+        WriteResult::Many { ids } => {
+            raw_json(StatusCode::CREATED, json!({"created": ids.len(), "ids": ids}).to_string())
+        }
     }
 }
 
-async fn create_rows(
-    State(app): State<App>,
-    Path(table): Path<String>,
-    body: RowsBody,
-) -> Result<Response, ApiError> {
-    Ok(created(
-        app.create_rows(&table, body.rows, body.single).await?,
-    ))
+async fn create_rows(State(app): State<App>, Path(table): Path<String>, body: RowsBody) -> Result<Response, ApiError> {
+    Ok(created(app.create_rows(&table, body.rows, body.single).await?))
 }
 
 async fn list_rows(
@@ -50,16 +37,10 @@ async fn list_rows(
     Path(table): Path<String>,
     ApiQuery(params): ApiQuery<ListParams>,
 ) -> Result<Response, ApiError> {
-    Ok(raw_json(
-        StatusCode::OK,
-        app.list_rows(&table, &params).await?.to_json_text(),
-    ))
+    Ok(raw_json(StatusCode::OK, app.list_rows(&table, &params).await?.to_json_text()))
 }
 
-async fn get_row(
-    State(app): State<App>,
-    Path((table, id)): Path<(String, String)>,
-) -> Result<Response, ApiError> {
+async fn get_row(State(app): State<App>, Path((table, id)): Path<(String, String)>) -> Result<Response, ApiError> {
     Ok(raw_json(StatusCode::OK, app.get_row(&table, &id).await?))
 }
 
@@ -68,10 +49,7 @@ async fn update_row(
     Path((table, id)): Path<(String, String)>,
     JsonBody(body): JsonBody,
 ) -> Result<Response, ApiError> {
-    Ok(raw_json(
-        StatusCode::OK,
-        app.update_row(&table, &id, &body, false).await?,
-    ))
+    Ok(raw_json(StatusCode::OK, app.update_row(&table, &id, &body, false).await?))
 }
 
 async fn replace_row(
@@ -79,16 +57,10 @@ async fn replace_row(
     Path((table, id)): Path<(String, String)>,
     JsonBody(body): JsonBody,
 ) -> Result<Response, ApiError> {
-    Ok(raw_json(
-        StatusCode::OK,
-        app.update_row(&table, &id, &body, true).await?,
-    ))
+    Ok(raw_json(StatusCode::OK, app.update_row(&table, &id, &body, true).await?))
 }
 
-async fn delete_row(
-    State(app): State<App>,
-    Path((table, id)): Path<(String, String)>,
-) -> Result<StatusCode, ApiError> {
+async fn delete_row(State(app): State<App>, Path((table, id)): Path<(String, String)>) -> Result<StatusCode, ApiError> {
     app.delete_row(&table, &id).await?;
     Ok(StatusCode::NO_CONTENT)
 }

@@ -15,13 +15,7 @@ use tessera_schema::plan::TablePatch;
 pub fn router() -> Router<App> {
     Router::new()
         .route("/api/tables", get(list_tables).post(create_table))
-        .route(
-            "/api/tables/{table}",
-            get(show_table)
-                .put(replace_table)
-                .patch(patch_table)
-                .delete(drop_table),
-        )
+        .route("/api/tables/{table}", get(show_table).put(replace_table).patch(patch_table).delete(drop_table))
         .route("/api/tables/{table}/history", get(history))
 }
 
@@ -32,27 +26,16 @@ pub fn from_body<T: serde::de::DeserializeOwned>(body: Value) -> Result<T, ApiEr
 }
 
 async fn list_tables(State(app): State<App>) -> Json<Value> {
-    let tables: Vec<Value> = app
-        .catalog()
-        .tables()
-        .iter()
-        .map(|t| json!(t.schema))
-        .collect();
+    let tables: Vec<Value> = app.catalog().tables().iter().map(|t| json!(t.schema)).collect();
     Json(json!({ "items": tables }))
 }
 
-async fn create_table(
-    State(app): State<App>,
-    JsonBody(body): JsonBody,
-) -> Result<Response, ApiError> {
+async fn create_table(State(app): State<App>, JsonBody(body): JsonBody) -> Result<Response, ApiError> {
     let schema = app.create_table(from_body::<CreateTable>(body)?).await?;
     Ok((StatusCode::CREATED, Json(json!(schema))).into_response())
 }
 
-async fn show_table(
-    State(app): State<App>,
-    Path(table): Path<String>,
-) -> Result<Json<Value>, ApiError> {
+async fn show_table(State(app): State<App>, Path(table): Path<String>) -> Result<Json<Value>, ApiError> {
     Ok(Json(json!(app.table(&table)?.schema)))
 }
 
@@ -62,9 +45,7 @@ async fn replace_table(
     ApiQuery(dry_run): ApiQuery<DryRun>,
     JsonBody(body): JsonBody,
 ) -> Result<Json<Value>, ApiError> {
-    let report = app
-        .replace_table(&table, from_body::<ReplaceTable>(body)?, dry_run.enabled()?)
-        .await?;
+    let report = app.replace_table(&table, from_body::<ReplaceTable>(body)?, dry_run.enabled()?).await?;
     Ok(Json(json!(report)))
 }
 
@@ -74,23 +55,15 @@ async fn patch_table(
     ApiQuery(dry_run): ApiQuery<DryRun>,
     JsonBody(body): JsonBody,
 ) -> Result<Json<Value>, ApiError> {
-    let report = app
-        .patch_table(&table, from_body::<TablePatch>(body)?, dry_run.enabled()?)
-        .await?;
+    let report = app.patch_table(&table, from_body::<TablePatch>(body)?, dry_run.enabled()?).await?;
     Ok(Json(json!(report)))
 }
 
-async fn drop_table(
-    State(app): State<App>,
-    Path(table): Path<String>,
-) -> Result<StatusCode, ApiError> {
+async fn drop_table(State(app): State<App>, Path(table): Path<String>) -> Result<StatusCode, ApiError> {
     app.drop_table(&table).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
-async fn history(
-    State(app): State<App>,
-    Path(table): Path<String>,
-) -> Result<Json<Value>, ApiError> {
+async fn history(State(app): State<App>, Path(table): Path<String>) -> Result<Json<Value>, ApiError> {
     Ok(Json(json!({ "items": app.table_history(&table).await? })))
 }

@@ -137,10 +137,7 @@ impl CompareOp {
 
     /// `>`, `>=`, `<` or `<=`.
     pub fn is_ordering(self) -> bool {
-        matches!(
-            self,
-            CompareOp::Gt | CompareOp::Ge | CompareOp::Lt | CompareOp::Le
-        )
+        matches!(self, CompareOp::Gt | CompareOp::Ge | CompareOp::Lt | CompareOp::Le)
     }
 }
 
@@ -188,11 +185,7 @@ impl fmt::Display for Operand {
 impl fmt::Display for Expr {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            Expr::Compare(comparison) => write!(
-                f,
-                "{} {} {}",
-                comparison.left, comparison.op, comparison.right
-            ),
+            Expr::Compare(comparison) => write!(f, "{} {} {}", comparison.left, comparison.op, comparison.right),
             Expr::In(list) => {
                 write!(f, "{} in (", list.operand)?;
                 for (index, item) in list.items.iter().enumerate() {
@@ -204,9 +197,7 @@ impl fmt::Display for Expr {
                 f.write_str(")")
             }
             Expr::Not(inner) => write!(f, "!({inner})"),
-            Expr::And(parts) => write_chain(f, parts, " && ", |part| {
-                matches!(part, Expr::And(_) | Expr::Or(_))
-            }),
+            Expr::And(parts) => write_chain(f, parts, " && ", |part| matches!(part, Expr::And(_) | Expr::Or(_))),
             Expr::Or(parts) => write_chain(f, parts, " || ", |part| matches!(part, Expr::Or(_))),
         }
     }
@@ -236,26 +227,15 @@ mod tests {
     use super::*;
 
     fn field(name: &str) -> Operand {
-        Operand {
-            kind: OperandKind::Field(name.into()),
-            position: 0,
-        }
+        Operand { kind: OperandKind::Field(name.into()), position: 0 }
     }
 
     fn literal(literal: Literal) -> Operand {
-        Operand {
-            kind: OperandKind::Literal(literal),
-            position: 0,
-        }
+        Operand { kind: OperandKind::Literal(literal), position: 0 }
     }
 
     fn compare(name: &str, op: CompareOp, value: Literal) -> Expr {
-        Expr::Compare(Comparison {
-            left: field(name),
-            op,
-            op_position: 0,
-            right: literal(value),
-        })
+        Expr::Compare(Comparison { left: field(name), op, op_position: 0, right: literal(value) })
     }
 
     #[test]
@@ -281,10 +261,7 @@ mod tests {
         assert_eq!(Literal::Bool(false).to_string(), "false");
         assert_eq!(Literal::Integer(-42).to_string(), "-42");
         assert_eq!(Literal::Fractional("1.50e3".into()).to_string(), "1.50e3");
-        assert_eq!(
-            Literal::String("a\"b\\c\nd\te'f".into()).to_string(),
-            r#""a\"b\\c\nd\te'f""#
-        );
+        assert_eq!(Literal::String("a\"b\\c\nd\te'f".into()).to_string(), r#""a\"b\\c\nd\te'f""#);
     }
 
     #[test]
@@ -302,20 +279,11 @@ mod tests {
             r#"a = 1 && (b ~ "x" || c != null) || (a = 1 || b ~ "x") || !(a = 1 && c != null)"#
         );
         let list = Expr::In(InList {
-            operand: Operand {
-                kind: OperandKind::Macro("request.auth.role".into()),
-                position: 0,
-            },
+            operand: Operand { kind: OperandKind::Macro("request.auth.role".into()), position: 0 },
             in_position: 0,
             items: vec![
-                ListItem {
-                    literal: Literal::String("admin".into()),
-                    position: 0,
-                },
-                ListItem {
-                    literal: Literal::Integer(2),
-                    position: 0,
-                },
+                ListItem { literal: Literal::String("admin".into()), position: 0 },
+                ListItem { literal: Literal::Integer(2), position: 0 },
             ],
         });
         assert_eq!(list.to_string(), r#"@request.auth.role in ("admin", 2)"#);

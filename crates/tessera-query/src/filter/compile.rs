@@ -46,37 +46,23 @@ pub struct CompileContext<'a> {
 impl<'a> CompileContext<'a> {
     /// A context with fields only: no macros, unqualified columns.
     pub fn new(fields: &'a dyn FieldResolver) -> CompileContext<'a> {
-        CompileContext {
-            fields,
-            macros: None,
-            qualifier: None,
-        }
+        CompileContext { fields, macros: None, qualifier: None }
     }
 
     /// The same context with macros.
     pub fn with_macros(self, macros: &'a dyn MacroLookup) -> CompileContext<'a> {
-        CompileContext {
-            macros: Some(macros),
-            ..self
-        }
+        CompileContext { macros: Some(macros), ..self }
     }
 
     /// The same context with columns qualified by a table alias.
     pub fn with_qualifier(self, qualifier: &'a str) -> CompileContext<'a> {
-        CompileContext {
-            qualifier: Some(qualifier),
-            ..self
-        }
+        CompileContext { qualifier: Some(qualifier), ..self }
     }
 }
 
 /// Writes `expr` as one parenthesized SQL condition to `w`, binding every value. On
 /// error `w` is left exactly as it was.
-pub fn compile(
-    expr: &Expr,
-    ctx: &CompileContext<'_>,
-    w: &mut SqlWriter,
-) -> Result<(), FilterError> {
+pub fn compile(expr: &Expr, ctx: &CompileContext<'_>, w: &mut SqlWriter) -> Result<(), FilterError> {
     // Compile into a copy so that a refused filter leaves no half-written SQL or stray
     // parameters behind in the caller's statement.
     let mut out = w.clone();
@@ -86,11 +72,7 @@ pub fn compile(
 }
 
 /// Parses and compiles filter text: [`parse`] then [`compile`].
-pub fn compile_filter(
-    input: &str,
-    ctx: &CompileContext<'_>,
-    w: &mut SqlWriter,
-) -> Result<(), FilterError> {
+pub fn compile_filter(input: &str, ctx: &CompileContext<'_>, w: &mut SqlWriter) -> Result<(), FilterError> {
     compile(&parse(input)?, ctx, w)
 }
 
@@ -113,11 +95,7 @@ enum Family {
 fn family(field_type: FieldType) -> Family {
     match field_type {
         FieldType::Integer | FieldType::Float | FieldType::Decimal => Family::Number,
-        FieldType::String
-        | FieldType::Text
-        | FieldType::Email
-        | FieldType::Url
-        | FieldType::Enum => Family::Text,
+        FieldType::String | FieldType::Text | FieldType::Email | FieldType::Url | FieldType::Enum => Family::Text,
         FieldType::Uuid => Family::Uuid,
         FieldType::Date => Family::Date,
         FieldType::Datetime => Family::Datetime,
@@ -133,43 +111,24 @@ fn is_searchable(field_type: FieldType) -> bool {
 
 /// One side of a comparison, resolved.
 enum Side<'e> {
-    Column {
-        name: &'e str,
-        column: String,
-        field_type: FieldType,
-        position: usize,
-    },
-    Literal {
-        literal: &'e Literal,
-        position: usize,
-    },
-    Macro {
-        path: &'e str,
-        value: Value,
-        field_type: FieldType,
-        position: usize,
-    },
+    Column { name: &'e str, column: String, field_type: FieldType, position: usize },
+    Literal { literal: &'e Literal, position: usize },
+    Macro { path: &'e str, value: Value, field_type: FieldType, position: usize },
 }
 
 impl Side<'_> {
     fn position(&self) -> usize {
         match self {
-            Side::Column { position, .. }
-            | Side::Literal { position, .. }
-            | Side::Macro { position, .. } => *position,
+            Side::Column { position, .. } | Side::Literal { position, .. } | Side::Macro { position, .. } => *position,
         }
     }
 
     /// How the side is named in an error message.
     fn describe(&self) -> String {
         match self {
-            Side::Column {
-                name, field_type, ..
-            } => format!("field '{name}' ({field_type})"),
+            Side::Column { name, field_type, .. } => format!("field '{name}' ({field_type})"),
             Side::Literal { literal, .. } => describe_literal(literal),
-            Side::Macro {
-                path, field_type, ..
-            } => format!("@{path} ({field_type})"),
+            Side::Macro { path, field_type, .. } => format!("@{path} ({field_type})"),
         }
     }
 }
@@ -264,38 +223,20 @@ impl Compiler<'_, '_> {
         let position = operand.position;
         match &operand.kind {
             OperandKind::Field(name) => match self.ctx.fields.resolve(name) {
-                Some(field) => Ok(Side::Column {
-                    name,
-                    column: field.column,
-                    field_type: field.field_type,
-                    position,
-                }),
-                None => Err(FilterError::new(
-                    position,
-                    format!("unknown field '{name}'"),
-                )),
+                Some(field) => Ok(Side::Column { name, column: field.column, field_type: field.field_type, position }),
+                None => Err(FilterError::new(position, format!("unknown field '{name}'"))),
             },
             OperandKind::Macro(path) => {
                 let Some((value, field_type)) = self.ctx.macros.and_then(|m| m.lookup(path)) else {
-                    return Err(FilterError::new(
-                        position,
-                        format!("unknown macro '@{path}'"),
-                    ));
+                    return Err(FilterError::new(position, format!("unknown macro '@{path}'")));
                 };
                 if !value_fits(&value, field_type) {
                     return Err(FilterError::new(
                         position,
-                        format!(
-                            "macro '@{path}' has a value that does not fit its type, {field_type}"
-                        ),
+                        format!("macro '@{path}' has a value that does not fit its type, {field_type}"),
                     ));
                 }
-                Ok(Side::Macro {
-                    path,
-                    value,
-                    field_type,
-                    position,
-                })
+                Ok(Side::Macro { path, value, field_type, position })
             }
             OperandKind::Literal(literal) => Ok(Side::Literal { literal, position }),
         }
@@ -307,9 +248,7 @@ impl Compiler<'_, '_> {
         let op = comparison.op;
         let op_position = comparison.op_position;
         match (&left, &right) {
-            (Side::Column { .. }, Side::Column { .. }) => {
-                self.column_column(&left, op, op_position, &right)
-            }
+            (Side::Column { .. }, Side::Column { .. }) => self.column_column(&left, op, op_position, &right),
             (Side::Column { .. }, _) => self.column_constant(&left, op, op, op_position, &right),
             (_, Side::Column { .. }) => {
                 let Some(flipped) = op.flipped() else {
@@ -329,12 +268,8 @@ impl Compiler<'_, '_> {
     }
 
     fn push_column(&mut self, side: &Side<'_>) {
-        if let Side::Column {
-            column, field_type, ..
-        } = side
-        {
-            self.w
-                .push_comparable_column(self.ctx.qualifier, column, *field_type);
+        if let Side::Column { column, field_type, .. } = side {
+            self.w.push_comparable_column(self.ctx.qualifier, column, *field_type);
         }
     }
 
@@ -345,18 +280,13 @@ impl Compiler<'_, '_> {
         op_position: usize,
         right: &Side<'_>,
     ) -> Result<(), FilterError> {
-        let (Side::Column { field_type: a, .. }, Side::Column { field_type: b, .. }) =
-            (left, right)
-        else {
+        let (Side::Column { field_type: a, .. }, Side::Column { field_type: b, .. }) = (left, right) else {
             return Ok(());
         };
         if matches!(op, CompareOp::Contains | CompareOp::NotContains) {
             return Err(FilterError::new(
                 op_position,
-                format!(
-                    "'{op}' needs a string on its right, not {}",
-                    right.describe()
-                ),
+                format!("'{op}' needs a string on its right, not {}", right.describe()),
             ));
         }
         for (side, field_type) in [(left, a), (right, b)] {
@@ -367,11 +297,7 @@ impl Compiler<'_, '_> {
         if family(*a) != family(*b) {
             return Err(FilterError::new(
                 op_position,
-                format!(
-                    "{} cannot be compared with {}",
-                    left.describe(),
-                    right.describe()
-                ),
+                format!("{} cannot be compared with {}", left.describe(), right.describe()),
             ));
         }
         if op.is_ordering() && *a == FieldType::Boolean {
@@ -405,22 +331,14 @@ impl Compiler<'_, '_> {
             return Ok(());
         };
         let field_type = *field_type;
-        let literal_null = matches!(
-            constant,
-            Side::Literal {
-                literal: Literal::Null,
-                ..
-            }
-        );
+        let literal_null = matches!(constant, Side::Literal { literal: Literal::Null, .. });
         if field_type == FieldType::Json {
             return match op {
                 CompareOp::Eq | CompareOp::NotEq if literal_null => {
                     self.null_test(column, op);
                     Ok(())
                 }
-                CompareOp::Eq | CompareOp::NotEq => {
-                    Err(json_only_null(constant.position(), column))
-                }
+                CompareOp::Eq | CompareOp::NotEq => Err(json_only_null(constant.position(), column)),
                 _ => Err(json_only_null(op_position, column)),
             };
         }
@@ -440,20 +358,10 @@ impl Compiler<'_, '_> {
             return Err(no_boolean_ordering(written, op_position));
         }
         let description = column.describe();
-        let target = Target {
-            field_type,
-            description: &description,
-        };
+        let target = Target { field_type, description: &description };
         let (value, param_type) = match constant {
-            Side::Literal { literal, position } => {
-                (literal_value(literal, *position, &target)?, field_type)
-            }
-            Side::Macro {
-                value,
-                field_type: macro_type,
-                position,
-                ..
-            } => {
+            Side::Literal { literal, position } => (literal_value(literal, *position, &target)?, field_type),
+            Side::Macro { value, field_type: macro_type, position, .. } => {
                 if family(*macro_type) != family(field_type) {
                     return Err(mismatch(*position, &description, constant));
                 }
@@ -488,11 +396,7 @@ impl Compiler<'_, '_> {
 
     fn null_test(&mut self, column: &Side<'_>, op: CompareOp) {
         self.push_column(column);
-        self.w.push(if op == CompareOp::Eq {
-            " IS NULL"
-        } else {
-            " IS NOT NULL"
-        });
+        self.w.push(if op == CompareOp::Eq { " IS NULL" } else { " IS NOT NULL" });
     }
 
     /// `column ~ constant` or `column !~ constant`.
@@ -503,10 +407,7 @@ impl Compiler<'_, '_> {
         op_position: usize,
         constant: &Side<'_>,
     ) -> Result<(), FilterError> {
-        let Side::Column {
-            name, field_type, ..
-        } = column
-        else {
+        let Side::Column { name, field_type, .. } = column else {
             return Ok(());
         };
         if !is_searchable(*field_type) {
@@ -516,25 +417,13 @@ impl Compiler<'_, '_> {
             ));
         }
         let needle = match constant {
-            Side::Literal {
-                literal: Literal::String(text),
-                ..
-            } => text.as_str(),
-            Side::Literal {
-                literal: Literal::Null,
-                ..
-            } => return Err(null_needs_equality(op, op_position)),
-            Side::Macro {
-                value, field_type, ..
-            } if is_searchable(*field_type) => match value {
+            Side::Literal { literal: Literal::String(text), .. } => text.as_str(),
+            Side::Literal { literal: Literal::Null, .. } => return Err(null_needs_equality(op, op_position)),
+            Side::Macro { value, field_type, .. } if is_searchable(*field_type) => match value {
                 Value::Text(text) => text.as_str(),
                 _ => {
                     // A null macro: nothing contains it, so `!~` holds everywhere.
-                    self.w.push(if op == CompareOp::Contains {
-                        "1=0"
-                    } else {
-                        "1=1"
-                    });
+                    self.w.push(if op == CompareOp::Contains { "1=0" } else { "1=1" });
                     return Ok(());
                 }
             },
@@ -570,11 +459,7 @@ impl Compiler<'_, '_> {
 
     fn in_list(&mut self, list: &InList) -> Result<(), FilterError> {
         let operand = self.side(&list.operand)?;
-        if let Side::Literal {
-            literal: Literal::Null,
-            ..
-        } = operand
-        {
+        if let Side::Literal { literal: Literal::Null, .. } = operand {
             return Err(FilterError::new(
                 list.in_position,
                 "'in' cannot be used with null; compare with = null instead",
@@ -589,18 +474,12 @@ impl Compiler<'_, '_> {
             }
         }
         if list.items.is_empty() {
-            return Err(FilterError::new(
-                list.in_position,
-                "the list after 'in' is empty; give at least one value",
-            ));
+            return Err(FilterError::new(list.in_position, "the list after 'in' is empty; give at least one value"));
         }
         let Side::Column { field_type, .. } = &operand else {
             let mut holds = false;
             for item in &list.items {
-                let side = Side::Literal {
-                    literal: &item.literal,
-                    position: item.position,
-                };
+                let side = Side::Literal { literal: &item.literal, position: item.position };
                 holds |= fold(&operand, CompareOp::Eq, list.in_position, &side)?;
             }
             self.w.push(if holds { "1=1" } else { "1=0" });
@@ -611,10 +490,7 @@ impl Compiler<'_, '_> {
             return Err(json_only_null(list.in_position, &operand));
         }
         let description = operand.describe();
-        let target = Target {
-            field_type,
-            description: &description,
-        };
+        let target = Target { field_type, description: &description };
         let values = list
             .items
             .iter()
@@ -645,34 +521,19 @@ fn ordering_sql(op: CompareOp) -> &'static str {
 }
 
 fn json_only_null(position: usize, column: &Side<'_>) -> FilterError {
-    FilterError::new(
-        position,
-        format!(
-            "{} can only be compared with null (= null or != null)",
-            column.describe()
-        ),
-    )
+    FilterError::new(position, format!("{} can only be compared with null (= null or != null)", column.describe()))
 }
 
 fn null_needs_equality(op: CompareOp, position: usize) -> FilterError {
-    FilterError::new(
-        position,
-        format!("'{op}' cannot be used with null; only = null and != null are allowed"),
-    )
+    FilterError::new(position, format!("'{op}' cannot be used with null; only = null and != null are allowed"))
 }
 
 fn no_boolean_ordering(op: CompareOp, position: usize) -> FilterError {
-    FilterError::new(
-        position,
-        format!("'{op}' cannot compare booleans; use = or !="),
-    )
+    FilterError::new(position, format!("'{op}' cannot compare booleans; use = or !="))
 }
 
 fn mismatch(position: usize, target: &str, other: &Side<'_>) -> FilterError {
-    FilterError::new(
-        position,
-        format!("{target} cannot be compared with {}", other.describe()),
-    )
+    FilterError::new(position, format!("{target} cannot be compared with {}", other.describe()))
 }
 
 /// Whether a macro's value is of the type it claims.
@@ -681,29 +542,20 @@ fn value_fits(value: &Value, field_type: FieldType) -> bool {
         Value::Null => true,
         Value::Integer(_) | Value::Float(_) => family(field_type) == Family::Number,
         Value::Boolean(_) => field_type == FieldType::Boolean,
-        Value::Text(_) => !matches!(
-            field_type,
-            FieldType::Integer | FieldType::Float | FieldType::Boolean | FieldType::Json
-        ),
+        Value::Text(_) => {
+            !matches!(field_type, FieldType::Integer | FieldType::Float | FieldType::Boolean | FieldType::Json)
+        }
         Value::Json(_) => field_type == FieldType::Json,
     }
 }
 
 /// Converts a literal to the canonical value it has when compared with `target`.
-fn literal_value(
-    literal: &Literal,
-    position: usize,
-    target: &Target<'_>,
-) -> Result<Value, FilterError> {
+fn literal_value(literal: &Literal, position: usize, target: &Target<'_>) -> Result<Value, FilterError> {
     let field_type = target.field_type;
     let refuse = || {
         FilterError::new(
             position,
-            format!(
-                "{} cannot be compared with {}",
-                target.description,
-                describe_literal(literal)
-            ),
+            format!("{} cannot be compared with {}", target.description, describe_literal(literal)),
         )
     };
     match (literal, family(field_type)) {
@@ -727,37 +579,29 @@ fn literal_value(
             // equals a value it can never hold is a fair question with the answer "no".
             coerce_text(text, FieldType::String, position, target)
         }
-        (
-            Literal::String(text),
-            Family::Number | Family::Uuid | Family::Date | Family::Datetime,
-        ) if field_type != FieldType::Integer && field_type != FieldType::Float => {
+        (Literal::String(text), Family::Number | Family::Uuid | Family::Date | Family::Datetime)
+            if field_type != FieldType::Integer && field_type != FieldType::Float =>
+        {
             coerce_text(text, field_type, position, target)
         }
         _ => Err(refuse()),
     }
 }
 
-fn coerce_text(
-    text: &str,
-    field_type: FieldType,
-    position: usize,
-    target: &Target<'_>,
-) -> Result<Value, FilterError> {
-    let value =
-        coerce(&FieldDef::new(field_type), &Json::String(text.to_string())).map_err(|reason| {
-            FilterError::new(
-                position,
-                format!(
-                    "the string {} is not a valid {} for {}: {reason}",
-                    quote_for_message(text),
-                    target.field_type,
-                    target.description
-                ),
-            )
-        })?;
+fn coerce_text(text: &str, field_type: FieldType, position: usize, target: &Target<'_>) -> Result<Value, FilterError> {
+    let value = coerce(&FieldDef::new(field_type), &Json::String(text.to_string())).map_err(|reason| {
+        FilterError::new(
+            position,
+            format!(
+                "the string {} is not a valid {} for {}: {reason}",
+                quote_for_message(text),
+                target.field_type,
+                target.description
+            ),
+        )
+    })?;
     // SQLite compares decimals as REAL, so a decimal must also read as a finite f64.
-    let readable =
-        field_type != FieldType::Decimal || number_of(&value).is_some_and(f64::is_finite);
+    let readable = field_type != FieldType::Decimal || number_of(&value).is_some_and(f64::is_finite);
     if readable && value_fits(&value, target.field_type) && !value.is_null() {
         Ok(value)
     } else {
@@ -776,10 +620,7 @@ fn coerce_text(
 fn fractional_value(text: &str, position: usize) -> Result<f64, FilterError> {
     match text.parse::<f64>() {
         Ok(number) if number.is_finite() => Ok(number),
-        _ => Err(FilterError::new(
-            position,
-            format!("{} is not a valid number", quote_for_message(text)),
-        )),
+        _ => Err(FilterError::new(position, format!("{} is not a valid number", quote_for_message(text)))),
     }
 }
 
@@ -797,47 +638,25 @@ fn escape_like(text: &str) -> String {
 
 /// Decides a comparison of two constants (literals and macros) at compile time, with the
 /// same typing rules and null semantics as a comparison with a field.
-fn fold(
-    left: &Side<'_>,
-    op: CompareOp,
-    op_position: usize,
-    right: &Side<'_>,
-) -> Result<bool, FilterError> {
-    let is_literal_null = |side: &Side<'_>| {
-        matches!(
-            side,
-            Side::Literal {
-                literal: Literal::Null,
-                ..
-            }
-        )
-    };
+fn fold(left: &Side<'_>, op: CompareOp, op_position: usize, right: &Side<'_>) -> Result<bool, FilterError> {
+    let is_literal_null = |side: &Side<'_>| matches!(side, Side::Literal { literal: Literal::Null, .. });
     // Null written as a literal: only = and != are meaningful.
     if is_literal_null(left) || is_literal_null(right) {
         if !matches!(op, CompareOp::Eq | CompareOp::NotEq) {
             return Err(null_needs_equality(op, op_position));
         }
         let other_is_null = match (left, right) {
-            (Side::Literal { .. }, Side::Literal { .. }) => {
-                is_literal_null(left) && is_literal_null(right)
-            }
+            (Side::Literal { .. }, Side::Literal { .. }) => is_literal_null(left) && is_literal_null(right),
             (Side::Macro { value, .. }, _) | (_, Side::Macro { value, .. }) => value.is_null(),
             _ => false,
         };
         return Ok(other_is_null == (op == CompareOp::Eq));
     }
     for side in [left, right] {
-        if let Side::Macro {
-            field_type: FieldType::Json,
-            ..
-        } = side
-        {
+        if let Side::Macro { field_type: FieldType::Json, .. } = side {
             return Err(FilterError::new(
                 op_position,
-                format!(
-                    "{} can only be compared with null (= null or != null)",
-                    side.describe()
-                ),
+                format!("{} can only be compared with null (= null or != null)", side.describe()),
             ));
         }
     }
@@ -845,9 +664,7 @@ fn fold(
         let haystack = searchable_text(left, op)?;
         let needle = searchable_text(right, op)?;
         let contains = match (haystack, needle) {
-            (Some(haystack), Some(needle)) => {
-                haystack.to_lowercase().contains(&needle.to_lowercase())
-            }
+            (Some(haystack), Some(needle)) => haystack.to_lowercase().contains(&needle.to_lowercase()),
             // A null macro contains nothing and is contained in nothing.
             _ => false,
         };
@@ -856,45 +673,18 @@ fn fold(
     // Give both sides one type: a macro's declared type, to which a literal on the
     // other side is converted; two literals must be of one kind.
     let (left_value, right_value, numeric) = match (left, right) {
-        (
-            Side::Macro {
-                value: a,
-                field_type: ta,
-                ..
-            },
-            Side::Macro {
-                value: b,
-                field_type: tb,
-                ..
-            },
-        ) => {
+        (Side::Macro { value: a, field_type: ta, .. }, Side::Macro { value: b, field_type: tb, .. }) => {
             if family(*ta) != family(*tb) {
                 return Err(mismatch(right.position(), &left.describe(), right));
             }
             (a.clone(), b.clone(), family(*ta) == Family::Number)
         }
-        (
-            Side::Macro {
-                value, field_type, ..
-            },
-            Side::Literal { literal, position },
-        )
-        | (
-            Side::Literal { literal, position },
-            Side::Macro {
-                value, field_type, ..
-            },
-        ) => {
-            let (macro_side, literal_is_left) = if matches!(left, Side::Macro { .. }) {
-                (left, false)
-            } else {
-                (right, true)
-            };
+        (Side::Macro { value, field_type, .. }, Side::Literal { literal, position })
+        | (Side::Literal { literal, position }, Side::Macro { value, field_type, .. }) => {
+            let (macro_side, literal_is_left) =
+                if matches!(left, Side::Macro { .. }) { (left, false) } else { (right, true) };
             let description = macro_side.describe();
-            let target = Target {
-                field_type: *field_type,
-                description: &description,
-            };
+            let target = Target { field_type: *field_type, description: &description };
             let converted = literal_value(literal, *position, &target)?;
             let numeric = family(*field_type) == Family::Number;
             if literal_is_left {
@@ -908,10 +698,8 @@ fn fold(
             let b_value = plain_literal_value(b, right.position())?;
             let same_kind = matches!(
                 (&a_value, &b_value),
-                (
-                    Value::Integer(_) | Value::Float(_),
-                    Value::Integer(_) | Value::Float(_)
-                ) | (Value::Text(_), Value::Text(_))
+                (Value::Integer(_) | Value::Float(_), Value::Integer(_) | Value::Float(_))
+                    | (Value::Text(_), Value::Text(_))
                     | (Value::Boolean(_), Value::Boolean(_))
             );
             if !same_kind {
@@ -922,8 +710,7 @@ fn fold(
         }
         _ => return Ok(false),
     };
-    let booleans =
-        matches!(left_value, Value::Boolean(_)) || matches!(right_value, Value::Boolean(_));
+    let booleans = matches!(left_value, Value::Boolean(_)) || matches!(right_value, Value::Boolean(_));
     if op.is_ordering() && booleans {
         return Err(no_boolean_ordering(op, op_position));
     }
@@ -952,20 +739,12 @@ fn fold(
 /// The text of a constant that `~` searches in or for; `None` for a null macro.
 fn searchable_text<'s>(side: &'s Side<'_>, op: CompareOp) -> Result<Option<&'s str>, FilterError> {
     match side {
-        Side::Literal {
-            literal: Literal::String(text),
-            ..
-        } => Ok(Some(text)),
-        Side::Macro {
-            value, field_type, ..
-        } if is_searchable(*field_type) => match value {
+        Side::Literal { literal: Literal::String(text), .. } => Ok(Some(text)),
+        Side::Macro { value, field_type, .. } if is_searchable(*field_type) => match value {
             Value::Text(text) => Ok(Some(text)),
             _ => Ok(None),
         },
-        other => Err(FilterError::new(
-            other.position(),
-            format!("'{op}' needs strings, not {}", other.describe()),
-        )),
+        other => Err(FilterError::new(other.position(), format!("'{op}' needs strings, not {}", other.describe()))),
     }
 }
 

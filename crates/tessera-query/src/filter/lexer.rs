@@ -87,10 +87,7 @@ impl TokenKind {
 /// the input's length.
 pub(crate) fn tokenize(input: &str) -> Result<Vec<Token>, FilterError> {
     let chars: Vec<char> = input.chars().collect();
-    let mut lexer = Lexer {
-        chars: &chars,
-        index: 0,
-    };
+    let mut lexer = Lexer { chars: &chars, index: 0 };
     let mut tokens = Vec::new();
     loop {
         let token = lexer.next_token()?;
@@ -122,22 +119,14 @@ impl Lexer<'_> {
         }
         let start = self.index;
         let Some(c) = self.peek() else {
-            return Ok(Token {
-                kind: TokenKind::End,
-                position: start,
-            });
+            return Ok(Token { kind: TokenKind::End, position: start });
         };
         let next = self.peek_at(1);
         let (kind, width) = match (c, next) {
             ('(', _) => (TokenKind::LeftParen, 1),
             (')', _) => (TokenKind::RightParen, 1),
             (',', _) => (TokenKind::Comma, 1),
-            ('=', Some('=')) => {
-                return Err(FilterError::new(
-                    start,
-                    "'==' is not an operator; write '=' to compare",
-                ))
-            }
+            ('=', Some('=')) => return Err(FilterError::new(start, "'==' is not an operator; write '=' to compare")),
             ('=', _) => (TokenKind::Eq, 1),
             ('~', _) => (TokenKind::Contains, 1),
             ('!', Some('=')) => (TokenKind::NotEq, 2),
@@ -150,10 +139,7 @@ impl Lexer<'_> {
             ('&', Some('&')) => (TokenKind::And, 2),
             ('|', Some('|')) => (TokenKind::Or, 2),
             ('&', _) | ('|', _) => {
-                return Err(FilterError::new(
-                    start,
-                    format!("'{c}' is not an operator; write '{c}{c}'"),
-                ))
+                return Err(FilterError::new(start, format!("'{c}' is not an operator; write '{c}{c}'")))
             }
             ('"', _) | ('\'', _) => return self.string(c),
             ('@', _) => return self.macro_path(),
@@ -168,10 +154,7 @@ impl Lexer<'_> {
             }
         };
         self.index += width;
-        Ok(Token {
-            kind,
-            position: start,
-        })
+        Ok(Token { kind, position: start })
     }
 
     /// A string literal; `quote` is the opening quote, at the current position.
@@ -181,25 +164,16 @@ impl Lexer<'_> {
         let mut text = String::new();
         loop {
             let Some(c) = self.peek() else {
-                return Err(FilterError::new(
-                    start,
-                    format!("the string {} is not closed", quote_for_message(&text)),
-                ));
+                return Err(FilterError::new(start, format!("the string {} is not closed", quote_for_message(&text))));
             };
             self.index += 1;
             if c == quote {
-                return Ok(Token {
-                    kind: TokenKind::String(text),
-                    position: start,
-                });
+                return Ok(Token { kind: TokenKind::String(text), position: start });
             }
             if c == '\0' {
                 // No store keeps NUL in text (Postgres refuses it), so no comparison
                 // with it can mean anything.
-                return Err(FilterError::new(
-                    self.index - 1,
-                    "a string cannot contain the NUL character",
-                ));
+                return Err(FilterError::new(self.index - 1, "a string cannot contain the NUL character"));
             }
             if c != '\\' {
                 text.push(c);
@@ -274,26 +248,17 @@ impl Lexer<'_> {
             "in" => TokenKind::In,
             _ => TokenKind::Name(name),
         };
-        Ok(Token {
-            kind,
-            position: start,
-        })
+        Ok(Token { kind, position: start })
     }
 
     fn macro_path(&mut self) -> Result<Token, FilterError> {
         let start = self.index;
         self.index += 1;
         if !self.peek().is_some_and(|c| c.is_ascii_alphabetic()) {
-            return Err(FilterError::new(
-                start,
-                "'@' must be followed by a macro name, as in @request.auth.id",
-            ));
+            return Err(FilterError::new(start, "'@' must be followed by a macro name, as in @request.auth.id"));
         }
         let path = self.path()?;
-        Ok(Token {
-            kind: TokenKind::Macro(path),
-            position: start,
-        })
+        Ok(Token { kind: TokenKind::Macro(path), position: start })
     }
 
     fn number(&mut self) -> Result<Token, FilterError> {
@@ -303,10 +268,7 @@ impl Lexer<'_> {
             text.push('-');
             self.index += 1;
             if !self.peek().is_some_and(|c| c.is_ascii_digit()) {
-                return Err(FilterError::new(
-                    start,
-                    "'-' must be followed by digits to make a negative number",
-                ));
+                return Err(FilterError::new(start, "'-' must be followed by digits to make a negative number"));
             }
         }
         self.digits(&mut text);
@@ -331,33 +293,19 @@ impl Lexer<'_> {
                 self.digits(&mut text);
             }
         }
-        if self
-            .peek()
-            .is_some_and(|c| c.is_alphanumeric() || c == '_' || c == '.')
-        {
-            while self
-                .peek()
-                .is_some_and(|c| c.is_alphanumeric() || c == '_' || c == '.')
-            {
+        if self.peek().is_some_and(|c| c.is_alphanumeric() || c == '_' || c == '.') {
+            while self.peek().is_some_and(|c| c.is_alphanumeric() || c == '_' || c == '.') {
                 if let Some(c) = self.peek() {
                     text.push(c);
                 }
                 self.index += 1;
             }
-            return Err(FilterError::new(
-                start,
-                format!("malformed number {}", quote_for_message(&text)),
-            ));
+            return Err(FilterError::new(start, format!("malformed number {}", quote_for_message(&text))));
         }
         let kind = if fractional {
             match text.parse::<f64>() {
                 Ok(value) if value.is_finite() => TokenKind::Fractional(text),
-                _ => {
-                    return Err(FilterError::new(
-                        start,
-                        format!("the number {text} is too large"),
-                    ))
-                }
+                _ => return Err(FilterError::new(start, format!("the number {text} is too large"))),
             }
         } else {
             match text.parse::<i64>() {
@@ -366,18 +314,15 @@ impl Lexer<'_> {
                     return Err(FilterError::new(
                         start,
                         format!(
-                        "the integer {text} is out of range (integers are 64-bit, from {} to {})",
-                        i64::MIN,
-                        i64::MAX
-                    ),
+                            "the integer {text} is out of range (integers are 64-bit, from {} to {})",
+                            i64::MIN,
+                            i64::MAX
+                        ),
                     ))
                 }
             }
         };
-        Ok(Token {
-            kind,
-            position: start,
-        })
+        Ok(Token { kind, position: start })
     }
 
     fn digits(&mut self, text: &mut String) {
@@ -396,11 +341,7 @@ mod tests {
     use super::*;
 
     fn kinds(input: &str) -> Vec<TokenKind> {
-        tokenize(input)
-            .unwrap()
-            .into_iter()
-            .map(|token| token.kind)
-            .collect()
+        tokenize(input).unwrap().into_iter().map(|token| token.kind).collect()
     }
 
     fn error(input: &str) -> FilterError {
@@ -412,23 +353,7 @@ mod tests {
         use TokenKind::*;
         assert_eq!(
             kinds("= != > >= < <= ~ !~ && || ! ( ) ,"),
-            vec![
-                Eq,
-                NotEq,
-                Gt,
-                Ge,
-                Lt,
-                Le,
-                Contains,
-                NotContains,
-                And,
-                Or,
-                Not,
-                LeftParen,
-                RightParen,
-                Comma,
-                End
-            ]
+            vec![Eq, NotEq, Gt, Ge, Lt, Le, Contains, NotContains, And, Or, Not, LeftParen, RightParen, Comma, End]
         );
         // No spaces needed; `!` followed by `(` stays a `!`.
         assert_eq!(
@@ -468,12 +393,7 @@ mod tests {
         // A keyword is a whole name: these are field names.
         assert_eq!(
             kinds("nullable inx true_"),
-            vec![
-                Name("nullable".into()),
-                Name("inx".into()),
-                Name("true_".into()),
-                End
-            ]
+            vec![Name("nullable".into()), Name("inx".into()), Name("true_".into()), End]
         );
     }
 
@@ -491,15 +411,7 @@ mod tests {
                 End
             ]
         );
-        assert_eq!(
-            kinds("'' \"\" 'ünï ✓'"),
-            vec![
-                String("".into()),
-                String("".into()),
-                String("ünï ✓".into()),
-                End
-            ]
-        );
+        assert_eq!(kinds("'' \"\" 'ünï ✓'"), vec![String("".into()), String("".into()), String("ünï ✓".into()), End]);
     }
 
     #[test]
@@ -520,10 +432,7 @@ mod tests {
                 End
             ]
         );
-        assert_eq!(
-            kinds("9223372036854775807 -9223372036854775808"),
-            vec![Integer(i64::MAX), Integer(i64::MIN), End]
-        );
+        assert_eq!(kinds("9223372036854775807 -9223372036854775808"), vec![Integer(i64::MAX), Integer(i64::MIN), End]);
     }
 
     #[test]
@@ -570,11 +479,7 @@ mod tests {
         ];
         for (input, position, message) in cases {
             let error = error(input);
-            assert_eq!(
-                (error.position, error.message.as_str()),
-                (*position, *message),
-                "{input}"
-            );
+            assert_eq!((error.position, error.message.as_str()), (*position, *message), "{input}");
         }
     }
 }

@@ -120,10 +120,7 @@ pub struct FilterError {
 
 impl FilterError {
     pub(crate) fn new(position: usize, message: impl Into<String>) -> FilterError {
-        FilterError {
-            position,
-            message: message.into(),
-        }
+        FilterError { position, message: message.into() }
     }
 }
 
@@ -163,10 +160,7 @@ mod tests {
 
     #[test]
     fn quoted_text_is_escaped_and_shortened() {
-        assert_eq!(
-            quote_for_message("a\"b\\c\nd\te"),
-            "\"a\\\"b\\\\c\\nd\\te\""
-        );
+        assert_eq!(quote_for_message("a\"b\\c\nd\te"), "\"a\\\"b\\\\c\\nd\\te\"");
         let long = "x".repeat(100);
         assert_eq!(quote_for_message(&long), format!("\"{}…\"", "x".repeat(40)));
     }

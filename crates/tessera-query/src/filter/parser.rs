@@ -4,9 +4,7 @@
 
 use super::ast::{CompareOp, Comparison, Expr, InList, ListItem, Literal, Operand, OperandKind};
 use super::lexer::{tokenize, Token, TokenKind};
-use super::{
-    quote_for_message, FilterError, MAX_CONDITIONS, MAX_DEPTH, MAX_INPUT_CHARS, MAX_IN_ITEMS,
-};
+use super::{quote_for_message, FilterError, MAX_CONDITIONS, MAX_DEPTH, MAX_INPUT_CHARS, MAX_IN_ITEMS};
 
 /// Parses filter text into a syntax tree. Checks syntax and limits only; names and types
 /// are checked by [`super::compile`].
@@ -18,12 +16,7 @@ pub fn parse(input: &str) -> Result<Expr, FilterError> {
         ));
     }
     let tokens = tokenize(input)?;
-    let mut parser = Parser {
-        tokens,
-        index: 0,
-        depth: 0,
-        conditions: 0,
-    };
+    let mut parser = Parser { tokens, index: 0, depth: 0, conditions: 0 };
     if parser.peek().kind == TokenKind::End {
         return Err(FilterError::new(0, "the filter is empty"));
     }
@@ -33,10 +26,7 @@ pub fn parse(input: &str) -> Result<Expr, FilterError> {
         let message = if token.kind == TokenKind::RightParen {
             "found ')' without a matching '('".to_string()
         } else {
-            format!(
-                "expected '&&', '||' or the end of the filter but found {}",
-                token.kind.describe()
-            )
+            format!("expected '&&', '||' or the end of the filter but found {}", token.kind.describe())
         };
         return Err(FilterError::new(token.position, message));
     }
@@ -51,19 +41,13 @@ struct Parser {
     conditions: usize,
 }
 
-const END: Token = Token {
-    kind: TokenKind::End,
-    position: 0,
-};
+const END: Token = Token { kind: TokenKind::End, position: 0 };
 
 impl Parser {
     fn peek(&self) -> &Token {
         // The last token is End and is never consumed, so the fallback is unreachable;
         // it keeps this function free of a panic path all the same.
-        self.tokens
-            .get(self.index)
-            .or(self.tokens.last())
-            .unwrap_or(&END)
+        self.tokens.get(self.index).or(self.tokens.last()).unwrap_or(&END)
     }
 
     fn advance(&mut self) -> Token {
@@ -79,9 +63,7 @@ impl Parser {
         if self.depth > MAX_DEPTH {
             return Err(FilterError::new(
                 position,
-                format!(
-                    "the filter is nested too deeply (at most {MAX_DEPTH} levels of '(' and '!')"
-                ),
+                format!("the filter is nested too deeply (at most {MAX_DEPTH} levels of '(' and '!')"),
             ));
         }
         Ok(())
@@ -185,20 +167,15 @@ impl Parser {
                 return Err(FilterError::new(
                     token.position,
                     format!(
-                    "expected an operator (=, !=, >, >=, <, <=, ~, !~ or in) after {} but found {}",
-                    describe_operand(&left),
-                    other.describe()
-                ),
+                        "expected an operator (=, !=, >, >=, <, <=, ~, !~ or in) after {} but found {}",
+                        describe_operand(&left),
+                        other.describe()
+                    ),
                 ))
             }
         };
         let right = self.operand(&format!("a field or a value after '{op}'"))?;
-        Ok(Expr::Compare(Comparison {
-            left,
-            op,
-            op_position: token.position,
-            right,
-        }))
+        Ok(Expr::Compare(Comparison { left, op, op_position: token.position, right }))
     }
 
     fn in_list(&mut self, operand: Operand, in_position: usize) -> Result<Expr, FilterError> {
@@ -239,10 +216,7 @@ impl Parser {
                     format!("a list after 'in' may hold at most {MAX_IN_ITEMS} values"),
                 ));
             }
-            items.push(ListItem {
-                literal,
-                position: item.position,
-            });
+            items.push(ListItem { literal, position: item.position });
             let separator = self.advance();
             match separator.kind {
                 TokenKind::Comma => continue,
@@ -259,11 +233,7 @@ impl Parser {
                 }
             }
         }
-        Ok(Expr::In(InList {
-            operand,
-            in_position,
-            items,
-        }))
+        Ok(Expr::In(InList { operand, in_position, items }))
     }
 
     /// A field, macro or literal; `expected` says what the caller wanted, for errors.
@@ -286,10 +256,7 @@ impl Parser {
             }
         };
         self.advance();
-        Ok(Operand {
-            kind,
-            position: token.position,
-        })
+        Ok(Operand { kind, position: token.position })
     }
 }
 
@@ -330,14 +297,8 @@ mod tests {
             Expr::Compare(c) => format!("[{} {} {}]", c.left, c.op, c.right),
             Expr::In(list) => format!("[{}]", Expr::In(list.clone())),
             Expr::Not(inner) => format!("(not {})", sexpr(inner)),
-            Expr::And(parts) => format!(
-                "(and {})",
-                parts.iter().map(sexpr).collect::<Vec<_>>().join(" ")
-            ),
-            Expr::Or(parts) => format!(
-                "(or {})",
-                parts.iter().map(sexpr).collect::<Vec<_>>().join(" ")
-            ),
+            Expr::And(parts) => format!("(and {})", parts.iter().map(sexpr).collect::<Vec<_>>().join(" ")),
+            Expr::Or(parts) => format!("(or {})", parts.iter().map(sexpr).collect::<Vec<_>>().join(" ")),
         }
     }
 
@@ -351,31 +312,13 @@ mod tests {
     #[test]
     fn precedence_and_associativity() {
         assert_eq!(shape("a = 1"), "[a = 1]");
-        assert_eq!(
-            shape("a = 1 || b = 2 && c = 3"),
-            "(or [a = 1] (and [b = 2] [c = 3]))"
-        );
-        assert_eq!(
-            shape("a = 1 && b = 2 || c = 3"),
-            "(or (and [a = 1] [b = 2]) [c = 3])"
-        );
-        assert_eq!(
-            shape("a = 1 && b = 2 && c = 3"),
-            "(and [a = 1] [b = 2] [c = 3])"
-        );
-        assert_eq!(
-            shape("a = 1 || b = 2 || c = 3"),
-            "(or [a = 1] [b = 2] [c = 3])"
-        );
-        assert_eq!(
-            shape("(a = 1 || b = 2) && c = 3"),
-            "(and (or [a = 1] [b = 2]) [c = 3])"
-        );
+        assert_eq!(shape("a = 1 || b = 2 && c = 3"), "(or [a = 1] (and [b = 2] [c = 3]))");
+        assert_eq!(shape("a = 1 && b = 2 || c = 3"), "(or (and [a = 1] [b = 2]) [c = 3])");
+        assert_eq!(shape("a = 1 && b = 2 && c = 3"), "(and [a = 1] [b = 2] [c = 3])");
+        assert_eq!(shape("a = 1 || b = 2 || c = 3"), "(or [a = 1] [b = 2] [c = 3])");
+        assert_eq!(shape("(a = 1 || b = 2) && c = 3"), "(and (or [a = 1] [b = 2]) [c = 3])");
         // Parentheses keep a group as a node of its own.
-        assert_eq!(
-            shape("(a = 1 && b = 2) && c = 3"),
-            "(and (and [a = 1] [b = 2]) [c = 3])"
-        );
+        assert_eq!(shape("(a = 1 && b = 2) && c = 3"), "(and (and [a = 1] [b = 2]) [c = 3])");
         assert_eq!(shape("((a = 1))"), "[a = 1]");
         assert_eq!(shape("!(a = 1) && b = 2"), "(and (not [a = 1]) [b = 2])");
         assert_eq!(shape("!(a = 1 || b = 2)"), "(not (or [a = 1] [b = 2]))");
@@ -400,10 +343,7 @@ mod tests {
             "(and [@request.auth.id != null] [owner = @request.auth.id])"
         );
         assert_eq!(shape("!(age in (1, 2, 3))"), "(not [age in (1, 2, 3)])");
-        assert_eq!(
-            shape("age IN (1,'a',null,true)"),
-            r#"[age in (1, "a", null, true)]"#
-        );
+        assert_eq!(shape("age IN (1,'a',null,true)"), r#"[age in (1, "a", null, true)]"#);
     }
 
     #[test]
@@ -414,18 +354,8 @@ mod tests {
         let [Expr::Compare(first), Expr::Compare(second)] = parts.as_slice() else {
             panic!("not two comparisons");
         };
-        assert_eq!(
-            (first.left.position, first.op_position, first.right.position),
-            (0, 4, 6)
-        );
-        assert_eq!(
-            (
-                second.left.position,
-                second.op_position,
-                second.right.position
-            ),
-            (11, 15, 17)
-        );
+        assert_eq!((first.left.position, first.op_position, first.right.position), (0, 4, 6));
+        assert_eq!((second.left.position, second.op_position, second.right.position), (11, 15, 17));
         let Ok(Expr::In(list)) = parse("a in (1, 'ü', 3)") else {
             panic!("not an in");
         };
@@ -446,18 +376,34 @@ mod tests {
             ("a = 1 &&", 8, "expected a field, a value or '(' but found the end of the filter"),
             ("&& a = 1", 0, "expected a field, a value or '(' but found '&&'"),
             ("a = 1 || || b = 2", 9, "expected a field, a value or '(' but found '||'"),
-            ("a", 1, "expected an operator (=, !=, >, >=, <, <=, ~, !~ or in) after 'a' but found the end of the filter"),
+            (
+                "a",
+                1,
+                "expected an operator (=, !=, >, >=, <, <=, ~, !~ or in) after 'a' but found the end of the filter",
+            ),
             ("a = = 1", 4, "expected a field or a value after '=' but found '='"),
             ("a b", 2, "expected an operator (=, !=, >, >=, <, <=, ~, !~ or in) after 'a' but found 'b'"),
-            ("'x' 'y'", 4, "expected an operator (=, !=, >, >=, <, <=, ~, !~ or in) after \"x\" but found the string \"y\""),
+            (
+                "'x' 'y'",
+                4,
+                "expected an operator (=, !=, >, >=, <, <=, ~, !~ or in) after \"x\" but found the string \"y\"",
+            ),
             ("a = (1)", 4, "expected a field or a value after '=' but found '('"),
             ("!a = 1", 1, "'!' must be followed by '(' (as in !(age > 5)) but found 'a'"),
             ("!", 1, "'!' must be followed by '(' (as in !(age > 5)) but found the end of the filter"),
             ("a in 1", 5, "expected '(' after 'in' but found the number 1"),
             ("a in ()", 6, "the list after 'in' is empty; give at least one value"),
             ("a in (1,)", 8, "expected a value but found ')'"),
-            ("a in (1 2)", 8, "expected ',' or ')' in the list after 'in' (opened at position 5) but found the number 2"),
-            ("a in (1", 7, "expected ',' or ')' in the list after 'in' (opened at position 5) but found the end of the filter"),
+            (
+                "a in (1 2)",
+                8,
+                "expected ',' or ')' in the list after 'in' (opened at position 5) but found the number 2",
+            ),
+            (
+                "a in (1",
+                7,
+                "expected ',' or ')' in the list after 'in' (opened at position 5) but found the end of the filter",
+            ),
             ("a in (b)", 6, "a list after 'in' may hold only values, not the field 'b'"),
             ("a in (@m.x)", 6, "a list after 'in' may hold only values, not the macro '@m.x'"),
             ("a in (1) in (2)", 9, "expected '&&', '||' or the end of the filter but found 'in'"),
@@ -474,10 +420,7 @@ mod tests {
         assert!(parse(&format!("a = 1{padding}")).is_ok());
         assert_eq!(
             error(&format!("a = 1{padding} ")),
-            (
-                MAX_INPUT_CHARS,
-                "the filter is too long (at most 4096 characters)".to_string()
-            )
+            (MAX_INPUT_CHARS, "the filter is too long (at most 4096 characters)".to_string())
         );
         // Characters, not bytes: 4096 two-byte characters are fine.
         let text = "é".repeat(MAX_INPUT_CHARS - 6);
@@ -490,10 +433,7 @@ mod tests {
         assert!(parse(&nested(MAX_DEPTH)).is_ok());
         assert_eq!(
             error(&nested(MAX_DEPTH + 1)),
-            (
-                MAX_DEPTH,
-                "the filter is nested too deeply (at most 32 levels of '(' and '!')".to_string()
-            )
+            (MAX_DEPTH, "the filter is nested too deeply (at most 32 levels of '(' and '!')".to_string())
         );
         // `!(` is one level; a bare `!` another.
         let negated = |depth: usize| format!("{}a = 1{}", "!(".repeat(depth), ")".repeat(depth));
@@ -513,13 +453,7 @@ mod tests {
         let many = |count: usize| vec!["a = 1"; count].join(" && ");
         assert!(parse(&many(MAX_CONDITIONS)).is_ok());
         let error = error(&many(MAX_CONDITIONS + 1));
-        assert_eq!(
-            error,
-            (
-                MAX_CONDITIONS * 9,
-                "the filter has too many comparisons (at most 200)".to_string()
-            )
-        );
+        assert_eq!(error, (MAX_CONDITIONS * 9, "the filter has too many comparisons (at most 200)".to_string()));
     }
 
     #[test]

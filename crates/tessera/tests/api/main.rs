@@ -1,0 +1,5 @@
+//! HTTP scenario tests: every scenario runs against SQLite and against Postgres, through
+//! a real socket.
+
+mod harness;
+mod tables;
