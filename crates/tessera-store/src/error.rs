@@ -31,6 +31,8 @@ pub enum StoreError {
     #[error("{failing} row(s) cannot be migrated")]
     MigrationRefused { failing: u64, rows: Vec<FailingRow> },
     /// The schema changed under the request (another writer won).
+    /// The table changed under the request (another writer won, or a statement was built
+    /// from a catalog snapshot a migration replaced).
     #[error("table '{0}' was changed by another request; retry with the current schema")]
     Stale(String),
     #[error("database error: {0}")]
@@ -61,6 +63,14 @@ impl StoreError {
 
 /// Maps a database unique-constraint error to [`StoreError::Duplicate`] naming the field.
 pub(crate) fn classify_sqlite(error: rusqlite::Error) -> StoreError {
+    // A statement built from a catalog snapshot that a concurrent migration replaced.
+    let message = error.to_string();
+    if message.starts_with("no such column")
+        || message.starts_with("no such table")
+        || message.contains("has no column named")
+    {
+        return StoreError::Stale(String::new());
+    }
     if let rusqlite::Error::SqliteFailure(code, Some(message)) = &error {
         if code.code == rusqlite::ErrorCode::ConstraintViolation {
             // "UNIQUE constraint failed: table.column"
@@ -78,6 +88,12 @@ pub(crate) fn classify_sqlite(error: rusqlite::Error) -> StoreError {
 /// Maps a Postgres unique-violation to [`StoreError::Duplicate`] naming the field.
 pub(crate) fn classify_postgres(error: tokio_postgres::Error) -> StoreError {
     if let Some(db) = error.as_db_error() {
+        // A statement built from a catalog snapshot that a concurrent migration replaced.
+        if db.code() == &tokio_postgres::error::SqlState::UNDEFINED_COLUMN
+            || db.code() == &tokio_postgres::error::SqlState::UNDEFINED_TABLE
+        {
+            return StoreError::Stale(String::new());
+        }
         if db.code() == &tokio_postgres::error::SqlState::UNIQUE_VIOLATION {
             // detail: Key (email)=(a@b.c) already exists.
             let field = db

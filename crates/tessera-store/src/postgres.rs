@@ -159,7 +159,7 @@ impl PostgresStore {
 
     pub async fn query_strings(&self, sql: String, values: Vec<Value>) -> Result<Vec<String>, StoreError> {
         let client = self.pool.get().await?;
-        let stmt = client.prepare_cached(&sql).await?;
+        let stmt = client.prepare_cached(&sql).await.map_err(classify_postgres)?;
         let params = params(&values);
         let rows = client.query(&stmt, &refs(&params)).await?;
         rows.iter().map(|row| Ok(row.try_get::<_, String>(0)?)).collect()
@@ -167,14 +167,14 @@ impl PostgresStore {
 
     pub async fn query_count(&self, sql: String, values: Vec<Value>) -> Result<i64, StoreError> {
         let client = self.pool.get().await?;
-        let stmt = client.prepare_cached(&sql).await?;
+        let stmt = client.prepare_cached(&sql).await.map_err(classify_postgres)?;
         let params = params(&values);
         Ok(client.query_one(&stmt, &refs(&params)).await?.try_get(0)?)
     }
 
     pub async fn write_strings(&self, sql: String, values: Vec<Value>) -> Result<Vec<String>, StoreError> {
         let client = self.pool.get().await?;
-        let stmt = client.prepare_cached(&sql).await?;
+        let stmt = client.prepare_cached(&sql).await.map_err(classify_postgres)?;
         let params = params(&values);
         let rows = client.query(&stmt, &refs(&params)).await.map_err(classify_postgres)?;
         rows.iter().map(|row| Ok(row.try_get::<_, String>(0)?)).collect()
@@ -182,7 +182,7 @@ impl PostgresStore {
 
     pub async fn execute(&self, sql: String, values: Vec<Value>) -> Result<u64, StoreError> {
         let client = self.pool.get().await?;
-        let stmt = client.prepare_cached(&sql).await?;
+        let stmt = client.prepare_cached(&sql).await.map_err(classify_postgres)?;
         let params = params(&values);
         client.execute(&stmt, &refs(&params)).await.map_err(classify_postgres)
     }
@@ -199,7 +199,7 @@ impl PostgresStore {
             // The common single create: one prepared statement, no explicit transaction.
             let row = rows.into_iter().next().expect("one row");
             let (sql, values) = row_queries::insert(Dialect::Postgres, &schema, row, &now, return_rows);
-            let stmt = client.prepare_cached(&sql).await?;
+            let stmt = client.prepare_cached(&sql).await.map_err(classify_postgres)?;
             let params = params(&values);
             let result = client.query_one(&stmt, &refs(&params)).await.map_err(|e| classify_postgres(e).at_row(0))?;
             return Ok(if return_rows {
@@ -219,7 +219,7 @@ impl PostgresStore {
             let chunk: Vec<NewRow> = rows.by_ref().take(batch).collect();
             let count = chunk.len();
             let (sql, values) = insert_many(&schema, chunk, &now, return_rows);
-            let stmt = tx.prepare_cached(&sql).await?;
+            let stmt = tx.prepare_cached(&sql).await.map_err(classify_postgres)?;
             let params = params(&values);
             let result = tx.query(&stmt, &refs(&params)).await.map_err(|e| {
                 // A batch fails as a whole; name its first row.

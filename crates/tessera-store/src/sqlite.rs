@@ -238,7 +238,7 @@ impl SqliteStore {
 
     pub async fn query_strings(&self, sql: String, values: Vec<Value>) -> Result<Vec<String>, StoreError> {
         self.read(move |conn| {
-            let mut stmt = conn.prepare_cached(&sql)?;
+            let mut stmt = conn.prepare_cached(&sql).map_err(classify_sqlite)?;
             let rows = stmt.query_map(params(&values), |row| row.get::<_, String>(0))?;
             Ok(rows.collect::<Result<Vec<_>, _>>()?)
         })
@@ -246,13 +246,16 @@ impl SqliteStore {
     }
 
     pub async fn query_count(&self, sql: String, values: Vec<Value>) -> Result<i64, StoreError> {
-        self.read(move |conn| Ok(conn.prepare_cached(&sql)?.query_row(params(&values), |row| row.get(0))?)).await
+        self.read(move |conn| {
+            Ok(conn.prepare_cached(&sql).map_err(classify_sqlite)?.query_row(params(&values), |row| row.get(0))?)
+        })
+        .await
     }
 
     /// Runs one writing statement that returns JSON rows.
     pub async fn write_strings(&self, sql: String, values: Vec<Value>) -> Result<Vec<String>, StoreError> {
         self.write(move |conn| {
-            let mut stmt = conn.prepare_cached(&sql)?;
+            let mut stmt = conn.prepare_cached(&sql).map_err(classify_sqlite)?;
             let rows = stmt.query_map(params(&values), |row| row.get::<_, String>(0)).map_err(classify_sqlite)?;
             rows.collect::<Result<Vec<_>, _>>().map_err(classify_sqlite)
         })
@@ -261,7 +264,11 @@ impl SqliteStore {
 
     pub async fn execute(&self, sql: String, values: Vec<Value>) -> Result<u64, StoreError> {
         self.write(move |conn| {
-            let changed = conn.prepare_cached(&sql)?.execute(params(&values)).map_err(classify_sqlite)?;
+            let changed = conn
+                .prepare_cached(&sql)
+                .map_err(classify_sqlite)?
+                .execute(params(&values))
+                .map_err(classify_sqlite)?;
             Ok(changed as u64)
         })
         .await
@@ -280,7 +287,7 @@ impl SqliteStore {
             let mut ids = Vec::new();
             for (index, row) in rows.into_iter().enumerate() {
                 let (sql, values) = row_queries::insert(Dialect::Sqlite, &schema, row, &now, return_rows);
-                let mut stmt = tx.prepare_cached(&sql)?;
+                let mut stmt = tx.prepare_cached(&sql).map_err(classify_sqlite)?;
                 let result = if return_rows {
                     stmt.query_row(params(&values), |r| r.get::<_, String>(0)).map(|json| json_rows.push(json))
                 } else {
