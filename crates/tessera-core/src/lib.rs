@@ -31,7 +31,37 @@ impl App {
     /// Loads the catalog from the store.
     pub async fn new(store: Store) -> Result<App, CoreError> {
         let tables = store.load_tables().await?;
-        Ok(App { inner: Arc::new(AppInner { store, catalog: ArcSwap::from_pointee(Catalog::new(tables)) }) })
+        let app = App { inner: Arc::new(AppInner { store, catalog: ArcSwap::from_pointee(Catalog::new(tables)) }) };
+        app.follow_catalog_changes();
+        Ok(app)
+    }
+
+    /// Reloads the catalog whenever another tessera on the same database changes it, so
+    /// many stateless copies behind a load balancer behave as one. Stops when the app is
+    /// dropped.
+    fn follow_catalog_changes(&self) {
+        if self.store().dialect() == tessera_query::Dialect::Sqlite {
+            return;
+        }
+        let (signal, mut signals) = tokio::sync::mpsc::channel::<()>(1);
+        let store = self.store().clone();
+        tokio::spawn(async move {
+            store
+                .watch_catalog(move || {
+                    // A full queue already holds a pending reload: coalesce.
+                    !matches!(signal.try_send(()), Err(tokio::sync::mpsc::error::TrySendError::Closed(_)))
+                })
+                .await;
+        });
+        let weak = Arc::downgrade(&self.inner);
+        tokio::spawn(async move {
+            while signals.recv().await.is_some() {
+                let Some(inner) = weak.upgrade() else { break };
+                if let Err(e) = (App { inner }).reload_catalog().await {
+                    tracing::warn!("cannot reload the catalog after a change elsewhere: {e}");
+                }
+            }
+        });
     }
 
     pub fn store(&self) -> &Store {

@@ -172,6 +172,16 @@ impl Store {
         backend!(self.query_count(sql, params))
     }
 
+    /// Calls `on_change` whenever another process commits a catalog change (Postgres:
+    /// LISTEN/NOTIFY), until it returns false. SQLite has one server process, so nothing
+    /// arrives there and this returns at once.
+    pub async fn watch_catalog(&self, on_change: impl FnMut() -> bool + Send) {
+        match self {
+            Store::Sqlite(_) => {}
+            Store::Postgres(store) => store.watch_catalog(on_change).await,
+        }
+    }
+
     /// Closes connections cleanly (checkpoints the SQLite WAL).
     pub async fn close(&self) {
         backend!(self.close())

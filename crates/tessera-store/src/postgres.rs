@@ -16,9 +16,13 @@ use tokio_postgres::types::{to_sql_checked, IsNull, ToSql, Type};
 /// Postgres accepts at most 65535 parameters per statement.
 const MAX_PARAMS: usize = 60_000;
 
+/// The channel on which catalog changes are announced.
+const CATALOG_CHANNEL: &str = "tessera_catalog";
+
 #[derive(Clone)]
 pub struct PostgresStore {
     pool: Pool,
+    config: tokio_postgres::Config,
 }
 
 /// Binds a [`Value`]; the SQL text casts each placeholder, so the Rust type decides the
@@ -57,6 +61,7 @@ impl PostgresStore {
     pub async fn open(url: &str, pool_size: usize) -> Result<PostgresStore, StoreError> {
         let config: tokio_postgres::Config =
             url.parse().map_err(|e| StoreError::Pool(format!("invalid database url: {e}")))?;
+        let config_for_listen = config.clone();
         let manager = Manager::from_config(
             config,
             tokio_postgres::NoTls,
@@ -64,7 +69,7 @@ impl PostgresStore {
         );
         let pool =
             Pool::builder(manager).max_size(pool_size.max(1)).build().map_err(|e| StoreError::Pool(e.to_string()))?;
-        let store = PostgresStore { pool };
+        let store = PostgresStore { pool, config: config_for_listen };
         let client = store.pool.get().await?;
         // Several copies of tessera may start at once: serialize the system-table setup.
         client.batch_execute("SELECT pg_advisory_lock(7431001)").await?;
@@ -325,6 +330,46 @@ impl PostgresStore {
     pub async fn close(&self) {
         self.pool.close();
     }
+
+    /// Calls `on_change` whenever another connection commits a catalog change, and once
+    /// after every (re)connection (changes may have been missed while disconnected).
+    /// Runs until `on_change` returns false.
+    pub async fn watch_catalog(&self, mut on_change: impl FnMut() -> bool + Send) {
+        let mut backoff = std::time::Duration::from_millis(100);
+        loop {
+            match self.config.connect(tokio_postgres::NoTls).await {
+                Ok((client, mut connection)) => {
+                    backoff = std::time::Duration::from_millis(100);
+                    let listen_sql = format!("LISTEN {CATALOG_CHANNEL}");
+                    let listen = client.batch_execute(&listen_sql);
+                    // The connection must be polled for LISTEN to complete.
+                    let mut listen = std::pin::pin!(listen);
+                    let listened = loop {
+                        tokio::select! {
+                            result = &mut listen => break result.is_ok(),
+                            message = std::future::poll_fn(|cx| connection.poll_message(cx)) => {
+                                if !matches!(message, Some(Ok(_))) { break false; }
+                            }
+                        }
+                    };
+                    if listened {
+                        if !on_change() {
+                            return;
+                        }
+                        while let Some(Ok(message)) = std::future::poll_fn(|cx| connection.poll_message(cx)).await {
+                            if matches!(message, tokio_postgres::AsyncMessage::Notification(_)) && !on_change() {
+                                return;
+                            }
+                        }
+                    }
+                    tracing::warn!("catalog listener disconnected; reconnecting");
+                }
+                Err(e) => tracing::warn!("catalog listener cannot connect: {e}"),
+            }
+            tokio::time::sleep(backoff).await;
+            backoff = (backoff * 2).min(std::time::Duration::from_secs(5));
+        }
+    }
 }
 
 /// A multi-row insert for a bulk create.
@@ -371,6 +416,8 @@ async fn insert_history(
         &[&table_id, &version, &action, &before, &after, &steps, &at],
     )
     .await?;
+    // Delivered at commit to every tessera on this database, which reload their catalog.
+    tx.execute("SELECT pg_notify($1, $2)", &[&CATALOG_CHANNEL, &table_id.to_string()]).await?;
     Ok(())
 }
 
