@@ -17,7 +17,7 @@ pub struct ApiError {
     pub message: String,
     pub details: Vec<Json>,
     /// Extra members of the error object (e.g. `failing_rows`).
-    pub extra: Option<(&'static str, Json)>,
+    pub extra: Option<Box<(&'static str, Json)>>,
 }
 
 impl ApiError {
@@ -44,7 +44,8 @@ static REQUEST_IDS: AtomicU64 = AtomicU64::new(1);
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let mut error = json!({"code": self.code, "message": self.message, "details": self.details});
-        if let Some((key, value)) = self.extra {
+        if let Some(extra) = self.extra {
+            let (key, value) = *extra;
             error[key] = value;
         }
         (self.status, axum::Json(json!({ "error": error }))).into_response()
@@ -98,7 +99,7 @@ impl From<CoreError> for ApiError {
             CoreError::MigrationRefused { failing, rows } => {
                 let mut error = ApiError::new(StatusCode::CONFLICT, "migration_refused", message)
                     .with_details(rows.iter().map(|r| json!(r)).collect());
-                error.extra = Some(("failing_rows", json!(failing)));
+                error.extra = Some(Box::new(("failing_rows", json!(failing))));
                 error
             }
             CoreError::Stale(_) => ApiError::new(StatusCode::CONFLICT, "schema_changed", message),

@@ -8,6 +8,7 @@ use crate::{now_text, row_queries, table_queries, HistoryEntry, Inserted, NewRow
 use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod, Transaction};
 use indexmap::IndexMap;
 use std::error::Error;
+use std::sync::Arc;
 use tessera_query::{quote_ident, Dialect, SqlWriter};
 use tessera_schema::plan::{Plan, Step};
 use tessera_schema::{FieldDef, FieldType, TableSchema, Value};
@@ -22,7 +23,7 @@ const CATALOG_CHANNEL: &str = "tessera_catalog";
 #[derive(Clone)]
 pub struct PostgresStore {
     pool: Pool,
-    config: tokio_postgres::Config,
+    config: Arc<tokio_postgres::Config>,
 }
 
 /// Binds a [`Value`]; the SQL text casts each placeholder, so the Rust type decides the
@@ -69,7 +70,7 @@ impl PostgresStore {
         );
         let pool =
             Pool::builder(manager).max_size(pool_size.max(1)).build().map_err(|e| StoreError::Pool(e.to_string()))?;
-        let store = PostgresStore { pool, config: config_for_listen };
+        let store = PostgresStore { pool, config: Arc::new(config_for_listen) };
         let client = store.pool.get().await?;
         // Several copies of tessera may start at once: serialize the system-table setup.
         client.batch_execute("SELECT pg_advisory_lock(7431001)").await?;

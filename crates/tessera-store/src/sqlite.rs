@@ -188,7 +188,7 @@ impl SqliteStore {
             for statement in table_queries::create_indexes(&schema) {
                 tx.execute(&statement, [])?;
             }
-            insert_history(&tx, schema.id, schema.version, "create", None, Some(&schema_json), "[]", &now)?;
+            insert_history(tx, schema.id, schema.version, "create", None, Some(&schema_json), "[]", &now)?;
             Ok(schema)
         })
         .await
@@ -206,7 +206,7 @@ impl SqliteStore {
             }
             tx.execute(&table_queries::drop_table(&schema.name), [])?;
             let before = serde_json::to_string(&schema).expect("schema serializes");
-            insert_history(&tx, schema.id, schema.version + 1, "drop", Some(&before), None, "[]", &now_text())?;
+            insert_history(tx, schema.id, schema.version + 1, "drop", Some(&before), None, "[]", &now_text())?;
             Ok(())
         })
         .await
@@ -325,7 +325,7 @@ fn migrate_in(tx: &Connection, plan: Plan, dry_run: bool) -> Result<MigrationRep
     if current != Some(plan.before.version) {
         return Err(StoreError::Stale(plan.before.name.clone()));
     }
-    if let Some(taken) = renamed_to_existing(&tx, &plan)? {
+    if let Some(taken) = renamed_to_existing(tx, &plan)? {
         return Err(StoreError::TableExists(taken));
     }
     let rows: i64 =
@@ -333,7 +333,7 @@ fn migrate_in(tx: &Connection, plan: Plan, dry_run: bool) -> Result<MigrationRep
     let mut report = MigrationReport::new(&plan, rows, dry_run);
     if migrate::needs_scan(&plan) && rows > 0 {
         let mut converter = RowConverter::new(&plan);
-        scan_rows(&tx, &plan.before, |id, old| {
+        scan_rows(tx, &plan.before, |id, old| {
             converter.convert_row(id, &old);
             Ok(())
         })?;
@@ -346,7 +346,7 @@ fn migrate_in(tx: &Connection, plan: Plan, dry_run: bool) -> Result<MigrationRep
     if report.failing_rows > 0 {
         return Err(StoreError::MigrationRefused { failing: report.failing_rows, rows: report.failures });
     }
-    apply(&tx, &plan)?;
+    apply(tx, &plan)?;
     let now = now_text();
     let after_json = serde_json::to_string(&plan.after).expect("schema serializes");
     tx.execute(
@@ -363,7 +363,7 @@ fn migrate_in(tx: &Connection, plan: Plan, dry_run: bool) -> Result<MigrationRep
     let before_json = serde_json::to_string(&plan.before).expect("schema serializes");
     let steps = serde_json::to_string(&report.steps).expect("steps serialize");
     insert_history(
-        &tx,
+        tx,
         plan.after.id,
         plan.after.version,
         "migrate",

@@ -170,7 +170,7 @@ pub async fn export(app: &App, table: &str, format: Format) -> anyhow::Result<()
         Format::Csv => {
             let mut writer = csv::Writer::from_writer(out);
             writer.write_record(&columns)?;
-            Sink::Csv(writer)
+            Sink::Csv(Box::new(writer))
         }
     };
     let mut params = ListParams { limit: Some("1000".into()), ..ListParams::default() };
@@ -207,5 +207,5 @@ pub async fn export(app: &App, table: &str, format: Format) -> anyhow::Result<()
 /// Where exported rows go.
 enum Sink<W: Write> {
     Ndjson(W),
-    Csv(csv::Writer<W>),
+    Csv(Box<csv::Writer<W>>),
 }
