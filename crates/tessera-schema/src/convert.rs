@@ -14,8 +14,9 @@
 
 use crate::field::{FieldDef, FieldType};
 use crate::validate::{
-    codes, coerce_type, describe, float_to_integer, parse_date, parse_datetime, parse_decimal_text, parse_float_text,
-    parse_integer_text, parse_text_type, quote, FieldChecker, Invalid, EMAIL_MAX_CHARS, FLOAT_EXACT_INT, URL_MAX_CHARS,
+    codes, coerce_type, describe, exact_float, float_to_integer, parse_date, parse_datetime, parse_decimal_text,
+    parse_float_text, parse_integer_text, parse_text_type, quote, FieldChecker, Invalid, EMAIL_MAX_CHARS,
+    FLOAT_EXACT_INT, URL_MAX_CHARS,
 };
 use crate::value::Value;
 use serde::Serialize;
@@ -371,8 +372,8 @@ fn json_to(json: &Json, to: FieldType) -> Result<Value, Invalid> {
         if let Some(i) = number.as_i64() {
             return integer_to(i, FieldType::Float);
         }
-        if number.is_u64() {
-            return Err(not_exact_float(&number.to_string()));
+        if let Some(u) = number.as_u64() {
+            return exact_float(i128::from(u)).map(Value::Float).ok_or_else(|| not_exact_float(&number.to_string()));
         }
     }
     coerce_type(to, json)
@@ -423,19 +424,13 @@ fn not_a_flag(shown: &str) -> Invalid {
 fn not_exact_float(shown: &str) -> Invalid {
     Invalid::new(
         codes::OUT_OF_RANGE,
-        format!("{shown} is beyond +-2^53 ({FLOAT_EXACT_INT}), where a float no longer holds every integer exactly"),
+        format!("{shown} has no exact float: beyond +-2^53 ({FLOAT_EXACT_INT}) a float holds only some integers"),
     )
 }
 
 fn integer_to(i: i64, to: FieldType) -> Result<Value, Invalid> {
     match to {
-        FieldType::Float => {
-            if i.unsigned_abs() <= FLOAT_EXACT_INT as u64 {
-                Ok(Value::Float(i as f64))
-            } else {
-                Err(not_exact_float(&i.to_string()))
-            }
-        }
+        FieldType::Float => exact_float(i128::from(i)).map(Value::Float).ok_or_else(|| not_exact_float(&i.to_string())),
         FieldType::Decimal | FieldType::Enum => Ok(Value::Text(i.to_string())),
         FieldType::Boolean => match i {
             0 => Ok(Value::Boolean(false)),

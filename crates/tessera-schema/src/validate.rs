@@ -58,8 +58,7 @@ pub const DECIMAL_MAX_DIGITS: usize = 38;
 pub const EMAIL_MAX_CHARS: usize = 254;
 /// Longest accepted URL, in characters.
 pub const URL_MAX_CHARS: usize = 2048;
-/// Largest integer magnitude a float holds exactly (2^53); larger integers do not convert
-/// to float.
+/// Largest integer magnitude below which a float holds every integer exactly (2^53).
 pub const FLOAT_EXACT_INT: i64 = 1 << 53;
 
 /// Why a value is not valid for a field: a stable code and a sentence quoting the value.
@@ -186,6 +185,7 @@ struct FieldSlot {
 }
 
 impl RowValidator {
+    /// Prepares a table's validator: compiles its patterns and coerces its defaults once.
     pub fn new(schema: &TableSchema) -> RowValidator {
         let fields: Vec<FieldSlot> = schema
             .fields
@@ -301,7 +301,8 @@ pub fn coerce_text(def: &FieldDef, text: &str) -> Result<Value, String> {
     coerce_text_coded(def, text).map_err(|e| e.message)
 }
 
-/// [`coerce_text`] with the error code.
+/// [`coerce_text`] with the error code. Compiles the pattern on each call: an import of
+/// many rows should use a [`FieldChecker`] per column.
 pub fn coerce_text_coded(def: &FieldDef, text: &str) -> Result<Value, Invalid> {
     FieldChecker::new(def).coerce_text(text)
 }
@@ -596,7 +597,7 @@ pub(crate) fn parse_text_type(t: FieldType, text: &str) -> Result<Value, Invalid
         FieldType::Datetime => parse_datetime(text).map(Value::Text),
         FieldType::Uuid => parse_uuid(text).map(Value::Text),
         FieldType::Json => {
-            let json: Json = serde_json::from_str(text)
+            let json = parse_json_text(text)
                 .map_err(|e| Invalid::new(codes::INVALID_FORMAT, format!("{} is not valid JSON ({e})", quote(text))))?;
             if json.is_null() {
                 return Ok(Value::Null);
@@ -604,6 +605,150 @@ pub(crate) fn parse_text_type(t: FieldType, text: &str) -> Result<Value, Invalid
             check_json_nul(&json)?;
             Ok(Value::Json(json))
         }
+    }
+}
+
+/// Parses a JSON document exactly: every float is the one its literal denotes (serde_json
+/// alone may be one unit in the last place off), and a repeated object key is an error
+/// rather than a value silently dropped.
+pub(crate) fn parse_json_text(text: &str) -> Result<Json, String> {
+    use serde::de::DeserializeSeed;
+    let mut deserializer = serde_json::Deserializer::from_str(text);
+    let mut json = ExactJson.deserialize(&mut deserializer).map_err(|e| e.to_string())?;
+    deserializer.end().map_err(|e| e.to_string())?;
+    let mut literals = number_literals(text).into_iter();
+    reparse_floats(&mut json, &mut literals)?;
+    if literals.next().is_some() {
+        return Err("numbers could not be read exactly".into());
+    }
+    Ok(json)
+}
+
+/// The number literals of a valid JSON text, in order.
+fn number_literals(text: &str) -> Vec<&str> {
+    let bytes = text.as_bytes();
+    let mut literals = Vec::new();
+    let mut at = 0;
+    while at < bytes.len() {
+        match bytes[at] {
+            b'"' => {
+                at += 1;
+                while at < bytes.len() && bytes[at] != b'"' {
+                    at += if bytes[at] == b'\\' { 2 } else { 1 };
+                }
+                at += 1;
+            }
+            b'-' | b'0'..=b'9' => {
+                let start = at;
+                while at < bytes.len() && matches!(bytes[at], b'0'..=b'9' | b'-' | b'+' | b'.' | b'e' | b'E') {
+                    at += 1;
+                }
+                literals.push(&text[start..at]);
+            }
+            _ => at += 1,
+        }
+    }
+    literals
+}
+
+/// Walks the document in text order (objects keep their order) and re-reads each
+/// non-integer number from its literal with Rust's correctly rounded parser.
+fn reparse_floats<'a>(json: &mut Json, literals: &mut impl Iterator<Item = &'a str>) -> Result<(), String> {
+    match json {
+        Json::Number(number) => {
+            let literal = literals.next().ok_or_else(|| "numbers could not be read exactly".to_string())?;
+            if !(number.is_i64() || number.is_u64()) {
+                let exact = literal
+                    .parse::<f64>()
+                    .ok()
+                    .and_then(serde_json::Number::from_f64)
+                    .ok_or_else(|| format!("{literal} is not a finite number"))?;
+                *number = exact;
+            }
+        }
+        Json::Array(items) => {
+            for item in items {
+                reparse_floats(item, literals)?;
+            }
+        }
+        Json::Object(map) => {
+            for (_, value) in map.iter_mut() {
+                reparse_floats(value, literals)?;
+            }
+        }
+        _ => {}
+    }
+    Ok(())
+}
+
+/// Builds a [`Json`] like serde_json does, but refuses repeated object keys.
+struct ExactJson;
+
+impl<'de> serde::de::DeserializeSeed<'de> for ExactJson {
+    type Value = Json;
+
+    fn deserialize<D: serde::Deserializer<'de>>(self, deserializer: D) -> Result<Json, D::Error> {
+        deserializer.deserialize_any(self)
+    }
+}
+
+impl<'de> serde::de::Visitor<'de> for ExactJson {
+    type Value = Json;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a JSON value")
+    }
+
+    fn visit_bool<E>(self, v: bool) -> Result<Json, E> {
+        Ok(Json::Bool(v))
+    }
+
+    fn visit_i64<E>(self, v: i64) -> Result<Json, E> {
+        Ok(Json::from(v))
+    }
+
+    fn visit_u64<E>(self, v: u64) -> Result<Json, E> {
+        Ok(Json::from(v))
+    }
+
+    fn visit_f64<E>(self, v: f64) -> Result<Json, E> {
+        Ok(serde_json::Number::from_f64(v).map_or(Json::Null, Json::Number))
+    }
+
+    fn visit_str<E>(self, v: &str) -> Result<Json, E> {
+        Ok(Json::String(v.to_string()))
+    }
+
+    fn visit_string<E>(self, v: String) -> Result<Json, E> {
+        Ok(Json::String(v))
+    }
+
+    fn visit_unit<E>(self) -> Result<Json, E> {
+        Ok(Json::Null)
+    }
+
+    fn visit_none<E>(self) -> Result<Json, E> {
+        Ok(Json::Null)
+    }
+
+    fn visit_seq<A: serde::de::SeqAccess<'de>>(self, mut seq: A) -> Result<Json, A::Error> {
+        let mut items = Vec::new();
+        while let Some(item) = seq.next_element_seed(ExactJson)? {
+            items.push(item);
+        }
+        Ok(Json::Array(items))
+    }
+
+    fn visit_map<A: serde::de::MapAccess<'de>>(self, mut map: A) -> Result<Json, A::Error> {
+        let mut object = serde_json::Map::new();
+        while let Some(key) = map.next_key::<String>()? {
+            if object.contains_key(&key) {
+                return Err(serde::de::Error::custom(format!("the key {} appears twice", quote(&key))));
+            }
+            let value = map.next_value_seed(ExactJson)?;
+            object.insert(key, value);
+        }
+        Ok(Json::Object(object))
     }
 }
 
@@ -646,9 +791,9 @@ pub(crate) fn parse_integer_text(text: &str) -> Result<i64, Invalid> {
     text.parse::<i64>().map_err(|_| integer_out_of_range(&quote(text)))
 }
 
-/// A decimal literal (optional exponent) that a float holds exactly, in the sense that the
-/// float's shortest form denotes the same number: `0.1` is accepted, while
-/// `0.10000000000000000001` is refused rather than silently rounded.
+/// A decimal literal (optional exponent) that names one float without rounding: `0.1`,
+/// `0.10000000000000001` and the exact `0.1000000000000000055511151231257827021181583404541015625`
+/// all read as the float 0.1, while `0.10000000000000000001` is refused rather than rounded.
 pub(crate) fn parse_float_text(text: &str) -> Result<f64, Invalid> {
     let decimal = match Decimal::parse(text) {
         Ok(decimal) => decimal,
@@ -663,13 +808,35 @@ pub(crate) fn parse_float_text(text: &str) -> Result<f64, Invalid> {
     if !float.is_finite() {
         return Err(Invalid::new(codes::OUT_OF_RANGE, format!("{} is outside the float range", quote(text))));
     }
-    if Decimal::from_f64(float).as_ref() != Some(&decimal) {
+    // The text must name the float: its shortest form (the one the API shows), its
+    // 17-significant-digit form (C's %.17g, which many exporters print), or its exact
+    // value. Anything else carries digits the float would round away.
+    let names_the_float = Decimal::from_f64(float).as_ref() == Some(&decimal)
+        || Decimal::parse(&format!("{float:.16e}")).as_ref() == Ok(&decimal)
+        || exact_decimal(float).as_ref() == Some(&decimal);
+    if !names_the_float {
         return Err(Invalid::new(
             codes::OUT_OF_RANGE,
             format!("{} cannot be stored exactly as a float (it would become {float})", quote(text)),
         ));
     }
     Ok(float)
+}
+
+/// The exact value of a finite float as a decimal (every float is a finite binary
+/// fraction, so at most 1074 fractional digits).
+fn exact_decimal(f: f64) -> Option<Decimal> {
+    if !f.is_finite() {
+        return None;
+    }
+    Decimal::parse(&format!("{f:.1074}")).ok()
+}
+
+/// The float that holds an integer exactly, if there is one (always within +-2^53; beyond,
+/// only integers that are a multiple of a large enough power of two).
+pub(crate) fn exact_float(i: i128) -> Option<f64> {
+    let f = i as f64;
+    (f.is_finite() && f as i128 == i).then_some(f)
 }
 
 /// A decimal literal in canonical form (see the module documentation).
@@ -1149,5 +1316,82 @@ pub(crate) fn describe(json: &Json) -> String {
         Json::String(s) => quote(s),
         Json::Array(_) => "an array".into(),
         Json::Object(_) => "an object".into(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn decimals_normalize_and_order() {
+        let d = |s: &str| Decimal::parse(s).unwrap();
+        for (input, canonical, digits) in [
+            ("0", "0", 0),
+            ("-0.0", "0", 0),
+            ("000120.0500", "120.05", 5),
+            ("-.5", "-0.5", 1),
+            ("1.5e2", "150", 3),
+            ("15e-3", "0.015", 3),
+            ("1E+2", "100", 3),
+        ] {
+            assert_eq!(d(input).to_string(), canonical, "{input}");
+            assert_eq!(d(input).digit_count(), digits, "{input}");
+        }
+        for bad in ["", "+", "-", ".", "e5", "1e", "1.2.3", "1x", " 1", "0x1"] {
+            assert_eq!(Decimal::parse(bad), Err(DecimalError::Syntax), "{bad:?}");
+        }
+        assert_eq!(Decimal::parse("1e401"), Err(DecimalError::Magnitude));
+        assert_eq!(Decimal::parse("1e-402"), Err(DecimalError::Magnitude));
+        assert!(Decimal::parse("1e-399").is_ok());
+        assert_eq!(d("0e99999999999999999999"), Decimal::zero());
+        let ordered = ["-100", "-2.5", "-2", "-0.01", "0", "0.001", "0.01", "0.1", "1", "1.5", "2", "10", "100.5"];
+        for pair in ordered.windows(2) {
+            assert!(d(pair[0]) < d(pair[1]), "{} < {}", pair[0], pair[1]);
+            assert!(d(pair[1]) > d(pair[0]));
+        }
+        assert_eq!(d("2.50").cmp(&d("2.5")), Ordering::Equal);
+        assert_eq!(Decimal::from_f64(0.1).unwrap().to_string(), "0.1");
+        assert_eq!(Decimal::from_f64(f64::NAN), None);
+    }
+
+    #[test]
+    fn integers_compare_exactly_with_floats() {
+        let two_53 = 9_007_199_254_740_992.0;
+        assert_eq!(cmp_i64_f64(9_007_199_254_740_993, two_53), Ordering::Greater);
+        assert_eq!(cmp_i64_f64(9_007_199_254_740_992, two_53), Ordering::Equal);
+        assert_eq!(cmp_i64_f64(1, 0.5), Ordering::Greater);
+        assert_eq!(cmp_i64_f64(0, 0.5), Ordering::Less);
+        assert_eq!(cmp_i64_f64(-1, -0.5), Ordering::Less);
+        assert_eq!(cmp_i64_f64(0, -0.5), Ordering::Greater);
+        assert_eq!(cmp_i64_f64(i64::MAX, 2f64.powi(63)), Ordering::Less);
+        assert_eq!(cmp_i64_f64(i64::MIN, -(2f64.powi(63))), Ordering::Equal);
+        assert_eq!(cmp_i64_f64(i64::MIN, -1e19), Ordering::Greater);
+        assert_eq!(cmp_i64_f64(0, -0.0), Ordering::Equal);
+    }
+
+    #[test]
+    fn number_literals_skip_strings() {
+        assert_eq!(number_literals(r#"{"a1": -1.5e3, "b\"2": ["3", 4, true, null, 0.25]}"#), ["-1.5e3", "4", "0.25"]);
+    }
+
+    #[test]
+    fn rust_float_display_is_shortest_and_plain() {
+        // The canonical float text relies on these properties of `{}`.
+        assert_eq!(format!("{}", 0.1 + 0.2), "0.30000000000000004");
+        assert_eq!(format!("{}", 1e21), "1000000000000000000000");
+        assert_eq!(format!("{}", 1e-7), "0.0000001");
+        assert_eq!(format!("{}", 1.0), "1");
+        assert_eq!(format!("{}", -0.0), "-0");
+        assert!(!format!("{}", f64::MAX).contains('e'));
+    }
+
+    #[test]
+    fn quote_shortens_on_a_character_boundary() {
+        assert_eq!(quote("ab"), "\"ab\"");
+        let long = "é".repeat(100);
+        let quoted = quote(&long);
+        assert!(quoted.ends_with("\"..."));
+        assert_eq!(quoted.chars().filter(|c| *c == 'é').count(), 80);
     }
 }

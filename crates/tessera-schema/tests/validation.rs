@@ -54,8 +54,8 @@ fn integer_values() {
     refuses(json!("integer"), json!(1e19), codes::OUT_OF_RANGE);
     refuses(json!("integer"), json!(-1e19), codes::OUT_OF_RANGE);
     // 2^63 as a float is just out of range; -2^63 is just in.
-    refuses(json!("integer"), json!(9.223372036854775808e18), codes::OUT_OF_RANGE);
-    accepts(json!("integer"), json!(-9.223372036854775808e18), int(i64::MIN));
+    refuses(json!("integer"), json!(2f64.powi(63)), codes::OUT_OF_RANGE);
+    accepts(json!("integer"), json!(-(2f64.powi(63))), int(i64::MIN));
     let message = coerce(&def(json!("integer")), &json!(u64::MAX)).unwrap_err();
     assert!(message.contains("18446744073709551615") && message.contains("integer range"), "{message}");
 }
@@ -508,6 +508,19 @@ fn csv_text_parses_into_each_type() {
     // Rounding is refused: the text must denote the float exactly.
     text_refuses(json!("float"), "0.10000000000000000001", codes::OUT_OF_RANGE);
     text_refuses(json!("float"), "9007199254740993", codes::OUT_OF_RANGE);
+    // 2^60 written exactly, or as the float's shortest form: both name the same float.
+    text_accepts(json!("float"), "1152921504606846976", float(2f64.powi(60)));
+    text_accepts(json!("float"), "1152921504606847000", float(2f64.powi(60)));
+    text_refuses(json!("float"), "1152921504606846977", codes::OUT_OF_RANGE);
+    // The exact binary value of 0.1 is accepted as well as "0.1".
+    text_accepts(json!("float"), "0.1000000000000000055511151231257827021181583404541015625", float(0.1));
+    text_refuses(json!("float"), "0.1000000000000000055511151231257827021181583404541015626", codes::OUT_OF_RANGE);
+    // The 17-significant-digit form many exporters print names exactly one float too.
+    text_accepts(json!("float"), "4.9406564584124654e-324", float(5e-324));
+    text_accepts(json!("float"), "0.10000000000000001", float(0.1));
+    text_accepts(json!("float"), "3.0000000000000004", float(3.0000000000000004));
+    text_refuses(json!("float"), "0.100000000000000012", codes::OUT_OF_RANGE);
+    text_refuses(json!("float"), "3.14159265358979323846", codes::OUT_OF_RANGE);
     text_refuses(json!("float"), "1e400", codes::OUT_OF_RANGE);
     text_refuses(json!("float"), "1e-400", codes::OUT_OF_RANGE);
     for (input, b) in

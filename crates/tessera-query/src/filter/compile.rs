@@ -111,25 +111,48 @@ fn is_searchable(field_type: FieldType) -> bool {
 
 /// One side of a comparison, resolved.
 enum Side<'e> {
-    Column { name: &'e str, column: String, field_type: FieldType, position: usize },
+    Column(Column<'e>),
+    Constant(Constant<'e>),
+}
+
+/// A field of the table.
+struct Column<'e> {
+    /// As written in the filter.
+    name: &'e str,
+    column: String,
+    field_type: FieldType,
+}
+
+impl Column<'_> {
+    /// How the field is named in an error message.
+    fn describe(&self) -> String {
+        format!("field '{}' ({})", self.name, self.field_type)
+    }
+}
+
+/// A value known at compile time.
+enum Constant<'e> {
     Literal { literal: &'e Literal, position: usize },
     Macro { path: &'e str, value: Value, field_type: FieldType, position: usize },
 }
 
-impl Side<'_> {
+impl Constant<'_> {
     fn position(&self) -> usize {
         match self {
-            Side::Column { position, .. } | Side::Literal { position, .. } | Side::Macro { position, .. } => *position,
+            Constant::Literal { position, .. } | Constant::Macro { position, .. } => *position,
         }
     }
 
-    /// How the side is named in an error message.
+    /// How the value is named in an error message.
     fn describe(&self) -> String {
         match self {
-            Side::Column { name, field_type, .. } => format!("field '{name}' ({field_type})"),
-            Side::Literal { literal, .. } => describe_literal(literal),
-            Side::Macro { path, field_type, .. } => format!("@{path} ({field_type})"),
+            Constant::Literal { literal, .. } => describe_literal(literal),
+            Constant::Macro { path, field_type, .. } => format!("@{path} ({field_type})"),
         }
+    }
+
+    fn is_literal_null(&self) -> bool {
+        matches!(self, Constant::Literal { literal: Literal::Null, .. })
     }
 }
 
@@ -223,7 +246,7 @@ impl Compiler<'_, '_> {
         let position = operand.position;
         match &operand.kind {
             OperandKind::Field(name) => match self.ctx.fields.resolve(name) {
-                Some(field) => Ok(Side::Column { name, column: field.column, field_type: field.field_type, position }),
+                Some(field) => Ok(Side::Column(Column { name, column: field.column, field_type: field.field_type })),
                 None => Err(FilterError::new(position, format!("unknown field '{name}'"))),
             },
             OperandKind::Macro(path) => {
@@ -236,9 +259,9 @@ impl Compiler<'_, '_> {
                         format!("macro '@{path}' has a value that does not fit its type, {field_type}"),
                     ));
                 }
-                Ok(Side::Macro { path, value, field_type, position })
+                Ok(Side::Constant(Constant::Macro { path, value, field_type, position }))
             }
-            OperandKind::Literal(literal) => Ok(Side::Literal { literal, position }),
+            OperandKind::Literal(literal) => Ok(Side::Constant(Constant::Literal { literal, position })),
         }
     }
 
@@ -248,41 +271,39 @@ impl Compiler<'_, '_> {
         let op = comparison.op;
         let op_position = comparison.op_position;
         match (&left, &right) {
-            (Side::Column { .. }, Side::Column { .. }) => self.column_column(&left, op, op_position, &right),
-            (Side::Column { .. }, _) => self.column_constant(&left, op, op, op_position, &right),
-            (_, Side::Column { .. }) => {
+            (Side::Column(left), Side::Column(right)) => self.column_column(left, op, op_position, right),
+            (Side::Column(column), Side::Constant(constant)) => {
+                self.column_constant(column, op, op, op_position, constant)
+            }
+            (Side::Constant(constant), Side::Column(column)) => {
                 let Some(flipped) = op.flipped() else {
                     return Err(FilterError::new(
                         op_position,
                         format!("'{op}' needs the field on its left, as in name {op} \"abc\""),
                     ));
                 };
-                self.column_constant(&right, flipped, op, op_position, &left)
+                self.column_constant(column, flipped, op, op_position, constant)
             }
-            _ => {
-                let holds = fold(&left, op, op_position, &right)?;
+            (Side::Constant(left), Side::Constant(right)) => {
+                let holds = fold(left, op, op_position, right)?;
                 self.w.push(if holds { "1=1" } else { "1=0" });
                 Ok(())
             }
         }
     }
 
-    fn push_column(&mut self, side: &Side<'_>) {
-        if let Side::Column { column, field_type, .. } = side {
-            self.w.push_comparable_column(self.ctx.qualifier, column, *field_type);
-        }
+    fn push_column(&mut self, column: &Column<'_>) {
+        self.w.push_comparable_column(self.ctx.qualifier, &column.column, column.field_type);
     }
 
     fn column_column(
         &mut self,
-        left: &Side<'_>,
+        left: &Column<'_>,
         op: CompareOp,
         op_position: usize,
-        right: &Side<'_>,
+        right: &Column<'_>,
     ) -> Result<(), FilterError> {
-        let (Side::Column { field_type: a, .. }, Side::Column { field_type: b, .. }) = (left, right) else {
-            return Ok(());
-        };
+        let (a, b) = (&left.field_type, &right.field_type);
         if matches!(op, CompareOp::Contains | CompareOp::NotContains) {
             return Err(FilterError::new(
                 op_position,
@@ -291,7 +312,7 @@ impl Compiler<'_, '_> {
         }
         for (side, field_type) in [(left, a), (right, b)] {
             if *field_type == FieldType::Json {
-                return Err(json_only_null(op_position, side));
+                return Err(json_only_null(op_position, &side.describe()));
             }
         }
         if family(*a) != family(*b) {
@@ -321,25 +342,22 @@ impl Compiler<'_, '_> {
     /// the operator as the user wrote it (before the sides were swapped), for messages.
     fn column_constant(
         &mut self,
-        column: &Side<'_>,
+        column: &Column<'_>,
         op: CompareOp,
         written: CompareOp,
         op_position: usize,
-        constant: &Side<'_>,
+        constant: &Constant<'_>,
     ) -> Result<(), FilterError> {
-        let Side::Column { field_type, .. } = column else {
-            return Ok(());
-        };
-        let field_type = *field_type;
-        let literal_null = matches!(constant, Side::Literal { literal: Literal::Null, .. });
+        let field_type = column.field_type;
+        let literal_null = constant.is_literal_null();
         if field_type == FieldType::Json {
             return match op {
                 CompareOp::Eq | CompareOp::NotEq if literal_null => {
                     self.null_test(column, op);
                     Ok(())
                 }
-                CompareOp::Eq | CompareOp::NotEq => Err(json_only_null(constant.position(), column)),
-                _ => Err(json_only_null(op_position, column)),
+                CompareOp::Eq | CompareOp::NotEq => Err(json_only_null(constant.position(), &column.describe())),
+                _ => Err(json_only_null(op_position, &column.describe())),
             };
         }
         if matches!(op, CompareOp::Contains | CompareOp::NotContains) {
@@ -360,8 +378,8 @@ impl Compiler<'_, '_> {
         let description = column.describe();
         let target = Target { field_type, description: &description };
         let (value, param_type) = match constant {
-            Side::Literal { literal, position } => (literal_value(literal, *position, &target)?, field_type),
-            Side::Macro { value, field_type: macro_type, position, .. } => {
+            Constant::Literal { literal, position } => (literal_value(literal, *position, &target)?, field_type),
+            Constant::Macro { value, field_type: macro_type, position, .. } => {
                 if family(*macro_type) != family(field_type) {
                     return Err(mismatch(*position, &description, constant));
                 }
@@ -380,7 +398,6 @@ impl Compiler<'_, '_> {
                 // text that must be cast as numeric, whatever the column's type.
                 (value.clone(), *macro_type)
             }
-            Side::Column { .. } => return Ok(()),
         };
         self.push_column(column);
         self.w.push(match (op, self.w.dialect()) {
@@ -394,7 +411,7 @@ impl Compiler<'_, '_> {
         Ok(())
     }
 
-    fn null_test(&mut self, column: &Side<'_>, op: CompareOp) {
+    fn null_test(&mut self, column: &Column<'_>, op: CompareOp) {
         self.push_column(column);
         self.w.push(if op == CompareOp::Eq { " IS NULL" } else { " IS NOT NULL" });
     }
@@ -402,14 +419,12 @@ impl Compiler<'_, '_> {
     /// `column ~ constant` or `column !~ constant`.
     fn contains(
         &mut self,
-        column: &Side<'_>,
+        column: &Column<'_>,
         op: CompareOp,
         op_position: usize,
-        constant: &Side<'_>,
+        constant: &Constant<'_>,
     ) -> Result<(), FilterError> {
-        let Side::Column { name, field_type, .. } = column else {
-            return Ok(());
-        };
+        let Column { name, field_type, .. } = column;
         if !is_searchable(*field_type) {
             return Err(FilterError::new(
                 op_position,
@@ -417,9 +432,9 @@ impl Compiler<'_, '_> {
             ));
         }
         let needle = match constant {
-            Side::Literal { literal: Literal::String(text), .. } => text.as_str(),
-            Side::Literal { literal: Literal::Null, .. } => return Err(null_needs_equality(op, op_position)),
-            Side::Macro { value, field_type, .. } if is_searchable(*field_type) => match value {
+            Constant::Literal { literal: Literal::String(text), .. } => text.as_str(),
+            Constant::Literal { literal: Literal::Null, .. } => return Err(null_needs_equality(op, op_position)),
+            Constant::Macro { value, field_type, .. } if is_searchable(*field_type) => match value {
                 Value::Text(text) => text.as_str(),
                 _ => {
                     // A null macro: nothing contains it, so `!~` holds everywhere.
@@ -459,7 +474,7 @@ impl Compiler<'_, '_> {
 
     fn in_list(&mut self, list: &InList) -> Result<(), FilterError> {
         let operand = self.side(&list.operand)?;
-        if let Side::Literal { literal: Literal::Null, .. } = operand {
+        if let Side::Constant(Constant::Literal { literal: Literal::Null, .. }) = operand {
             return Err(FilterError::new(
                 list.in_position,
                 "'in' cannot be used with null; compare with = null instead",
@@ -476,27 +491,30 @@ impl Compiler<'_, '_> {
         if list.items.is_empty() {
             return Err(FilterError::new(list.in_position, "the list after 'in' is empty; give at least one value"));
         }
-        let Side::Column { field_type, .. } = &operand else {
-            let mut holds = false;
-            for item in &list.items {
-                let side = Side::Literal { literal: &item.literal, position: item.position };
-                holds |= fold(&operand, CompareOp::Eq, list.in_position, &side)?;
+        let column = match operand {
+            Side::Column(column) => column,
+            Side::Constant(constant) => {
+                let mut holds = false;
+                for item in &list.items {
+                    let member = Constant::Literal { literal: &item.literal, position: item.position };
+                    holds |= fold(&constant, CompareOp::Eq, list.in_position, &member)?;
+                }
+                self.w.push(if holds { "1=1" } else { "1=0" });
+                return Ok(());
             }
-            self.w.push(if holds { "1=1" } else { "1=0" });
-            return Ok(());
         };
-        let field_type = *field_type;
+        let field_type = column.field_type;
         if field_type == FieldType::Json {
-            return Err(json_only_null(list.in_position, &operand));
+            return Err(json_only_null(list.in_position, &column.describe()));
         }
-        let description = operand.describe();
+        let description = column.describe();
         let target = Target { field_type, description: &description };
         let values = list
             .items
             .iter()
             .map(|item| literal_value(&item.literal, item.position, &target))
             .collect::<Result<Vec<Value>, FilterError>>()?;
-        self.push_column(&operand);
+        self.push_column(&column);
         self.w.push(" IN (");
         for (index, value) in values.into_iter().enumerate() {
             if index > 0 {
@@ -520,8 +538,9 @@ fn ordering_sql(op: CompareOp) -> &'static str {
     }
 }
 
-fn json_only_null(position: usize, column: &Side<'_>) -> FilterError {
-    FilterError::new(position, format!("{} can only be compared with null (= null or != null)", column.describe()))
+/// `described` (a json field or macro) met anything but `= null` / `!= null`.
+fn json_only_null(position: usize, described: &str) -> FilterError {
+    FilterError::new(position, format!("{described} can only be compared with null (= null or != null)"))
 }
 
 fn null_needs_equality(op: CompareOp, position: usize) -> FilterError {
@@ -532,7 +551,7 @@ fn no_boolean_ordering(op: CompareOp, position: usize) -> FilterError {
     FilterError::new(position, format!("'{op}' cannot compare booleans; use = or !="))
 }
 
-fn mismatch(position: usize, target: &str, other: &Side<'_>) -> FilterError {
+fn mismatch(position: usize, target: &str, other: &Constant<'_>) -> FilterError {
     FilterError::new(position, format!("{target} cannot be compared with {}", other.describe()))
 }
 
@@ -638,26 +657,21 @@ fn escape_like(text: &str) -> String {
 
 /// Decides a comparison of two constants (literals and macros) at compile time, with the
 /// same typing rules and null semantics as a comparison with a field.
-fn fold(left: &Side<'_>, op: CompareOp, op_position: usize, right: &Side<'_>) -> Result<bool, FilterError> {
-    let is_literal_null = |side: &Side<'_>| matches!(side, Side::Literal { literal: Literal::Null, .. });
+fn fold(left: &Constant<'_>, op: CompareOp, op_position: usize, right: &Constant<'_>) -> Result<bool, FilterError> {
     // Null written as a literal: only = and != are meaningful.
-    if is_literal_null(left) || is_literal_null(right) {
+    if left.is_literal_null() || right.is_literal_null() {
         if !matches!(op, CompareOp::Eq | CompareOp::NotEq) {
             return Err(null_needs_equality(op, op_position));
         }
-        let other_is_null = match (left, right) {
-            (Side::Literal { .. }, Side::Literal { .. }) => is_literal_null(left) && is_literal_null(right),
-            (Side::Macro { value, .. }, _) | (_, Side::Macro { value, .. }) => value.is_null(),
-            _ => false,
+        let both_null = match (left, right) {
+            (Constant::Macro { value, .. }, _) | (_, Constant::Macro { value, .. }) => value.is_null(),
+            _ => left.is_literal_null() && right.is_literal_null(),
         };
-        return Ok(other_is_null == (op == CompareOp::Eq));
+        return Ok(both_null == (op == CompareOp::Eq));
     }
     for side in [left, right] {
-        if let Side::Macro { field_type: FieldType::Json, .. } = side {
-            return Err(FilterError::new(
-                op_position,
-                format!("{} can only be compared with null (= null or != null)", side.describe()),
-            ));
+        if let Constant::Macro { field_type: FieldType::Json, .. } = side {
+            return Err(json_only_null(op_position, &side.describe()));
         }
     }
     if matches!(op, CompareOp::Contains | CompareOp::NotContains) {
@@ -673,16 +687,16 @@ fn fold(left: &Side<'_>, op: CompareOp, op_position: usize, right: &Side<'_>) ->
     // Give both sides one type: a macro's declared type, to which a literal on the
     // other side is converted; two literals must be of one kind.
     let (left_value, right_value, numeric) = match (left, right) {
-        (Side::Macro { value: a, field_type: ta, .. }, Side::Macro { value: b, field_type: tb, .. }) => {
+        (Constant::Macro { value: a, field_type: ta, .. }, Constant::Macro { value: b, field_type: tb, .. }) => {
             if family(*ta) != family(*tb) {
                 return Err(mismatch(right.position(), &left.describe(), right));
             }
             (a.clone(), b.clone(), family(*ta) == Family::Number)
         }
-        (Side::Macro { value, field_type, .. }, Side::Literal { literal, position })
-        | (Side::Literal { literal, position }, Side::Macro { value, field_type, .. }) => {
+        (Constant::Macro { value, field_type, .. }, Constant::Literal { literal, position })
+        | (Constant::Literal { literal, position }, Constant::Macro { value, field_type, .. }) => {
             let (macro_side, literal_is_left) =
-                if matches!(left, Side::Macro { .. }) { (left, false) } else { (right, true) };
+                if matches!(left, Constant::Macro { .. }) { (left, false) } else { (right, true) };
             let description = macro_side.describe();
             let target = Target { field_type: *field_type, description: &description };
             let converted = literal_value(literal, *position, &target)?;
@@ -693,7 +707,7 @@ fn fold(left: &Side<'_>, op: CompareOp, op_position: usize, right: &Side<'_>) ->
                 (value.clone(), converted, numeric)
             }
         }
-        (Side::Literal { literal: a, .. }, Side::Literal { literal: b, .. }) => {
+        (Constant::Literal { literal: a, .. }, Constant::Literal { literal: b, .. }) => {
             let a_value = plain_literal_value(a, left.position())?;
             let b_value = plain_literal_value(b, right.position())?;
             let same_kind = matches!(
@@ -708,7 +722,6 @@ fn fold(left: &Side<'_>, op: CompareOp, op_position: usize, right: &Side<'_>) ->
             let numeric = matches!(a_value, Value::Integer(_) | Value::Float(_));
             (a_value, b_value, numeric)
         }
-        _ => return Ok(false),
     };
     let booleans = matches!(left_value, Value::Boolean(_)) || matches!(right_value, Value::Boolean(_));
     if op.is_ordering() && booleans {
@@ -737,10 +750,10 @@ fn fold(left: &Side<'_>, op: CompareOp, op_position: usize, right: &Side<'_>) ->
 }
 
 /// The text of a constant that `~` searches in or for; `None` for a null macro.
-fn searchable_text<'s>(side: &'s Side<'_>, op: CompareOp) -> Result<Option<&'s str>, FilterError> {
+fn searchable_text<'s>(side: &'s Constant<'_>, op: CompareOp) -> Result<Option<&'s str>, FilterError> {
     match side {
-        Side::Literal { literal: Literal::String(text), .. } => Ok(Some(text)),
-        Side::Macro { value, field_type, .. } if is_searchable(*field_type) => match value {
+        Constant::Literal { literal: Literal::String(text), .. } => Ok(Some(text)),
+        Constant::Macro { value, field_type, .. } if is_searchable(*field_type) => match value {
             Value::Text(text) => Ok(Some(text)),
             _ => Ok(None),
         },

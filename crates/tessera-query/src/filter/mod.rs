@@ -41,7 +41,7 @@
 //! |---|---|---|
 //! | `=` `!=` | equal, not equal | all but json (json: only `= null`, `!= null`) |
 //! | `>` `>=` `<` `<=` | ordering | numbers, text, dates, datetimes, uuids (not booleans) |
-//! | `~` `!~` | contains / does not contain, case-insensitive | string, text, email, url, enum, uuid |
+//! | `~` `!~` | contains / does not contain, case-insensitive (SQLite folds ASCII letters only) | string, text, email, url, enum, uuid |
 //! | `in (…)` | equal to one of 1 to 100 literals | all but json |
 //!
 //! Literals are checked against the field they are compared with: a number against a
@@ -77,6 +77,15 @@
 //! accepted or refused the same way for every caller. Beware that
 //! `owner = @request.auth.id` matches rows without an owner when the caller is anonymous;
 //! write `@request.auth.id != null && owner = @request.auth.id`.
+//!
+//! # SQL
+//!
+//! [`compile`] writes one parenthesized condition, e.g. for SQLite
+//! `age > 50 && name ~ "Leo"` becomes `("age" > ? AND "name" LIKE '%' || ? || '%' ESCAPE '\')`
+//! with parameters `50` and `Leo`. `!=` is `IS NOT` (SQLite) / `IS DISTINCT FROM`
+//! (Postgres); `=` between two fields is `IS` / `IS NOT DISTINCT FROM`; `!(x)` is
+//! `NOT COALESCE(x, FALSE)`; `~` is `LIKE` (SQLite) / `::text ILIKE` (Postgres) with `%`,
+//! `_` and `\` escaped in the bound text. Values are never part of the SQL text.
 //!
 //! # Limits and errors
 //!
