@@ -51,10 +51,13 @@ pub fn validate_table_name(name: &str) -> Result<(), IdentError> {
     Ok(())
 }
 
-/// Validates a user field name (system fields are refused).
+/// Words of the filter language; a field named like one could never be filtered on.
+pub const FILTER_KEYWORDS: [&str; 4] = ["in", "true", "false", "null"];
+
+/// Validates a user field name (system fields and filter keywords are refused).
 pub fn validate_field_name(name: &str) -> Result<(), IdentError> {
     validate_name("field", name)?;
-    if SYSTEM_FIELDS.iter().any(|system| system.eq_ignore_ascii_case(name)) {
+    if SYSTEM_FIELDS.iter().chain(FILTER_KEYWORDS.iter()).any(|reserved| reserved.eq_ignore_ascii_case(name)) {
         return Err(IdentError::Reserved { kind: "field", name: name.to_string() });
     }
     Ok(())
@@ -82,7 +85,7 @@ mod tests {
         }
         assert!(validate_table_name(&"a".repeat(64)).is_err());
         assert!(validate_table_name(&"a".repeat(63)).is_ok());
-        for reserved in ["id", "ID", "created_at", "Updated_At"] {
+        for reserved in ["id", "ID", "created_at", "Updated_At", "null", "TRUE", "in"] {
             assert!(validate_field_name(reserved).is_err());
         }
     }

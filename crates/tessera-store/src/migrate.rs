@@ -11,7 +11,7 @@ use crate::table_queries;
 use serde::Serialize;
 use std::collections::HashMap;
 use tessera_query::Dialect;
-use tessera_schema::convert::convert;
+use tessera_schema::convert::Converter;
 use tessera_schema::plan::{FieldSource, Plan, Step, StepKind};
 use tessera_schema::{FieldDef, TableSchema, Value};
 
@@ -104,7 +104,8 @@ pub struct RowConverter<'a> {
 
 enum Source<'a> {
     Keep(usize),
-    Convert(usize, &'a FieldDef, &'a FieldDef),
+    /// The converter compiles the target's pattern once, not per row.
+    Convert(usize, Converter),
     New(&'a FieldDef, Value),
 }
 
@@ -123,7 +124,7 @@ impl<'a> RowConverter<'a> {
                         if to.unique {
                             unique_seen.insert(i, HashMap::new());
                         }
-                        Source::Convert(old_index(old_name), from, to)
+                        Source::Convert(old_index(old_name), Converter::new(from, to))
                     }
                     FieldSource::New { field } => Source::New(field, default_value(field)),
                 };
@@ -140,7 +141,7 @@ impl<'a> RowConverter<'a> {
         for (i, (name, source)) in self.sources.iter().enumerate() {
             let result = match source {
                 Source::Keep(index) => Ok(old[*index].clone()),
-                Source::Convert(index, from, to) => convert(&old[*index], from, to),
+                Source::Convert(index, converter) => converter.convert(&old[*index]),
                 Source::New(field, default) => {
                     if default.is_null() && field.required {
                         Err("the new field is required and has no default".to_string())

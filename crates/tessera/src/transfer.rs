@@ -9,7 +9,7 @@ use std::fs::File;
 use std::io::{BufRead, BufReader, Read, Write};
 use std::path::Path;
 use tessera_core::{App, ListParams, WriteResult};
-use tessera_schema::validate::coerce_text;
+use tessera_schema::validate::FieldChecker;
 
 pub fn guess_format(path: &Path) -> Option<Format> {
     match path.extension()?.to_str()?.to_ascii_lowercase().as_str() {
@@ -98,20 +98,34 @@ pub async fn import(
                         return;
                     }
                 };
+                // One checker per column: patterns compile once, not per cell.
+                let mut columns: Vec<Option<(String, FieldChecker)>> = Vec::with_capacity(headers.len());
+                for column in headers.iter() {
+                    if matches!(column, "id" | "created_at" | "updated_at") {
+                        columns.push(None);
+                        continue;
+                    }
+                    match schema.field(column) {
+                        Some((name, def)) => columns.push(Some((name.to_string(), FieldChecker::new(def)))),
+                        None => {
+                            send(Err(anyhow::anyhow!(
+                                "the CSV header names '{column}', which is not a field of {}",
+                                schema.name
+                            )));
+                            return;
+                        }
+                    }
+                }
                 for record in csv.records() {
                     let item = record.context("cannot read a CSV record").and_then(|record| {
                         let line = record.position().map_or(0, |p| p.line());
                         let mut row = Map::new();
-                        for (column, text) in headers.iter().zip(record.iter()) {
-                            if matches!(column, "id" | "created_at" | "updated_at") {
-                                continue;
-                            }
-                            let Some((name, def)) = schema.field(column) else {
-                                bail!("line {line}: column '{column}' is not a field of {}", schema.name);
-                            };
-                            let value = coerce_text(def, text)
-                                .map_err(|e| anyhow::anyhow!("line {line}, field '{name}': {e}"))?;
-                            row.insert(name.to_string(), value.to_json());
+                        for (column, text) in columns.iter().zip(record.iter()) {
+                            let Some((name, checker)) = column else { continue };
+                            let value = checker
+                                .coerce_text(text)
+                                .map_err(|e| anyhow::anyhow!("line {line}, field '{name}': {}", e.message))?;
+                            row.insert(name.clone(), value.to_json());
                         }
                         Ok((line, Json::Object(row)))
                     });
