@@ -114,6 +114,15 @@ impl SqlWriter {
         (self.sql, self.params)
     }
 
+    /// A placeholder for the `n`-th parameter (1-based) holding a value of `field_type`,
+    /// for statements prepared once and bound many times.
+    pub fn placeholder(dialect: Dialect, n: usize, field_type: FieldType) -> String {
+        match dialect {
+            Dialect::Sqlite => "?".to_string(),
+            Dialect::Postgres => format!("${n}{}", postgres_cast(field_type)),
+        }
+    }
+
     /// The text written so far.
     pub fn sql(&self) -> &str {
         &self.sql
@@ -124,7 +133,7 @@ impl SqlWriter {
 /// column's type when the value travels as text.
 fn postgres_param_cast(value: &Value, field_type: FieldType) -> &'static str {
     match value {
-        Value::Null => postgres_null_cast(field_type),
+        Value::Null => postgres_cast(field_type),
         Value::Integer(_) => "::int8",
         Value::Float(_) => "::float8",
         Value::Boolean(_) => "::bool",
@@ -140,7 +149,9 @@ fn postgres_param_cast(value: &Value, field_type: FieldType) -> &'static str {
     }
 }
 
-fn postgres_null_cast(field_type: FieldType) -> &'static str {
+/// The cast that fixes a Postgres parameter holding a value of `field_type` (what
+/// [`SqlWriter::push_param`] writes for a value of the field's own kind).
+pub fn postgres_cast(field_type: FieldType) -> &'static str {
     match field_type {
         FieldType::Integer => "::int8",
         FieldType::Float => "::float8",

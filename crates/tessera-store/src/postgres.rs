@@ -4,6 +4,7 @@
 
 use crate::error::{classify_postgres, StoreError};
 use crate::migrate::{self, MigrationReport, RowConverter, PAGE_ROWS};
+use crate::row_queries::Returning;
 use crate::{now_text, row_queries, table_queries, HistoryEntry, Inserted, NewRow};
 use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod, Transaction};
 use indexmap::IndexMap;
@@ -204,7 +205,9 @@ impl PostgresStore {
         if rows.len() == 1 {
             // The common single create: one prepared statement, no explicit transaction.
             let row = rows.into_iter().next().expect("one row");
-            let (sql, values) = row_queries::insert(Dialect::Postgres, &schema, row, &now, return_rows);
+            let returning = if return_rows { Returning::Json } else { Returning::Id };
+            let sql = row_queries::insert_sql(Dialect::Postgres, &schema, returning);
+            let values = row_queries::insert_params(row, &now);
             let stmt = client.prepare_cached(&sql).await.map_err(classify_postgres)?;
             let params = params(&values);
             let result = client.query_one(&stmt, &refs(&params)).await.map_err(|e| classify_postgres(e).at_row(0))?;

@@ -5,6 +5,7 @@
 //! SQLite, `json_build_object` in Postgres), so a read never materializes per-value Rust
 //! objects and a list is a single statement; the same shape will carry embedded relations.
 
+use crate::NewRow;
 use tessera_query::filter::{compile_filter, CompileContext, FilterError};
 use tessera_query::sort::SortKey;
 use tessera_query::{quote_ident, Dialect, SqlWriter};
@@ -74,35 +75,62 @@ pub fn select_by_id(dialect: Dialect, schema: &TableSchema, id: i64) -> (String,
     w.finish()
 }
 
-/// `INSERT ... RETURNING <json>` (or `RETURNING id` when `return_json` is false) for
-/// one row; `values` are a validated create body (every field, schema order).
+/// What an insert answers with.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Returning {
+    /// The row as JSON text.
+    Json,
+    /// The new id.
+    Id,
+}
+
+/// `INSERT INTO t (<every field>, created_at, updated_at) VALUES (...) RETURNING ...`:
+/// the statement for a validated create row (every field, in schema order), the same for
+/// every row of a table version, so it is prepared once and bound per row with
+/// [`insert_params`].
+pub fn insert_sql(dialect: Dialect, schema: &TableSchema, returning: Returning) -> String {
+    let mut sql = String::from("INSERT INTO ");
+    sql.push_str(&quote_ident(&schema.name));
+    sql.push_str(" (");
+    for name in schema.fields.keys() {
+        sql.push_str(&quote_ident(name));
+        sql.push_str(", ");
+    }
+    sql.push_str("\"created_at\", \"updated_at\") VALUES (");
+    let types = schema.fields.values().map(|def| def.field_type).chain([FieldType::Datetime, FieldType::Datetime]);
+    for (i, field_type) in types.enumerate() {
+        if i > 0 {
+            sql.push_str(", ");
+        }
+        sql.push_str(&SqlWriter::placeholder(dialect, i + 1, field_type));
+    }
+    sql.push_str(") RETURNING ");
+    match returning {
+        Returning::Json => sql.push_str(&row_json(dialect, &all_columns(schema))),
+        Returning::Id => sql.push_str("\"id\""),
+    }
+    sql
+}
+
+/// One insert: [`insert_sql`] with its parameters for `row`.
 pub fn insert(
     dialect: Dialect,
     schema: &TableSchema,
-    values: Vec<(String, Value)>,
+    row: NewRow,
     now: &str,
     return_json: bool,
 ) -> (String, Vec<Value>) {
-    let mut w = SqlWriter::new(dialect);
-    w.push("INSERT INTO ").push_ident(&schema.name).push(" (");
-    for (name, _) in &values {
-        w.push_ident(name).push(", ");
-    }
-    w.push("\"created_at\", \"updated_at\") VALUES (");
-    for (name, value) in values {
-        let field_type = schema.fields.get(&name).map_or(FieldType::Text, |def| def.field_type);
-        w.push_param(value, field_type).push(", ");
-    }
-    w.push_param(Value::Text(now.to_string()), FieldType::Datetime)
-        .push(", ")
-        .push_param(Value::Text(now.to_string()), FieldType::Datetime)
-        .push(") RETURNING ");
-    if return_json {
-        w.push(&row_json(dialect, &all_columns(schema)));
-    } else {
-        w.push("\"id\"");
-    }
-    w.finish()
+    let returning = if return_json { Returning::Json } else { Returning::Id };
+    (insert_sql(dialect, schema, returning), insert_params(row, now))
+}
+
+/// The parameters of [`insert_sql`] for one validated row.
+pub fn insert_params(row: NewRow, now: &str) -> Vec<Value> {
+    let mut values: Vec<Value> = Vec::with_capacity(row.len() + 2);
+    values.extend(row.into_iter().map(|(_, value)| value));
+    values.push(Value::Text(now.to_string()));
+    values.push(Value::Text(now.to_string()));
+    values
 }
 
 /// `UPDATE ... SET <values>, updated_at = ? WHERE id = ? RETURNING <json>`.

@@ -8,6 +8,7 @@
 
 use crate::error::{classify_sqlite, StoreError};
 use crate::migrate::{self, MigrationReport, RowConverter, PAGE_ROWS};
+use crate::row_queries::Returning;
 use crate::{now_text, row_queries, table_queries, HistoryEntry, Inserted, NewRow};
 use indexmap::IndexMap;
 use rusqlite::types::{ToSqlOutput, ValueRef};
@@ -284,10 +285,13 @@ impl SqliteStore {
             let tx = conn;
             let now = now_text();
             let mut json_rows = Vec::new();
-            let mut ids = Vec::new();
+            let mut ids = Vec::with_capacity(rows.len());
+            let returning = if return_rows { Returning::Json } else { Returning::Id };
+            let mut stmt = tx
+                .prepare_cached(&row_queries::insert_sql(Dialect::Sqlite, &schema, returning))
+                .map_err(classify_sqlite)?;
             for (index, row) in rows.into_iter().enumerate() {
-                let (sql, values) = row_queries::insert(Dialect::Sqlite, &schema, row, &now, return_rows);
-                let mut stmt = tx.prepare_cached(&sql).map_err(classify_sqlite)?;
+                let values = row_queries::insert_params(row, &now);
                 let result = if return_rows {
                     stmt.query_row(params(&values), |r| r.get::<_, String>(0)).map(|json| json_rows.push(json))
                 } else {

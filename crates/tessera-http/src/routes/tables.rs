@@ -45,6 +45,7 @@ async fn replace_table(
     ApiQuery(dry_run): ApiQuery<DryRun>,
     JsonBody(body): JsonBody,
 ) -> Result<Json<Value>, ApiError> {
+    app.table(&table)?; // an unknown table is a 404 whatever the body says
     let report = app.replace_table(&table, from_body::<ReplaceTable>(body)?, dry_run.enabled()?).await?;
     Ok(Json(json!(report)))
 }
@@ -55,6 +56,7 @@ async fn patch_table(
     ApiQuery(dry_run): ApiQuery<DryRun>,
     JsonBody(body): JsonBody,
 ) -> Result<Json<Value>, ApiError> {
+    app.table(&table)?; // an unknown table is a 404 whatever the body says
     let report = app.patch_table(&table, from_body::<TablePatch>(body)?, dry_run.enabled()?).await?;
     Ok(Json(json!(report)))
 }
