@@ -30,6 +30,9 @@ pub enum CoreError {
     InvalidFilter(#[from] FilterError),
     #[error("invalid sort: {0}")]
     InvalidSort(#[from] SortError),
+    /// A body (or one NDJSON line of it) that is not valid JSON.
+    #[error("{0}")]
+    InvalidJson(String),
     /// A malformed request parameter or body, with what is wrong.
     #[error("{message}")]
     BadRequest { parameter: String, message: String },

@@ -106,19 +106,26 @@ fn parse_number<T: std::str::FromStr>(parameter: &str, text: &str) -> Result<T, 
 
 impl App {
     /// Creates rows. `single` answers with the row; otherwise with the ids. A bulk
-    /// create is one transaction: any invalid row fails all, naming its index.
-    pub async fn create_rows(&self, key: &str, bodies: Vec<Json>, single: bool) -> Result<WriteResult, CoreError> {
+    /// create is one transaction: any invalid row fails all, naming its index. Rows are
+    /// validated as the iterator yields them, so a streamed body (NDJSON) never holds
+    /// more than one parsed JSON document at a time.
+    pub async fn create_rows(
+        &self,
+        key: &str,
+        bodies: impl IntoIterator<Item = Result<Json, CoreError>>,
+        single: bool,
+    ) -> Result<WriteResult, CoreError> {
         let table = self.table(key)?;
-        if bodies.is_empty() {
-            return Err(CoreError::bad_request("body", "no rows to create: the array is empty"));
-        }
-        let mut rows: Vec<NewRow> = Vec::with_capacity(bodies.len());
-        for (index, body) in bodies.iter().enumerate() {
+        let mut rows: Vec<NewRow> = Vec::new();
+        for (index, body) in bodies.into_iter().enumerate() {
             let values = table
                 .validator
-                .validate(body, WriteMode::Create)
+                .validate(&body?, WriteMode::Create)
                 .map_err(|errors| CoreError::InvalidRow { errors, row_index: (!single).then_some(index) })?;
             rows.push(values);
+        }
+        if rows.is_empty() {
+            return Err(CoreError::bad_request("body", "no rows to create: the body holds none"));
         }
         let inserted =
             self.store().insert_rows(&table.schema, rows, single).await.map_err(|e| match CoreError::from(e) {

@@ -63,6 +63,7 @@ impl From<CoreError> for ApiError {
             CoreError::TableExists(name) => {
                 ApiError::new(StatusCode::CONFLICT, "table_exists", message).with_details(vec![json!({"table": name})])
             }
+            CoreError::InvalidJson(_) => ApiError::bad_request("invalid_json", message),
             CoreError::InvalidName(_) => ApiError::bad_request("invalid_name", message),
             CoreError::InvalidFields(e) => {
                 ApiError::bad_request("invalid_fields", message).with_details(field_detail(e.field()))

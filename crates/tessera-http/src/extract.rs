@@ -9,6 +9,7 @@ use axum::http::request::Parts;
 use axum::http::{header, StatusCode};
 use serde::de::DeserializeOwned;
 use serde_json::Value as Json;
+use tessera_core::CoreError;
 
 /// How a body is encoded.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -84,11 +85,49 @@ impl<S: Send + Sync> FromRequest<S> for JsonBody {
     }
 }
 
-/// The rows of a create: one object, a JSON array, or NDJSON lines.
-pub struct RowsBody {
-    pub rows: Vec<Json>,
-    /// A single object was sent (the answer is that row).
-    pub single: bool,
+/// The rows of a create: one object, a JSON array, or NDJSON lines (kept as bytes and
+/// parsed one line at a time by [`RowsBody::into_rows`]).
+pub enum RowsBody {
+    Single(Json),
+    Many(Vec<Json>),
+    NdJson(Bytes),
+}
+
+impl RowsBody {
+    /// Whether a single object was sent (the answer is then that row).
+    pub fn is_single(&self) -> bool {
+        matches!(self, RowsBody::Single(_))
+    }
+
+    /// The rows, parsed lazily for NDJSON.
+    pub fn into_rows(self) -> Box<dyn Iterator<Item = Result<Json, CoreError>> + Send> {
+        match self {
+            RowsBody::Single(row) => Box::new(std::iter::once(Ok(row))),
+            RowsBody::Many(rows) => Box::new(rows.into_iter().map(Ok)),
+            RowsBody::NdJson(bytes) => {
+                let lines: Vec<(usize, std::ops::Range<usize>)> = line_ranges(&bytes).collect();
+                Box::new(lines.into_iter().map(move |(line_number, range)| {
+                    serde_json::from_slice(&bytes[range]).map_err(|e| {
+                        CoreError::InvalidJson(format!("NDJSON line {line_number} is not valid JSON: {e}"))
+                    })
+                }))
+            }
+        }
+    }
+}
+
+/// `(line number, byte range)` of every non-blank line.
+fn line_ranges(bytes: &[u8]) -> impl Iterator<Item = (usize, std::ops::Range<usize>)> + '_ {
+    let mut start = 0;
+    bytes
+        .split(|b| *b == b'\n')
+        .enumerate()
+        .map(move |(index, line)| {
+            let range = start..start + line.len();
+            start += line.len() + 1;
+            (index + 1, range)
+        })
+        .filter(|(_, range)| !bytes[range.clone()].iter().all(u8::is_ascii_whitespace))
 }
 
 impl<S: Send + Sync> FromRequest<S> for RowsBody {
@@ -97,25 +136,10 @@ impl<S: Send + Sync> FromRequest<S> for RowsBody {
     async fn from_request(request: Request, _state: &S) -> Result<Self, ApiError> {
         match read_body(request).await? {
             (BodyFormat::Json, bytes) => match parse_json(&bytes)? {
-                Json::Array(rows) => Ok(RowsBody { rows, single: false }),
-                row => Ok(RowsBody { rows: vec![row], single: true }),
+                Json::Array(rows) => Ok(RowsBody::Many(rows)),
+                row => Ok(RowsBody::Single(row)),
             },
-            (BodyFormat::NdJson, bytes) => {
-                let mut rows = Vec::new();
-                for (line_index, line) in bytes.split(|b| *b == b'\n').enumerate() {
-                    if line.iter().all(u8::is_ascii_whitespace) {
-                        continue;
-                    }
-                    let row = serde_json::from_slice(line).map_err(|e| {
-                        ApiError::bad_request(
-                            "invalid_json",
-                            format!("NDJSON line {} is not valid JSON: {e}", line_index + 1),
-                        )
-                    })?;
-                    rows.push(row);
-                }
-                Ok(RowsBody { rows, single: false })
-            }
+            (BodyFormat::NdJson, bytes) => Ok(RowsBody::NdJson(bytes)),
         }
     }
 }

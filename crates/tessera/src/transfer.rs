@@ -150,7 +150,7 @@ pub async fn import(
         }
         if rows.len() >= batch || (done && !rows.is_empty()) {
             let count = rows.len() as u64;
-            match app.create_rows(table, std::mem::take(&mut rows), false).await {
+            match app.create_rows(table, std::mem::take(&mut rows).into_iter().map(Ok), false).await {
                 Ok(WriteResult::Many { .. } | WriteResult::One(_)) => imported += count,
                 Err(tessera_core::CoreError::InvalidRow { errors, row_index }) => {
                     let line = row_index.and_then(|i| lines.get(i)).copied().unwrap_or(0);

@@ -62,7 +62,10 @@ async fn replace_table(
 }
 
 async fn create_row(State(app): State<App>, Path(table): Path<String>, body: RowsBody) -> Result<Response, ApiError> {
-    Ok(created(app.create_rows(&table, body.rows, body.single).await?))
+    Ok(created({
+        let single = body.is_single();
+        app.create_rows(&table, body.into_rows(), single).await?
+    }))
 }
 
 async fn list_rows(

@@ -29,7 +29,10 @@ pub fn created(result: WriteResult) -> Response {
 }
 
 async fn create_rows(State(app): State<App>, Path(table): Path<String>, body: RowsBody) -> Result<Response, ApiError> {
-    Ok(created(app.create_rows(&table, body.rows, body.single).await?))
+    Ok(created({
+        let single = body.is_single();
+        app.create_rows(&table, body.into_rows(), single).await?
+    }))
 }
 
 async fn list_rows(
