@@ -227,13 +227,24 @@ impl PostgresStore {
         while rows.peek().is_some() {
             let chunk: Vec<NewRow> = rows.by_ref().take(batch).collect();
             let count = chunk.len();
-            let (sql, values) = insert_many(&schema, chunk, &now, return_rows);
+            let (sql, values) = insert_many(&schema, &chunk, &now, return_rows);
             let stmt = tx.prepare_cached(&sql).await.map_err(classify_postgres)?;
             let params = params(&values);
-            let result = tx.query(&stmt, &refs(&params)).await.map_err(|e| {
-                // A batch fails as a whole; name its first row.
-                classify_postgres(e).at_row(first_index)
-            })?;
+            tx.batch_execute("SAVEPOINT tessera_batch").await?;
+            let result = match tx.query(&stmt, &refs(&params)).await {
+                Ok(result) => {
+                    // Released at once: piling up savepoints slows Postgres down.
+                    tx.batch_execute("RELEASE SAVEPOINT tessera_batch").await?;
+                    result
+                }
+                Err(batch_error) => {
+                    // A batch fails as a whole: replay it row by row to name the culprit.
+                    tx.batch_execute("ROLLBACK TO SAVEPOINT tessera_batch").await?;
+                    return Err(first_failing_row(&tx, &schema, chunk, &now, first_index)
+                        .await
+                        .unwrap_or_else(|| classify_postgres(batch_error).at_row(first_index)));
+                }
+            };
             for row in result {
                 if return_rows {
                     json_rows.push(row.try_get(0)?);
@@ -376,19 +387,39 @@ impl PostgresStore {
     }
 }
 
+/// Inserts `rows` one by one (inside the caller's transaction) and returns the error of
+/// the first that fails, tagged with its index in the whole request.
+async fn first_failing_row(
+    tx: &Transaction<'_>,
+    schema: &TableSchema,
+    rows: Vec<NewRow>,
+    now: &str,
+    first_index: usize,
+) -> Option<StoreError> {
+    let stmt = tx.prepare_cached(&row_queries::insert_sql(Dialect::Postgres, schema, Returning::Id)).await.ok()?;
+    for (offset, row) in rows.into_iter().enumerate() {
+        let values = row_queries::insert_params(row, now);
+        let params = params(&values);
+        if let Err(e) = tx.execute(&stmt, &refs(&params)).await {
+            return Some(classify_postgres(e).at_row(first_index + offset));
+        }
+    }
+    None
+}
+
 /// A multi-row insert for a bulk create.
-fn insert_many(schema: &TableSchema, rows: Vec<NewRow>, now: &str, return_rows: bool) -> (String, Vec<Value>) {
+fn insert_many(schema: &TableSchema, rows: &[NewRow], now: &str, return_rows: bool) -> (String, Vec<Value>) {
     let mut w = SqlWriter::new(Dialect::Postgres);
     w.push("INSERT INTO ").push_ident(&schema.name).push(" (");
     for name in schema.fields.keys() {
         w.push_ident(name).push(", ");
     }
     w.push("\"created_at\", \"updated_at\") VALUES ");
-    for (i, row) in rows.into_iter().enumerate() {
+    for (i, row) in rows.iter().enumerate() {
         w.push(if i == 0 { "(" } else { ", (" });
         for (name, value) in row {
-            let field_type = schema.fields.get(&name).map_or(FieldType::Text, |d| d.field_type);
-            w.push_param(value, field_type).push(", ");
+            let field_type = schema.fields.get(name).map_or(FieldType::Text, |d| d.field_type);
+            w.push_param(value.clone(), field_type).push(", ");
         }
         w.push_param(Value::Text(now.to_string()), FieldType::Datetime)
             .push(", ")
