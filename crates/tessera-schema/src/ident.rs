@@ -26,6 +26,18 @@ pub enum IdentError {
     Reserved { kind: &'static str, name: String },
 }
 
+impl IdentError {
+    /// The refused name (absent when it was empty).
+    pub fn name(&self) -> Option<&str> {
+        match self {
+            IdentError::Empty { .. } => None,
+            IdentError::TooLong { name, .. }
+            | IdentError::BadCharacters { name, .. }
+            | IdentError::Reserved { name, .. } => Some(name),
+        }
+    }
+}
+
 fn validate_name(kind: &'static str, name: &str) -> Result<(), IdentError> {
     if name.is_empty() {
         return Err(IdentError::Empty { kind });

@@ -52,6 +52,7 @@ impl FieldsError {
     pub fn field(&self) -> Option<&str> {
         match self {
             FieldsError::BadField { field, .. } | FieldsError::Duplicate(field) => Some(field),
+            FieldsError::BadName(error) => error.name(),
             _ => None,
         }
     }

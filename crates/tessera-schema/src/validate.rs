@@ -546,6 +546,15 @@ fn number_to_integer(number: &serde_json::Number) -> Result<Value, Invalid> {
     if f.fract() != 0.0 || !f.is_finite() {
         return Err(Invalid::new(codes::WRONG_TYPE, format!("must be an integer, got {number}")));
     }
+    // A literal with a fraction or exponent was read as a float: beyond 2^53 it may
+    // already have been rounded (9007199254740993.0 reads as ...992), so refuse it
+    // rather than store a number the client did not send.
+    if f.abs() >= FLOAT_EXACT_INT as f64 {
+        return Err(Invalid::new(
+            codes::OUT_OF_RANGE,
+            format!("{number} cannot be taken exactly: write integers beyond 2^53 without a fraction or exponent"),
+        ));
+    }
     float_to_integer(f).ok_or_else(|| integer_out_of_range(&number.to_string()))
 }
 
@@ -568,7 +577,20 @@ fn number_to_decimal(number: &serde_json::Number) -> Result<String, Invalid> {
         return parse_decimal_text(&number.to_string());
     }
     match number.as_f64() {
-        Some(f) if f.is_finite() => parse_decimal_text(&format!("{f}")),
+        Some(f) if f.is_finite() => {
+            let shortest = format!("{f}");
+            // Up to 15 significant digits a float gives back exactly the literal that was
+            // sent; beyond that the JSON reader may have rounded it already.
+            let significant = shortest.trim_start_matches('-').replace('.', "");
+            let significant = significant.trim_start_matches('0').trim_end_matches('0');
+            if significant.len() > 15 {
+                return Err(Invalid::new(
+                    codes::OUT_OF_RANGE,
+                    format!("{number} has more digits than a JSON number carries exactly: send decimals as strings, e.g. \"{number}\""),
+                ));
+            }
+            parse_decimal_text(&shortest)
+        }
         _ => Err(Invalid::new(codes::INVALID_FORMAT, format!("{number} is not a decimal"))),
     }
 }

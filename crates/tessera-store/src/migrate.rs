@@ -165,10 +165,14 @@ impl<'a> RowConverter<'a> {
                 if !value.is_null() {
                     let key = value.to_json().to_string();
                     if let Some(first) = seen.get(&key) {
+                        let stored = match source {
+                            Source::Keep(index) | Source::Convert(index, _) => old[*index].to_json(),
+                            Source::New(..) => value.to_json(),
+                        };
                         failure.get_or_insert(FailingRow {
                             id,
                             field: name.to_string(),
-                            value: value.to_json(),
+                            value: stored,
                             reason: format!("duplicates the value of row {first}, but the field becomes unique"),
                         });
                     } else {
@@ -209,6 +213,12 @@ pub fn alter_statements(dialect: Dialect, plan: &Plan) -> Vec<String> {
     for step in &plan.steps {
         match step {
             Step::RenameTable { to, .. } => {
+                if table.eq_ignore_ascii_case(to) {
+                    // SQLite refuses a rename that changes only case: go through a temporary name.
+                    let temp = rebuild_name(plan.before.id);
+                    statements.push(table_queries::rename_table(&table, &temp));
+                    table = temp;
+                }
                 statements.push(table_queries::rename_table(&table, to));
                 table = to.clone();
             }

@@ -12,8 +12,8 @@ use super::raw_json;
 use super::rows::created;
 use super::tables::from_body;
 use crate::error::ApiError;
-use crate::extract::{ApiQuery, JsonBody, RowsBody};
-use axum::extract::{Path, State};
+use crate::extract::{ApiPath, ApiQuery, JsonBody, RowsBody};
+use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post, put};
@@ -53,7 +53,7 @@ async fn create_table(State(app): State<App>, JsonBody(body): JsonBody) -> Resul
 
 async fn replace_table(
     State(app): State<App>,
-    Path(table): Path<String>,
+    ApiPath(table): ApiPath<String>,
     JsonBody(body): JsonBody,
 ) -> Result<Json<Value>, ApiError> {
     let report = app.replace_table(&table, from_body::<ReplaceTable>(body)?, false).await?;
@@ -61,7 +61,11 @@ async fn replace_table(
     Ok(Json(json!({"id": schema.id, "name": schema.name, "schema": short_fields(schema), "version": schema.version})))
 }
 
-async fn create_row(State(app): State<App>, Path(table): Path<String>, body: RowsBody) -> Result<Response, ApiError> {
+async fn create_row(
+    State(app): State<App>,
+    ApiPath(table): ApiPath<String>,
+    body: RowsBody,
+) -> Result<Response, ApiError> {
     Ok(created({
         let single = body.is_single();
         app.create_rows(&table, body.into_rows(), single).await?
@@ -70,7 +74,7 @@ async fn create_row(State(app): State<App>, Path(table): Path<String>, body: Row
 
 async fn list_rows(
     State(app): State<App>,
-    Path(table): Path<String>,
+    ApiPath(table): ApiPath<String>,
     ApiQuery(mut params): ApiQuery<ListParams>,
 ) -> Result<Response, ApiError> {
     // The original answered every row; keep that up to the largest page.

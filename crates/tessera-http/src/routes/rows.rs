@@ -3,8 +3,8 @@
 
 use super::raw_json;
 use crate::error::ApiError;
-use crate::extract::{ApiQuery, JsonBody, RowsBody};
-use axum::extract::{Path, State};
+use crate::extract::{ApiPath, ApiQuery, JsonBody, RowsBody};
+use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::Response;
 use axum::routing::get;
@@ -28,7 +28,11 @@ pub fn created(result: WriteResult) -> Response {
     }
 }
 
-async fn create_rows(State(app): State<App>, Path(table): Path<String>, body: RowsBody) -> Result<Response, ApiError> {
+async fn create_rows(
+    State(app): State<App>,
+    ApiPath(table): ApiPath<String>,
+    body: RowsBody,
+) -> Result<Response, ApiError> {
     Ok(created({
         let single = body.is_single();
         app.create_rows(&table, body.into_rows(), single).await?
@@ -37,19 +41,22 @@ async fn create_rows(State(app): State<App>, Path(table): Path<String>, body: Ro
 
 async fn list_rows(
     State(app): State<App>,
-    Path(table): Path<String>,
+    ApiPath(table): ApiPath<String>,
     ApiQuery(params): ApiQuery<ListParams>,
 ) -> Result<Response, ApiError> {
     Ok(raw_json(StatusCode::OK, app.list_rows(&table, &params).await?.to_json_text()))
 }
 
-async fn get_row(State(app): State<App>, Path((table, id)): Path<(String, String)>) -> Result<Response, ApiError> {
+async fn get_row(
+    State(app): State<App>,
+    ApiPath((table, id)): ApiPath<(String, String)>,
+) -> Result<Response, ApiError> {
     Ok(raw_json(StatusCode::OK, app.get_row(&table, &id).await?))
 }
 
 async fn update_row(
     State(app): State<App>,
-    Path((table, id)): Path<(String, String)>,
+    ApiPath((table, id)): ApiPath<(String, String)>,
     JsonBody(body): JsonBody,
 ) -> Result<Response, ApiError> {
     Ok(raw_json(StatusCode::OK, app.update_row(&table, &id, &body, false).await?))
@@ -57,13 +64,16 @@ async fn update_row(
 
 async fn replace_row(
     State(app): State<App>,
-    Path((table, id)): Path<(String, String)>,
+    ApiPath((table, id)): ApiPath<(String, String)>,
     JsonBody(body): JsonBody,
 ) -> Result<Response, ApiError> {
     Ok(raw_json(StatusCode::OK, app.update_row(&table, &id, &body, true).await?))
 }
 
-async fn delete_row(State(app): State<App>, Path((table, id)): Path<(String, String)>) -> Result<StatusCode, ApiError> {
+async fn delete_row(
+    State(app): State<App>,
+    ApiPath((table, id)): ApiPath<(String, String)>,
+) -> Result<StatusCode, ApiError> {
     app.delete_row(&table, &id).await?;
     Ok(StatusCode::NO_CONTENT)
 }

@@ -1,8 +1,8 @@
 //! `/api/tables`: create, list, show, migrate (PUT/PATCH, with dry runs), drop, history.
 
 use crate::error::ApiError;
-use crate::extract::{ApiQuery, DryRun, JsonBody};
-use axum::extract::{Path, State};
+use crate::extract::{ApiPath, ApiQuery, DryRun, JsonBody};
+use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
@@ -35,13 +35,13 @@ async fn create_table(State(app): State<App>, JsonBody(body): JsonBody) -> Resul
     Ok((StatusCode::CREATED, Json(json!(schema))).into_response())
 }
 
-async fn show_table(State(app): State<App>, Path(table): Path<String>) -> Result<Json<Value>, ApiError> {
+async fn show_table(State(app): State<App>, ApiPath(table): ApiPath<String>) -> Result<Json<Value>, ApiError> {
     Ok(Json(json!(app.table(&table)?.schema)))
 }
 
 async fn replace_table(
     State(app): State<App>,
-    Path(table): Path<String>,
+    ApiPath(table): ApiPath<String>,
     ApiQuery(dry_run): ApiQuery<DryRun>,
     JsonBody(body): JsonBody,
 ) -> Result<Json<Value>, ApiError> {
@@ -52,7 +52,7 @@ async fn replace_table(
 
 async fn patch_table(
     State(app): State<App>,
-    Path(table): Path<String>,
+    ApiPath(table): ApiPath<String>,
     ApiQuery(dry_run): ApiQuery<DryRun>,
     JsonBody(body): JsonBody,
 ) -> Result<Json<Value>, ApiError> {
@@ -61,11 +61,11 @@ async fn patch_table(
     Ok(Json(json!(report)))
 }
 
-async fn drop_table(State(app): State<App>, Path(table): Path<String>) -> Result<StatusCode, ApiError> {
+async fn drop_table(State(app): State<App>, ApiPath(table): ApiPath<String>) -> Result<StatusCode, ApiError> {
     app.drop_table(&table).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
-async fn history(State(app): State<App>, Path(table): Path<String>) -> Result<Json<Value>, ApiError> {
+async fn history(State(app): State<App>, ApiPath(table): ApiPath<String>) -> Result<Json<Value>, ApiError> {
     Ok(Json(json!({ "items": app.table_history(&table).await? })))
 }

@@ -233,3 +233,381 @@ macro_rules! both_stores {
         )*
     };
 }
+
+// ---------------------------------------------------------------------------------------
+// Helpers of the row, query, migration, error and legacy scenarios.
+// ---------------------------------------------------------------------------------------
+
+/// What a refused request must leave untouched: a table's schema, its rows and its history.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Snapshot {
+    pub schema: Value,
+    pub rows: Vec<Value>,
+    pub history: Value,
+}
+
+impl TestApp {
+    /// GET with query parameters encoded by the client (filters hold spaces, quotes, `&`).
+    pub async fn get_with(&self, path: &str, params: &[(&str, &str)]) -> (StatusCode, Value) {
+        let response = self.client.get(format!("{}{}", self.base, path)).query(params).send().await.expect("request");
+        read(response).await
+    }
+
+    /// Lists rows with encoded query parameters; returns status and the whole answer.
+    pub async fn list_with(&self, table: &str, params: &[(&str, &str)]) -> (StatusCode, Value) {
+        self.get_with(&format!("/api/tables/{table}/rows"), params).await
+    }
+
+    /// Every row of a table in id order (at most 1000), asserting 200.
+    pub async fn all_rows(&self, table: &str) -> Vec<Value> {
+        self.list(table, "limit=1000").await
+    }
+
+    /// The schema, every row and the history of a table.
+    pub async fn snapshot(&self, table: &str) -> Snapshot {
+        let (status, schema) = self.get(&format!("/api/tables/{table}")).await;
+        assert_eq!(status, StatusCode::OK, "snapshot of {table}: {schema}");
+        let rows = self.all_rows(table).await;
+        let (status, history) = self.get(&format!("/api/tables/{table}/history")).await;
+        assert_eq!(status, StatusCode::OK, "history of {table}: {history}");
+        Snapshot { schema, rows, history }
+    }
+}
+
+/// Base64url without padding (cursor tokens), for crafting and reading cursors in tests.
+pub fn base64url_encode(bytes: &[u8]) -> String {
+    const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+    let mut out = String::new();
+    for chunk in bytes.chunks(3) {
+        let n = chunk.iter().enumerate().fold(0u32, |acc, (i, b)| acc | (u32::from(*b) << (16 - 8 * i)));
+        for i in 0..=chunk.len() {
+            out.push(ALPHABET[((n >> (18 - 6 * i)) & 63) as usize] as char);
+        }
+    }
+    out
+}
+
+/// Decodes base64url without padding; `None` if the text is not base64url.
+pub fn base64url_decode(text: &str) -> Option<Vec<u8>> {
+    let value = |c: u8| -> Option<u32> {
+        Some(match c {
+            b'A'..=b'Z' => c - b'A',
+            b'a'..=b'z' => c - b'a' + 26,
+            b'0'..=b'9' => c - b'0' + 52,
+            b'-' => 62,
+            b'_' => 63,
+            _ => return None,
+        } as u32)
+    };
+    let mut out = Vec::new();
+    for chunk in text.as_bytes().chunks(4) {
+        if chunk.len() < 2 {
+            return None;
+        }
+        let mut n = 0u32;
+        for (i, c) in chunk.iter().enumerate() {
+            n |= value(*c)? << (18 - 6 * i);
+        }
+        for i in 0..chunk.len() - 1 {
+            out.push((n >> (16 - 8 * i)) as u8);
+        }
+    }
+    Some(out)
+}
+
+// ---------------------------------------------------------------------------------------
+// The real binary: `tessera` subcommands and `tessera serve` as a child process
+// ---------------------------------------------------------------------------------------
+
+/// The binary under test: `TESSERA_BIN` (test.sh sets it to the release build), else the
+/// one cargo built for these tests.
+pub fn tessera_bin() -> PathBuf {
+    let bin = std::env::var_os("TESSERA_BIN")
+        .filter(|path| !path.is_empty())
+        .map_or_else(|| PathBuf::from(env!("CARGO_BIN_EXE_tessera")), PathBuf::from);
+    assert!(bin.is_file(), "the tessera binary is missing at {} (TESSERA_BIN)", bin.display());
+    bin
+}
+
+/// A `tessera` command with quiet logs and none of the caller's settings (`DATABASE_URL`,
+/// `PORT`, ... would silently redirect it), and no store arguments.
+pub fn bare_tessera_command() -> std::process::Command {
+    let mut command = std::process::Command::new(tessera_bin());
+    for variable in [
+        "DATABASE_URL",
+        "PORT",
+        "TESSERA_ADDR",
+        "TESSERA_DATA_DIR",
+        "TESSERA_MAX_BODY_BYTES",
+        "TESSERA_SQLITE_READERS",
+        "TESSERA_PG_POOL_SIZE",
+    ] {
+        command.env_remove(variable);
+    }
+    command.env("TESSERA_LOG", "warn").env("NO_COLOR", "1");
+    command
+}
+
+/// A `tessera` command on a store (its `--data-dir` or `--database-url`).
+pub fn tessera_command(location: &StoreLocation) -> std::process::Command {
+    let mut command = bare_tessera_command();
+    command.args(&location.cli_args);
+    command
+}
+
+/// What a finished `tessera` command printed.
+#[derive(Debug)]
+pub struct CliOutput {
+    pub status: std::process::ExitStatus,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+impl CliOutput {
+    #[track_caller]
+    pub fn assert_success(&self) -> &CliOutput {
+        assert!(
+            self.status.success(),
+            "expected success, got {}:\nstdout: {}\nstderr: {}",
+            self.status,
+            self.stdout,
+            self.stderr
+        );
+        self
+    }
+
+    /// Asserts a non-zero exit and returns stderr.
+    #[track_caller]
+    pub fn assert_failure(&self) -> &str {
+        assert!(
+            !self.status.success(),
+            "expected a failure, got success:\nstdout: {}\nstderr: {}",
+            self.stdout,
+            self.stderr
+        );
+        assert!(self.status.code().is_some_and(|code| code != 0), "expected an exit code, got {}", self.status);
+        &self.stderr
+    }
+}
+
+/// Runs `tessera <store> <args>` to completion (killed and failed after `timeout`).
+pub async fn run_tessera(location: &StoreLocation, args: &[&str], timeout: std::time::Duration) -> CliOutput {
+    let mut command = tessera_command(location);
+    command.args(args);
+    let description = format!("tessera {}", args.join(" "));
+    tokio::task::spawn_blocking(move || run_with_timeout(command, &description, timeout)).await.expect("cli thread")
+}
+
+fn run_with_timeout(mut command: std::process::Command, description: &str, timeout: std::time::Duration) -> CliOutput {
+    use std::io::Read;
+    use std::process::Stdio;
+    let mut child = command
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap_or_else(|e| panic!("cannot start {description}: {e}"));
+    let drain = |mut pipe: Box<dyn Read + Send>| {
+        std::thread::spawn(move || {
+            let mut bytes = Vec::new();
+            let _ = pipe.read_to_end(&mut bytes);
+            String::from_utf8_lossy(&bytes).into_owned()
+        })
+    };
+    let stdout = drain(Box::new(child.stdout.take().expect("stdout")));
+    let stderr = drain(Box::new(child.stderr.take().expect("stderr")));
+    let deadline = std::time::Instant::now() + timeout;
+    let status = loop {
+        if let Some(status) = child.try_wait().expect("wait") {
+            break status;
+        }
+        if std::time::Instant::now() > deadline {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!("{description} did not finish within {timeout:?}");
+        }
+        std::thread::sleep(std::time::Duration::from_millis(5));
+    };
+    CliOutput { status, stdout: stdout.join().expect("stdout"), stderr: stderr.join().expect("stderr") }
+}
+
+/// A port nobody listens on (bound and released; the server binds it right after).
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0").expect("bind").local_addr().expect("addr").port()
+}
+
+/// `tessera serve` as a child process on a free port; killed (SIGKILL) when dropped.
+pub struct Server {
+    pub base: String,
+    pub client: reqwest::Client,
+    child: Option<std::process::Child>,
+    log: PathBuf,
+    _log_dir: tempfile::TempDir,
+}
+
+impl Server {
+    /// Starts `tessera serve` on `location` and waits until `/health` answers 200.
+    pub async fn start(location: &StoreLocation) -> Server {
+        Server::start_with(location, &[]).await
+    }
+
+    pub async fn start_with(location: &StoreLocation, serve_args: &[&str]) -> Server {
+        let mut attempt = 0;
+        loop {
+            attempt += 1;
+            let port = free_port();
+            let mut command = tessera_command(location);
+            command.arg("serve").arg("--addr").arg(format!("127.0.0.1:{port}")).args(serve_args);
+            match Server::launch(command, port).await {
+                Ok(server) => return server,
+                // Someone took the port between our probe and the server's bind: try another.
+                Err(log_text) if attempt < 3 && log_text.contains("cannot listen") => continue,
+                Err(log_text) => panic!("tessera serve did not become healthy: {log_text}"),
+            }
+        }
+    }
+
+    /// Spawns a prepared `tessera ... serve` command that will listen on `port`, and waits
+    /// until `/health` answers 200; on failure, the server's log.
+    pub async fn launch(mut command: std::process::Command, port: u16) -> Result<Server, String> {
+        let log_dir = tempfile::tempdir().expect("temp dir");
+        let log = log_dir.path().join("server.log");
+        command
+            .stdin(std::process::Stdio::null())
+            .stdout(std::fs::File::create(&log).expect("log file"))
+            .stderr(std::fs::OpenOptions::new().append(true).open(&log).expect("log file"));
+        let child = command.spawn().unwrap_or_else(|e| panic!("cannot start tessera serve: {e}"));
+        let client = reqwest::Client::builder().timeout(std::time::Duration::from_secs(180)).build().expect("client");
+        let mut server =
+            Server { base: format!("http://127.0.0.1:{port}"), client, child: Some(child), log, _log_dir: log_dir };
+        server.wait_healthy(std::time::Duration::from_secs(60)).await.map(|()| server)
+    }
+
+    /// Waits for `/health` to answer 200; on failure returns the server's log.
+    async fn wait_healthy(&mut self, timeout: std::time::Duration) -> Result<(), String> {
+        let deadline = tokio::time::Instant::now() + timeout;
+        loop {
+            if let Some(status) = self.child.as_mut().expect("running").try_wait().expect("wait") {
+                return Err(format!("exited with {status}:\n{}", self.log()));
+            }
+            let probe = self
+                .client
+                .get(format!("{}/health", self.base))
+                .timeout(std::time::Duration::from_secs(2))
+                .send()
+                .await;
+            if probe.is_ok_and(|response| response.status() == StatusCode::OK) {
+                return Ok(());
+            }
+            if tokio::time::Instant::now() > deadline {
+                self.kill();
+                return Err(format!("no healthy answer within {timeout:?}:\n{}", self.log()));
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+        }
+    }
+
+    pub fn pid(&self) -> u32 {
+        self.child.as_ref().expect("running").id()
+    }
+
+    /// What the server wrote to stdout and stderr so far.
+    pub fn log(&self) -> String {
+        std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+
+    /// SIGKILL, and reap the process.
+    pub fn kill(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+
+    /// Sends SIGTERM (the process keeps running until it shuts down by itself).
+    pub fn terminate(&self) {
+        let status = std::process::Command::new("kill")
+            .args(["-TERM", &self.pid().to_string()])
+            .status()
+            .expect("run kill -TERM");
+        assert!(status.success(), "kill -TERM {} failed", self.pid());
+    }
+
+    /// Waits for the process to exit by itself; SIGKILLs it and panics after `timeout`.
+    pub async fn wait_exit(&mut self, timeout: std::time::Duration) -> std::process::ExitStatus {
+        let deadline = tokio::time::Instant::now() + timeout;
+        loop {
+            if let Some(status) = self.child.as_mut().expect("running").try_wait().expect("wait") {
+                self.child = None;
+                return status;
+            }
+            if tokio::time::Instant::now() > deadline {
+                self.kill();
+                panic!("tessera did not exit within {timeout:?}:\n{}", self.log());
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+        }
+    }
+
+    pub async fn call(&self, method: Method, path: &str, body: Option<Value>) -> (StatusCode, Value) {
+        let mut request = self.client.request(method, format!("{}{}", self.base, path));
+        if let Some(body) = body {
+            request = request.json(&body);
+        }
+        read(request.send().await.unwrap_or_else(|e| panic!("request {path}: {e}"))).await
+    }
+
+    pub async fn get(&self, path: &str) -> (StatusCode, Value) {
+        self.call(Method::GET, path, None).await
+    }
+    pub async fn post(&self, path: &str, body: Value) -> (StatusCode, Value) {
+        self.call(Method::POST, path, Some(body)).await
+    }
+    pub async fn put(&self, path: &str, body: Value) -> (StatusCode, Value) {
+        self.call(Method::PUT, path, Some(body)).await
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}
+
+/// Percent-encodes a query-string value.
+pub fn encode_query(value: &str) -> String {
+    value
+        .bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => (b as char).to_string(),
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
+}
+
+/// Reads the body of an answer as `(status, JSON or string)`.
+pub async fn read_response(response: reqwest::Response) -> (StatusCode, Value) {
+    read(response).await
+}
+
+/// Declares a scenario `async fn(StoreLocation)` (for tests that run the binary) as two
+/// tests, one per store.
+#[macro_export]
+macro_rules! both_store_locations {
+    ($($name:ident),* $(,)?) => {
+        $(
+            mod $name {
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn sqlite() {
+                    let location = $crate::harness::StoreLocation::new($crate::harness::StoreKind::Sqlite).await;
+                    super::$name(location).await;
+                }
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn postgres() {
+                    let location = $crate::harness::StoreLocation::new($crate::harness::StoreKind::Postgres).await;
+                    super::$name(location).await;
+                }
+            }
+        )*
+    };
+}

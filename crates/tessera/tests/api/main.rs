@@ -5,3 +5,12 @@ mod cluster;
 #[allow(dead_code)] // shared by every scenario module; not each uses all of it
 mod harness;
 mod tables;
+
+mod cli;
+mod crash;
+mod docs;
+mod errors;
+mod legacy;
+mod migrations;
+mod query;
+mod rows;
