@@ -66,23 +66,20 @@ impl SqlWriter {
     }
 
     /// Appends a column in a form that compares by value: SQLite keeps decimals as
-    /// text, so they are compared as REAL there.
+    /// canonical text, compared exactly by the `tessera_decimal` collation (registered by
+    /// the store on every connection).
     pub fn push_comparable_column(
         &mut self,
         qualifier: Option<&str>,
         column: &str,
         field_type: FieldType,
     ) -> &mut Self {
-        let sqlite_decimal = self.dialect == Dialect::Sqlite && field_type == FieldType::Decimal;
-        if sqlite_decimal {
-            self.push("CAST(");
-        }
         match qualifier {
             Some(q) => self.push_qualified(q, column),
             None => self.push_ident(column),
         };
-        if sqlite_decimal {
-            self.push(" AS REAL)");
+        if self.dialect == Dialect::Sqlite && field_type == FieldType::Decimal {
+            self.push(" COLLATE tessera_decimal");
         }
         self
     }
@@ -90,13 +87,6 @@ impl SqlWriter {
     /// Appends a placeholder for `value`, a value of (or compared with) a field of
     /// `field_type`, and records the value.
     pub fn push_param(&mut self, value: Value, field_type: FieldType) -> &mut Self {
-        let value = match (self.dialect, field_type, value) {
-            // Compare SQLite decimals (stored as text) as numbers.
-            (Dialect::Sqlite, FieldType::Decimal, Value::Text(text)) => {
-                Value::Float(text.parse::<f64>().unwrap_or(f64::NAN))
-            }
-            (_, _, value) => value,
-        };
         self.params.push(value);
         match self.dialect {
             Dialect::Sqlite => self.sql.push('?'),

@@ -177,6 +177,7 @@ fn rows() -> Vec<Row> {
 
 fn database() -> Connection {
     let connection = Connection::open_in_memory().unwrap();
+    tessera_store::sqlite_functions::register(&connection).unwrap();
     connection
         .execute(
             "CREATE TABLE \"animals\" (\"id\" INTEGER PRIMARY KEY, \"name\" TEXT, \"bio\" TEXT, \
@@ -396,7 +397,7 @@ fn holds(a: &Meaning, op: CompareOp, b: &Meaning) -> bool {
         CompareOp::NotEq => !holds(a, CompareOp::Eq, b),
         CompareOp::Contains => match (a, b) {
             (Meaning::Text(haystack), Meaning::Text(needle)) => {
-                haystack.to_ascii_lowercase().contains(&needle.to_ascii_lowercase())
+                haystack.to_lowercase().contains(&needle.to_lowercase())
             }
             _ => false,
         },

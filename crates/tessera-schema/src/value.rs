@@ -37,3 +37,78 @@ impl Value {
         matches!(self, Value::Null)
     }
 }
+
+/// Orders two canonical decimal texts by value (see `validate` for the canonical form:
+/// optional `-`, no leading zeros, no trailing fractional zeros). Exact at any precision,
+/// unlike a comparison through floats. Non-canonical text falls back to byte order after
+/// the numeric order of whatever parses, so the order stays total.
+pub fn compare_decimal_text(a: &str, b: &str) -> std::cmp::Ordering {
+    use std::cmp::Ordering;
+    fn split(text: &str) -> Option<(bool, &str, &str)> {
+        let (negative, digits) = match text.strip_prefix('-') {
+            Some(rest) => (true, rest),
+            None => (false, text),
+        };
+        let (integer, fraction) = digits.split_once('.').unwrap_or((digits, ""));
+        let canonical = !integer.is_empty()
+            && integer.bytes().all(|b| b.is_ascii_digit())
+            && fraction.bytes().all(|b| b.is_ascii_digit())
+            && (integer == "0" || !integer.starts_with('0'))
+            && !fraction.ends_with('0')
+            && !(negative && integer == "0" && fraction.is_empty());
+        canonical.then_some((negative, integer, fraction))
+    }
+    match (split(a), split(b)) {
+        (Some((a_negative, a_integer, a_fraction)), Some((b_negative, b_integer, b_fraction))) => {
+            let magnitude = a_integer
+                .len()
+                .cmp(&b_integer.len())
+                .then_with(|| a_integer.cmp(b_integer))
+                .then_with(|| a_fraction.cmp(b_fraction));
+            match (a_negative, b_negative) {
+                (false, false) => magnitude,
+                (true, true) => magnitude.reverse(),
+                (true, false) => Ordering::Less,
+                (false, true) => Ordering::Greater,
+            }
+        }
+        _ => {
+            let parse = |t: &str| t.parse::<f64>().unwrap_or(f64::NAN);
+            parse(a).partial_cmp(&parse(b)).unwrap_or(Ordering::Equal).then_with(|| a.cmp(b))
+        }
+    }
+}
+
+/// A float as the shortest JSON number text that reads back as the same float.
+pub fn float_json_text(f: f64) -> String {
+    // Debug formatting is the shortest round-trip form and switches to an exponent for
+    // very large or small magnitudes (Display would print hundreds of digits).
+    format!("{f:?}")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::cmp::Ordering::{Equal, Greater, Less};
+
+    #[test]
+    fn decimal_order_is_exact() {
+        assert_eq!(compare_decimal_text("0.1", "0.10000000000000001"), Less);
+        assert_eq!(compare_decimal_text("12345678901234567890.2", "12345678901234567890.1"), Greater);
+        assert_eq!(compare_decimal_text("-2", "-10"), Greater);
+        assert_eq!(compare_decimal_text("-0.5", "0"), Less);
+        assert_eq!(compare_decimal_text("9.99", "10"), Less);
+        assert_eq!(compare_decimal_text("0.5", "0.55"), Less);
+        assert_eq!(compare_decimal_text("0.6", "0.55"), Greater);
+        assert_eq!(compare_decimal_text("42", "42"), Equal);
+    }
+
+    #[test]
+    fn float_text_round_trips() {
+        for f in [0.30000000000000004, 1.2345678901234567, 1.7976931348623157e308, 70.0, -0.0, 5e-324] {
+            let text = float_json_text(f);
+            assert_eq!(text.parse::<f64>().unwrap(), f);
+            assert!(serde_json::from_str::<serde_json::Value>(&text).is_ok(), "{text}");
+        }
+    }
+}

@@ -8,6 +8,7 @@ pub mod migrate;
 mod postgres;
 pub mod row_queries;
 mod sqlite;
+pub mod sqlite_functions;
 pub mod table_queries;
 
 pub use error::{FailingRow, StoreError};

@@ -22,6 +22,7 @@ fn json_value_expr(dialect: Dialect, column: &str, field_type: FieldType) -> Str
             format!("json(CASE {col} WHEN 1 THEN 'true' WHEN 0 THEN 'false' END)")
         }
         (Dialect::Sqlite, FieldType::Json) => format!("json({col})"),
+        (Dialect::Sqlite, FieldType::Float) => format!("json(tessera_float({col}))"),
         (Dialect::Postgres, FieldType::Decimal) => format!("{col}::text"),
         (Dialect::Postgres, FieldType::Datetime) => {
             format!("to_char({col} AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"')")

@@ -61,6 +61,7 @@ fn open_connection(path: &PathBuf, flags: OpenFlags) -> Result<Connection, Store
     conn.pragma_update(None, "foreign_keys", true)?;
     conn.pragma_update(None, "temp_store", "memory")?;
     conn.set_prepared_statement_cache_capacity(256);
+    crate::sqlite_functions::register(&conn)?;
     Ok(conn)
 }
 

@@ -324,7 +324,9 @@ impl Compiler<'_, '_> {
         if op.is_ordering() && *a == FieldType::Boolean {
             return Err(no_boolean_ordering(op, op_position));
         }
-        self.push_column(left);
+        // SQLite keeps decimals as text: against another numeric type compare as REAL.
+        let mixed_sqlite_decimal = self.w.dialect() == Dialect::Sqlite && a != b;
+        self.push_column_against(left, mixed_sqlite_decimal);
         self.w.push(match (op, self.w.dialect()) {
             // Null is a value for equality: two null fields are equal, and != is the
             // exact complement of =.
@@ -334,8 +336,41 @@ impl Compiler<'_, '_> {
             (CompareOp::NotEq, Dialect::Postgres) => " IS DISTINCT FROM ",
             (op, _) => ordering_sql(op),
         });
-        self.push_column(right);
+        self.push_column_against(right, mixed_sqlite_decimal);
         Ok(())
+    }
+
+    /// A column compared with a column of another numeric type: SQLite decimals (text)
+    /// are then compared as REAL.
+    fn push_column_against(&mut self, column: &Column<'_>, mixed_sqlite_decimal: bool) {
+        if mixed_sqlite_decimal && column.field_type == FieldType::Decimal {
+            self.w.push("CAST(");
+            self.w.push_comparable_column(self.ctx.qualifier, &column.column, FieldType::Text);
+            self.w.push(" AS REAL)");
+        } else {
+            self.push_column(column);
+        }
+    }
+
+    /// Adjusts a bound value to how SQLite compares it with a column of `column_type`:
+    /// decimal columns hold canonical text (ordered by the `tessera_decimal` collation),
+    /// so numbers compared with them become canonical decimal text; a decimal value
+    /// compared with an integer or float column becomes a float.
+    fn sqlite_comparable(&self, value: Value, param_type: FieldType, column_type: FieldType) -> (Value, FieldType) {
+        if self.w.dialect() != Dialect::Sqlite {
+            return (value, param_type);
+        }
+        let canonical = |text: String| match coerce(&FieldDef::new(FieldType::Decimal), &Json::String(text.clone())) {
+            Ok(Value::Text(canonical)) => canonical,
+            _ => text,
+        };
+        match (column_type == FieldType::Decimal, param_type == FieldType::Decimal, value) {
+            (true, _, Value::Integer(i)) => (Value::Text(i.to_string()), FieldType::Decimal),
+            (true, _, Value::Float(f)) => (Value::Text(canonical(format!("{f}"))), FieldType::Decimal),
+            (true, _, Value::Text(text)) => (Value::Text(canonical(text)), FieldType::Decimal),
+            (false, true, Value::Text(text)) => (Value::Float(text.parse().unwrap_or(f64::NAN)), FieldType::Float),
+            (_, _, value) => (value, param_type),
+        }
     }
 
     /// `column op constant`, where the constant is a literal or a macro; `written` is
@@ -407,6 +442,7 @@ impl Compiler<'_, '_> {
             (CompareOp::NotEq, Dialect::Postgres) => " IS DISTINCT FROM ",
             (op, _) => ordering_sql(op),
         });
+        let (value, param_type) = self.sqlite_comparable(value, param_type, field_type);
         self.w.push_param(value, param_type);
         Ok(())
     }
@@ -449,7 +485,6 @@ impl Compiler<'_, '_> {
                 ))
             }
         };
-        let pattern = Value::Text(escape_like(needle));
         // `!~` holds for a null field: a missing value does not contain anything.
         let negated = op == CompareOp::NotContains;
         if negated {
@@ -457,15 +492,23 @@ impl Compiler<'_, '_> {
             self.push_column(column);
             self.w.push(" IS NULL OR ");
         }
-        self.push_column(column);
-        match (self.w.dialect(), negated) {
-            (Dialect::Sqlite, false) => self.w.push(" LIKE '%' || "),
-            (Dialect::Sqlite, true) => self.w.push(" NOT LIKE '%' || "),
-            (Dialect::Postgres, false) => self.w.push("::text ILIKE '%' || "),
-            (Dialect::Postgres, true) => self.w.push("::text NOT ILIKE '%' || "),
-        };
-        self.w.push_param(pattern, FieldType::String);
-        self.w.push(" || '%' ESCAPE '\\'");
+        match self.w.dialect() {
+            // LIKE folds only ASCII in SQLite: compare Unicode-lower-cased text instead
+            // (`tessera_fold` is registered by the store on every connection).
+            Dialect::Sqlite => {
+                self.w.push("instr(tessera_fold(");
+                self.push_column(column);
+                self.w.push("), tessera_fold(");
+                self.w.push_param(Value::Text(needle.to_string()), FieldType::String);
+                self.w.push(if negated { ")) = 0" } else { ")) > 0" });
+            }
+            Dialect::Postgres => {
+                self.push_column(column);
+                self.w.push(if negated { "::text NOT ILIKE '%' || " } else { "::text ILIKE '%' || " });
+                self.w.push_param(Value::Text(escape_like(needle)), FieldType::String);
+                self.w.push(" || '%' ESCAPE '\\'");
+            }
+        }
         if negated {
             self.w.push(")");
         }
@@ -520,7 +563,8 @@ impl Compiler<'_, '_> {
             if index > 0 {
                 self.w.push(", ");
             }
-            self.w.push_param(value, field_type);
+            let (value, param_type) = self.sqlite_comparable(value, field_type, field_type);
+            self.w.push_param(value, param_type);
         }
         self.w.push(")");
         Ok(())

@@ -105,13 +105,13 @@ fn check_params(
 fn the_examples() {
     check(
         r#"age > 50 && (species = "cat" || name ~ "Leo")"#,
-        r#"("age" > ? AND ("species" = ? OR "name" LIKE '%' || ? || '%' ESCAPE '\'))"#,
+        r#"("age" > ? AND ("species" = ? OR instr(tessera_fold("name"), tessera_fold(?)) > 0))"#,
         r#"("age" > $1::int8 AND ("species" = $2::text OR "name"::text ILIKE '%' || $3::text || '%' ESCAPE '\'))"#,
         vec![int(50), text("cat"), text("Leo")],
     );
     check(
         "name !~ 'x'",
-        r#"(("name" IS NULL OR "name" NOT LIKE '%' || ? || '%' ESCAPE '\'))"#,
+        r#"(("name" IS NULL OR instr(tessera_fold("name"), tessera_fold(?)) = 0))"#,
         r#"(("name" IS NULL OR "name"::text NOT ILIKE '%' || $1::text || '%' ESCAPE '\'))"#,
         vec![text("x")],
     );
@@ -203,25 +203,26 @@ fn numbers_bind_by_field_type() {
     check("age = 2.5", r#"("age" = ?)"#, r#"("age" = $1::float8)"#, vec![Value::Float(2.5)]);
     check("weight >= 3", r#"("weight" >= ?)"#, r#"("weight" >= $1::float8)"#, vec![Value::Float(3.0)]);
     check("weight < -1.5e2", r#"("weight" < ?)"#, r#"("weight" < $1::float8)"#, vec![Value::Float(-150.0)]);
-    // Decimals compare exactly on Postgres (numeric) and as REAL on SQLite.
+    // Decimals compare exactly: numeric on Postgres, canonical text under the
+    // `tessera_decimal` collation on SQLite.
     check_params(
         "price > 10.50",
-        r#"(CAST("price" AS REAL) > ?)"#,
-        vec![Value::Float(10.5)],
+        r#"("price" COLLATE tessera_decimal > ?)"#,
+        vec![text("10.5")],
         r#"("price" > $1::text::numeric)"#,
         vec![text("10.50")],
     );
     check_params(
         "price <= 3",
-        r#"(CAST("price" AS REAL) <= ?)"#,
-        vec![Value::Float(3.0)],
+        r#"("price" COLLATE tessera_decimal <= ?)"#,
+        vec![text("3")],
         r#"("price" <= $1::text::numeric)"#,
         vec![text("3")],
     );
     check_params(
         r#"price = "12.50""#,
-        r#"(CAST("price" AS REAL) = ?)"#,
-        vec![Value::Float(12.5)],
+        r#"("price" COLLATE tessera_decimal = ?)"#,
+        vec![text("12.5")],
         r#"("price" = $1::text::numeric)"#,
         vec![text("12.5")],
     );
@@ -267,9 +268,12 @@ fn strings_are_converted_to_the_fields_canonical_form() {
 
 #[test]
 fn contains_escapes_wildcards_and_works_on_every_textual_type() {
-    check(
+    // SQLite folds Unicode case with tessera_fold and needs no escaping (instr is literal);
+    // Postgres escapes LIKE wildcards.
+    check_params(
         r#"name ~ "50%_off\\""#,
-        r#"("name" LIKE '%' || ? || '%' ESCAPE '\')"#,
+        r#"(instr(tessera_fold("name"), tessera_fold(?)) > 0)"#,
+        vec![text(r"50%_off\")],
         r#"("name"::text ILIKE '%' || $1::text || '%' ESCAPE '\')"#,
         vec![text(r"50\%\_off\\")],
     );
@@ -280,7 +284,7 @@ fn contains_escapes_wildcards_and_works_on_every_textual_type() {
     }
     check(
         r#"name ~ "" && bio !~ """#,
-        r#"("name" LIKE '%' || ? || '%' ESCAPE '\' AND ("bio" IS NULL OR "bio" NOT LIKE '%' || ? || '%' ESCAPE '\'))"#,
+        r#"(instr(tessera_fold("name"), tessera_fold(?)) > 0 AND ("bio" IS NULL OR instr(tessera_fold("bio"), tessera_fold(?)) = 0))"#,
         r#"("name"::text ILIKE '%' || $1::text || '%' ESCAPE '\' AND ("bio" IS NULL OR "bio"::text NOT ILIKE '%' || $2::text || '%' ESCAPE '\'))"#,
         vec![text(""), text("")],
     );
@@ -296,8 +300,8 @@ fn in_lists_convert_every_item() {
     );
     check_params(
         r#"price in (1, 2.50, "3.10")"#,
-        r#"(CAST("price" AS REAL) IN (?, ?, ?))"#,
-        vec![Value::Float(1.0), Value::Float(2.5), Value::Float(3.1)],
+        r#"("price" COLLATE tessera_decimal IN (?, ?, ?))"#,
+        vec![text("1"), text("2.5"), text("3.1")],
         r#"("price" IN ($1::text::numeric, $2::text::numeric, $3::text::numeric))"#,
         vec![text("1"), text("2.50"), text("3.1")],
     );
@@ -336,7 +340,7 @@ fn macros_bind_like_literals_of_their_type() {
     );
     check(
         "name ~ @request.auth.role",
-        r#"("name" LIKE '%' || ? || '%' ESCAPE '\')"#,
+        r#"(instr(tessera_fold("name"), tessera_fold(?)) > 0)"#,
         r#"("name"::text ILIKE '%' || $1::text || '%' ESCAPE '\')"#,
         vec![text("admin")],
     );
