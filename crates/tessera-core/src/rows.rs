@@ -115,9 +115,25 @@ impl App {
         bodies: impl IntoIterator<Item = Result<Json, CoreError>>,
         single: bool,
     ) -> Result<WriteResult, CoreError> {
+        let mut bodies = bodies.into_iter();
+        if single {
+            let body = bodies.next().unwrap_or_else(|| Err(CoreError::bad_request("body", "no row to create")))?;
+            return self.retry_on_stale(|| self.insert_validated(key, std::iter::once(Ok(body.clone())), true)).await;
+        }
+        // A bulk body is consumed as it is validated, so it cannot be replayed: a bulk
+        // create that meets a concurrent migration answers 409 schema_changed instead.
+        self.insert_validated(key, bodies, false).await
+    }
+
+    async fn insert_validated(
+        &self,
+        key: &str,
+        bodies: impl Iterator<Item = Result<Json, CoreError>>,
+        single: bool,
+    ) -> Result<WriteResult, CoreError> {
         let table = self.table(key)?;
         let mut rows: Vec<NewRow> = Vec::new();
-        for (index, body) in bodies.into_iter().enumerate() {
+        for (index, body) in bodies.enumerate() {
             let values = table
                 .validator
                 .validate(&body?, WriteMode::Create)
@@ -140,7 +156,26 @@ impl App {
         })
     }
 
+    /// Runs `attempt`; if the table changed under it (a concurrent migration, here or in
+    /// another copy of tessera), reloads the catalog and runs it once more on the new schema.
+    async fn retry_on_stale<T, Attempt>(&self, attempt: impl Fn() -> Attempt) -> Result<T, CoreError>
+    where
+        Attempt: std::future::Future<Output = Result<T, CoreError>>,
+    {
+        match attempt().await {
+            Err(CoreError::Stale(_)) => {
+                self.reload_catalog().await?;
+                attempt().await
+            }
+            other => other,
+        }
+    }
+
     pub async fn get_row(&self, key: &str, id: &str) -> Result<String, CoreError> {
+        self.retry_on_stale(|| self.get_row_once(key, id)).await
+    }
+
+    async fn get_row_once(&self, key: &str, id: &str) -> Result<String, CoreError> {
         let table = self.table(key)?;
         let id_number = parse_id(id)?;
         self.store()
@@ -151,6 +186,10 @@ impl App {
 
     /// PATCH (`replace` false: only given fields) or PUT (`replace` true: the whole row).
     pub async fn update_row(&self, key: &str, id: &str, body: &Json, replace: bool) -> Result<String, CoreError> {
+        self.retry_on_stale(|| self.update_row_once(key, id, body, replace)).await
+    }
+
+    async fn update_row_once(&self, key: &str, id: &str, body: &Json, replace: bool) -> Result<String, CoreError> {
         let table = self.table(key)?;
         let id_number = parse_id(id)?;
         let mode = if replace { WriteMode::Replace } else { WriteMode::Update };
@@ -174,6 +213,10 @@ impl App {
 
     /// One page of rows: one SQL statement, plus a count when `total=true`.
     pub async fn list_rows(&self, key: &str, params: &ListParams) -> Result<ListResult, CoreError> {
+        self.retry_on_stale(|| self.list_rows_once(key, params)).await
+    }
+
+    async fn list_rows_once(&self, key: &str, params: &ListParams) -> Result<ListResult, CoreError> {
         let table = self.table(key)?;
         let schema = &table.schema;
         let limit = match &params.limit {

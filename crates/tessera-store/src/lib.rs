@@ -142,7 +142,8 @@ impl Store {
         backend!(self.insert_rows(schema.clone(), rows, return_rows))
     }
 
-    /// Updates the given fields of a row; `None` if it does not exist.
+    /// Updates the given fields of a row; `None` if it does not exist, `Stale` if the
+    /// table changed version since `schema` was read.
     pub async fn update_row(
         &self,
         schema: &TableSchema,
@@ -150,7 +151,15 @@ impl Store {
         values: NewRow,
     ) -> Result<Option<String>, StoreError> {
         let (sql, params) = row_queries::update(self.dialect(), schema, id, values, &now_text());
-        backend!(self.write_strings(sql, params)).map(|rows| rows.into_iter().next())
+        let updated = backend!(self.write_strings(sql, params))?.into_iter().next();
+        if updated.is_none() {
+            let (sql, params) = row_queries::table_version(self.dialect(), schema.id);
+            let current = backend!(self.query_strings(sql, params))?.into_iter().next();
+            if current != Some(schema.version.to_string()) {
+                return Err(StoreError::Stale(schema.name.clone()));
+            }
+        }
+        Ok(updated)
     }
 
     /// Deletes a row; false if it did not exist.

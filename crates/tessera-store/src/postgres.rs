@@ -207,10 +207,12 @@ impl PostgresStore {
             let row = rows.into_iter().next().expect("one row");
             let returning = if return_rows { Returning::Json } else { Returning::Id };
             let sql = row_queries::insert_sql(Dialect::Postgres, &schema, returning);
-            let values = row_queries::insert_params(row, &now);
+            let values = row_queries::insert_params(&schema, row, &now);
             let stmt = client.prepare_cached(&sql).await.map_err(classify_postgres)?;
             let params = params(&values);
-            let result = client.query_one(&stmt, &refs(&params)).await.map_err(|e| classify_postgres(e).at_row(0))?;
+            let result = client.query_opt(&stmt, &refs(&params)).await.map_err(|e| classify_postgres(e).at_row(0))?;
+            // The version guard held the row back: the table changed meanwhile.
+            let result = result.ok_or_else(|| StoreError::Stale(schema.name.clone()))?;
             return Ok(if return_rows {
                 Inserted::Rows(vec![result.try_get(0)?])
             } else {
@@ -218,6 +220,15 @@ impl PostgresStore {
             });
         }
         let tx = client.transaction().await?;
+        // Hold the catalog row: no migration of this table can commit until this bulk
+        // insert does, and one that committed meanwhile is seen here (the version differs).
+        let version: Option<i64> = tx
+            .query_opt("SELECT version FROM _tessera_tables WHERE id = $1 FOR SHARE", &[&schema.id])
+            .await?
+            .map(|row| row.get(0));
+        if version != Some(schema.version) {
+            return Err(StoreError::Stale(schema.name.clone()));
+        }
         let columns = schema.fields.len() + 2;
         let batch = (MAX_PARAMS / columns).clamp(1, 1000);
         let mut json_rows = Vec::new();
@@ -398,7 +409,7 @@ async fn first_failing_row(
 ) -> Option<StoreError> {
     let stmt = tx.prepare_cached(&row_queries::insert_sql(Dialect::Postgres, schema, Returning::Id)).await.ok()?;
     for (offset, row) in rows.into_iter().enumerate() {
-        let values = row_queries::insert_params(row, now);
+        let values = row_queries::insert_params(schema, row, now);
         let params = params(&values);
         if let Err(e) = tx.execute(&stmt, &refs(&params)).await {
             return Some(classify_postgres(e).at_row(first_index + offset));

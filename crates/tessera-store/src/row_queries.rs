@@ -85,10 +85,26 @@ pub enum Returning {
     Id,
 }
 
-/// `INSERT INTO t (<every field>, created_at, updated_at) VALUES (...) RETURNING ...`:
-/// the statement for a validated create row (every field, in schema order), the same for
-/// every row of a table version, so it is prepared once and bound per row with
-/// [`insert_params`].
+/// The condition that the table is still at the version a statement was built from.
+///
+/// Every insert and update carries it, so a write validated against a catalog snapshot
+/// that a migration has since replaced changes nothing (and is reported as stale, then
+/// retried on the new schema) instead of landing in the new table with old assumptions —
+/// e.g. without a new required field's default. It is part of the same statement: on
+/// Postgres the write waits for the migration's lock and then sees its commit; on SQLite
+/// writes and migrations run one after another on the writer.
+fn version_guard(dialect: Dialect, first_param: usize) -> String {
+    format!(
+        " WHERE EXISTS (SELECT 1 FROM _tessera_tables WHERE id = {} AND version = {})",
+        SqlWriter::placeholder(dialect, first_param, FieldType::Integer),
+        SqlWriter::placeholder(dialect, first_param + 1, FieldType::Integer)
+    )
+}
+
+/// `INSERT INTO t (<every field>, created_at, updated_at) SELECT ... WHERE <version guard>
+/// RETURNING ...`: the statement for a validated create row (every field, in schema
+/// order), the same for every row of a table version, so it is prepared once and bound
+/// per row with [`insert_params`]. It inserts nothing if the table changed version.
 pub fn insert_sql(dialect: Dialect, schema: &TableSchema, returning: Returning) -> String {
     let mut sql = String::from("INSERT INTO ");
     sql.push_str(&quote_ident(&schema.name));
@@ -97,15 +113,18 @@ pub fn insert_sql(dialect: Dialect, schema: &TableSchema, returning: Returning) 
         sql.push_str(&quote_ident(name));
         sql.push_str(", ");
     }
-    sql.push_str("\"created_at\", \"updated_at\") VALUES (");
+    sql.push_str("\"created_at\", \"updated_at\") SELECT ");
     let types = schema.fields.values().map(|def| def.field_type).chain([FieldType::Datetime, FieldType::Datetime]);
+    let mut count = 0;
     for (i, field_type) in types.enumerate() {
         if i > 0 {
             sql.push_str(", ");
         }
         sql.push_str(&SqlWriter::placeholder(dialect, i + 1, field_type));
+        count = i + 1;
     }
-    sql.push_str(") RETURNING ");
+    sql.push_str(&version_guard(dialect, count + 1));
+    sql.push_str(" RETURNING ");
     match returning {
         Returning::Json => sql.push_str(&row_json(dialect, &all_columns(schema))),
         Returning::Id => sql.push_str("\"id\""),
@@ -122,19 +141,22 @@ pub fn insert(
     return_json: bool,
 ) -> (String, Vec<Value>) {
     let returning = if return_json { Returning::Json } else { Returning::Id };
-    (insert_sql(dialect, schema, returning), insert_params(row, now))
+    (insert_sql(dialect, schema, returning), insert_params(schema, row, now))
 }
 
 /// The parameters of [`insert_sql`] for one validated row.
-pub fn insert_params(row: NewRow, now: &str) -> Vec<Value> {
-    let mut values: Vec<Value> = Vec::with_capacity(row.len() + 2);
+pub fn insert_params(schema: &TableSchema, row: NewRow, now: &str) -> Vec<Value> {
+    let mut values: Vec<Value> = Vec::with_capacity(row.len() + 4);
     values.extend(row.into_iter().map(|(_, value)| value));
     values.push(Value::Text(now.to_string()));
     values.push(Value::Text(now.to_string()));
+    values.push(Value::Integer(schema.id));
+    values.push(Value::Integer(schema.version));
     values
 }
 
-/// `UPDATE ... SET <values>, updated_at = ? WHERE id = ? RETURNING <json>`.
+/// `UPDATE ... SET <values>, updated_at = ? WHERE id = ? AND <version guard> RETURNING
+/// <json>`: no row comes back if the row does not exist or the table changed version.
 pub fn update(
     dialect: Dialect,
     schema: &TableSchema,
@@ -152,8 +174,20 @@ pub fn update(
         .push_param(Value::Text(now.to_string()), FieldType::Datetime)
         .push(" WHERE \"id\" = ")
         .push_param(Value::Integer(id), FieldType::Integer)
-        .push(" RETURNING ")
+        .push(" AND EXISTS (SELECT 1 FROM _tessera_tables WHERE id = ")
+        .push_param(Value::Integer(schema.id), FieldType::Integer)
+        .push(" AND version = ")
+        .push_param(Value::Integer(schema.version), FieldType::Integer)
+        .push(") RETURNING ")
         .push(&row_json(dialect, &all_columns(schema)));
+    w.finish()
+}
+
+/// `SELECT version FROM _tessera_tables WHERE id = ?`: tells a stale write from a missing row.
+pub fn table_version(dialect: Dialect, table_id: i64) -> (String, Vec<Value>) {
+    let mut w = SqlWriter::new(dialect);
+    w.push("SELECT CAST(version AS TEXT) FROM _tessera_tables WHERE id = ")
+        .push_param(Value::Integer(table_id), FieldType::Integer);
     w.finish()
 }
 

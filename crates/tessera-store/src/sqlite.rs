@@ -292,13 +292,18 @@ impl SqliteStore {
                 .prepare_cached(&row_queries::insert_sql(Dialect::Sqlite, &schema, returning))
                 .map_err(classify_sqlite)?;
             for (index, row) in rows.into_iter().enumerate() {
-                let values = row_queries::insert_params(row, &now);
+                let values = row_queries::insert_params(&schema, row, &now);
                 let result = if return_rows {
                     stmt.query_row(params(&values), |r| r.get::<_, String>(0)).map(|json| json_rows.push(json))
                 } else {
                     stmt.query_row(params(&values), |r| r.get::<_, i64>(0)).map(|id| ids.push(id))
                 };
-                result.map_err(|e| classify_sqlite(e).at_row(index))?;
+                match result {
+                    Ok(()) => {}
+                    // The version guard held the row back: the table changed meanwhile.
+                    Err(rusqlite::Error::QueryReturnedNoRows) => return Err(StoreError::Stale(schema.name.clone())),
+                    Err(e) => return Err(classify_sqlite(e).at_row(index)),
+                }
             }
             Ok(if return_rows { Inserted::Rows(json_rows) } else { Inserted::Ids(ids) })
         })

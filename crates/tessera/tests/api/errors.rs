@@ -331,13 +331,15 @@ async fn huge_numbers(t: TestApp) {
     for (body, key, expected) in [
         ("{\"i\": 9223372036854775807}", "i", i64::MAX),
         ("{\"i\": -9223372036854775808}", "i", i64::MIN),
-        ("{\"i\": 9.2e18}", "i", 9_200_000_000_000_000_000),
         ("{\"bounded\": 10.0}", "bounded", 10),
     ] {
         let (status, row) = t.send_raw(Method::POST, "/api/tables/nums/rows", "application/json", body.into()).await;
         assert_eq!(status, StatusCode::CREATED, "{body}: {row}");
         assert_eq!(row[key], expected, "{body}: {row}");
     }
+    // A float literal beyond 2^53 may already be rounded by the JSON reader: refused.
+    let result = t.send_raw(Method::POST, "/api/tables/nums/rows", "application/json", "{\"i\": 9.2e18}".into()).await;
+    assert_error(&result, StatusCode::BAD_REQUEST, "validation_failed");
     let (status, list) = t.list_with("nums", &[("filter", "i = 9223372036854775807")]).await;
     assert_eq!(status, StatusCode::OK, "{list}");
     assert_eq!(list["items"][0]["i"], i64::MAX);
