@@ -5,6 +5,26 @@ use serde_json::{json, Map, Value};
 use tessera_core::Catalog;
 use tessera_schema::{FieldDef, FieldType, TableSchema};
 
+/// Which component schema of a table.
+enum Kind {
+    Row,
+    Input,
+    Patch,
+}
+
+/// The component name of a table's schema. The `.` cannot appear in a table name, so
+/// these never collide with each other or with the fixed components (`Error`,
+/// `TableDefinition`), whatever a table is called. Likewise, fixed operationIds are
+/// camelCase and per-table ones are `verb_table`, so they never collide either.
+fn component(table: &str, kind: Kind) -> String {
+    let kind = match kind {
+        Kind::Row => "row",
+        Kind::Input => "input",
+        Kind::Patch => "patch",
+    };
+    format!("{kind}.{table}")
+}
+
 /// The JSON Schema of one field's values.
 fn field_schema(def: &FieldDef) -> Value {
     let mut schema = match def.field_type {
@@ -85,8 +105,8 @@ fn json_content(schema: Value) -> Value {
 
 fn table_paths(table: &TableSchema, paths: &mut Map<String, Value>) {
     let name = &table.name;
-    let row_ref = json!({"$ref": format!("#/components/schemas/{name}")});
-    let input_ref = json!({"$ref": format!("#/components/schemas/{name}Input")});
+    let row_ref = json!({"$ref": format!("#/components/schemas/{}", component(name, Kind::Row))});
+    let input_ref = json!({"$ref": format!("#/components/schemas/{}", component(name, Kind::Input))});
     let query = |param: &str, description: &str, schema: Value| json!({"name": param, "in": "query", "required": false, "description": description, "schema": schema});
     paths.insert(
         format!("/api/tables/{name}/rows"),
@@ -139,7 +159,7 @@ fn table_paths(table: &TableSchema, paths: &mut Map<String, Value>) {
     );
     let id_param =
         json!({"name": "id", "in": "path", "required": true, "schema": {"type": "integer", "format": "int64"}});
-    let partial = json!({"$ref": format!("#/components/schemas/{name}Patch")});
+    let partial = json!({"$ref": format!("#/components/schemas/{}", component(name, Kind::Patch))});
     paths.insert(
         format!("/api/tables/{name}/rows/{{id}}"),
         json!({
@@ -147,7 +167,7 @@ fn table_paths(table: &TableSchema, paths: &mut Map<String, Value>) {
             "get": {"operationId": format!("get_{name}"), "tags": [name], "responses": {"200": {"description": "The row", "content": json_content(row_ref.clone())}, "404": error_response("No such row")}},
             "patch": {"operationId": format!("update_{name}"), "tags": [name], "requestBody": {"required": true, "content": json_content(partial)},
                       "responses": {"200": {"description": "The updated row", "content": json_content(row_ref.clone())}, "400": error_response("Invalid values"), "404": error_response("No such row")}},
-            "put": {"operationId": format!("replace_{name}"), "tags": [name], "requestBody": {"required": true, "content": json_content(json!({"$ref": format!("#/components/schemas/{name}Input")}))},
+            "put": {"operationId": format!("replace_{name}"), "tags": [name], "requestBody": {"required": true, "content": json_content(input_ref.clone())},
                     "responses": {"200": {"description": "The replaced row", "content": json_content(row_ref)}, "400": error_response("Invalid values"), "404": error_response("No such row")}},
             "delete": {"operationId": format!("delete_{name}"), "tags": [name], "responses": {"204": {"description": "Deleted"}, "404": error_response("No such row")}}
         }),
@@ -161,24 +181,24 @@ pub fn document(catalog: &Catalog) -> Value {
     let any_object = json!({"type": "object"});
     paths.insert("/health".into(), json!({"get": {"operationId": "health", "tags": ["system"], "responses": {"200": {"description": "Alive and the store answers"}, "503": error_response("The store does not answer")}}}));
     paths.insert("/api/tables".into(), json!({
-        "get": {"operationId": "list_tables", "tags": ["tables"], "responses": {"200": {"description": "All tables", "content": json_content(any_object.clone())}}},
-        "post": {"operationId": "create_table", "tags": ["tables"], "requestBody": {"required": true, "content": json_content(json!({"$ref": "#/components/schemas/TableDefinition"}))},
+        "get": {"operationId": "listTables", "tags": ["tables"], "responses": {"200": {"description": "All tables", "content": json_content(any_object.clone())}}},
+        "post": {"operationId": "createTable", "tags": ["tables"], "requestBody": {"required": true, "content": json_content(json!({"$ref": "#/components/schemas/TableDefinition"}))},
                  "responses": {"201": {"description": "The new table", "content": json_content(any_object.clone())}, "400": error_response("Invalid name or fields"), "409": error_response("Name taken")}}
     }));
     paths.insert("/api/tables/{table}".into(), json!({
         "parameters": [table_param.clone()],
-        "get": {"operationId": "show_table", "tags": ["tables"], "responses": {"200": {"description": "The schema", "content": json_content(any_object.clone())}, "404": error_response("No such table")}},
-        "put": {"operationId": "replace_table", "tags": ["tables"], "parameters": [{"name": "dry_run", "in": "query", "schema": {"type": "boolean"}}],
+        "get": {"operationId": "showTable", "tags": ["tables"], "responses": {"200": {"description": "The schema", "content": json_content(any_object.clone())}, "404": error_response("No such table")}},
+        "put": {"operationId": "replaceTable", "tags": ["tables"], "parameters": [{"name": "dry_run", "in": "query", "schema": {"type": "boolean"}}],
                 "requestBody": {"required": true, "content": json_content(json!({"$ref": "#/components/schemas/TableDefinition"}))},
                 "responses": {"200": {"description": "Migration report", "content": json_content(any_object.clone())}, "409": error_response("Existing data does not convert")}},
-        "patch": {"operationId": "patch_table", "tags": ["tables"], "parameters": [{"name": "dry_run", "in": "query", "schema": {"type": "boolean"}}],
+        "patch": {"operationId": "patchTable", "tags": ["tables"], "parameters": [{"name": "dry_run", "in": "query", "schema": {"type": "boolean"}}],
                   "requestBody": {"required": true, "content": json_content(any_object.clone())},
                   "responses": {"200": {"description": "Migration report", "content": json_content(any_object.clone())}, "409": error_response("Existing data does not convert")}},
-        "delete": {"operationId": "drop_table", "tags": ["tables"], "responses": {"204": {"description": "Dropped"}, "404": error_response("No such table")}}
+        "delete": {"operationId": "dropTable", "tags": ["tables"], "responses": {"204": {"description": "Dropped"}, "404": error_response("No such table")}}
     }));
     paths.insert("/api/tables/{table}/history".into(), json!({
         "parameters": [table_param],
-        "get": {"operationId": "table_history", "tags": ["tables"], "responses": {"200": {"description": "Every schema version", "content": json_content(any_object)}, "404": error_response("No such table")}}
+        "get": {"operationId": "tableHistory", "tags": ["tables"], "responses": {"200": {"description": "Every schema version", "content": json_content(any_object)}, "404": error_response("No such table")}}
     }));
     let mut schemas = Map::new();
     schemas.insert(
@@ -200,9 +220,9 @@ pub fn document(catalog: &Catalog) -> Value {
         let (row, input) = row_schemas(schema);
         let mut patch = input.clone();
         patch.as_object_mut().expect("object").remove("required");
-        schemas.insert(schema.name.clone(), row);
-        schemas.insert(format!("{}Input", schema.name), input);
-        schemas.insert(format!("{}Patch", schema.name), patch);
+        schemas.insert(component(&schema.name, Kind::Row), row);
+        schemas.insert(component(&schema.name, Kind::Input), input);
+        schemas.insert(component(&schema.name, Kind::Patch), patch);
     }
     json!({
         "openapi": "3.1.0",

@@ -10,6 +10,7 @@ use std::io::{BufRead, BufReader, Read, Write};
 use std::path::Path;
 use tessera_core::{App, ListParams, WriteResult};
 use tessera_schema::validate::FieldChecker;
+use tessera_schema::FieldType;
 
 pub fn guess_format(path: &Path) -> Option<Format> {
     match path.extension()?.to_str()?.to_ascii_lowercase().as_str() {
@@ -179,6 +180,10 @@ pub async fn export(app: &App, table: &str, format: Format) -> anyhow::Result<()
     let mut columns = vec!["id".to_string()];
     columns.extend(schema.fields.keys().cloned());
     columns.extend(["created_at".to_string(), "updated_at".to_string()]);
+    let json_columns: Vec<bool> = columns
+        .iter()
+        .map(|column| schema.fields.get(column).is_some_and(|def| def.field_type == FieldType::Json))
+        .collect();
     let mut sink = match format {
         Format::Ndjson => Sink::Ndjson(out),
         Format::Csv => {
@@ -198,10 +203,14 @@ pub async fn export(app: &App, table: &str, format: Format) -> anyhow::Result<()
                 }
                 Sink::Csv(writer) => {
                     let row: Json = serde_json::from_str(item)?;
-                    writer.write_record(columns.iter().map(|column| match row.get(column) {
-                        None | Some(Json::Null) => String::new(),
-                        Some(Json::String(s)) => s.clone(),
-                        Some(other) => other.to_string(),
+                    writer.write_record(columns.iter().zip(&json_columns).map(|(column, is_json)| {
+                        match row.get(column) {
+                            None | Some(Json::Null) => String::new(),
+                            // A json cell is JSON text, so "42" (a string) stays a string.
+                            Some(value) if *is_json => value.to_string(),
+                            Some(Json::String(s)) => s.clone(),
+                            Some(other) => other.to_string(),
+                        }
                     }))?;
                 }
             }

@@ -390,7 +390,7 @@ async fn check_swagger_page(client: &reqwest::Client, base: &str, page: &str) {
 async fn swagger_ui_is_served_from_the_binary(t: TestApp) {
     t.create_table("animals", json!({"name": "string"})).await;
     check_swagger_page(&t.client, &t.base, "/docs").await;
-    for asset in ["/docs/swagger-ui-bundle.js", "/docs/swagger-ui.css"] {
+    for asset in ["/docs/assets/swagger-ui-bundle.js", "/docs/assets/swagger-ui.css"] {
         let response = t.client.get(format!("{}{asset}", t.base)).send().await.unwrap();
         assert_eq!(response.status(), StatusCode::OK, "{asset}");
     }
