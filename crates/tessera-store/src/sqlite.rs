@@ -78,9 +78,12 @@ impl SqliteStore {
                 return Err(StoreError::Pool(format!("SQLite refused WAL mode (got {mode})")));
             }
             writer.pragma_update(None, "synchronous", "FULL")?;
+            // One transaction: one fsync instead of one per statement at first start.
+            writer.execute_batch("BEGIN IMMEDIATE")?;
             for statement in table_queries::system_tables(Dialect::Sqlite) {
                 writer.execute(statement, [])?;
             }
+            writer.execute_batch("COMMIT")?;
             let readers = readers.max(1);
             let reader_flags =
                 OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX | OpenFlags::SQLITE_OPEN_URI;
