@@ -229,11 +229,18 @@ pub fn list(dialect: Dialect, schema: &TableSchema, spec: &ListSpec) -> Result<(
         w.push_comparable_column(None, &key.field.column, key.field.field_type);
         w.push(if key.descending { " DESC, " } else { " ASC, " });
     }
-    w.push("\"id\" ASC LIMIT ")
+    w.push(if id_descending(&spec.sort) { "\"id\" DESC LIMIT " } else { "\"id\" ASC LIMIT " })
         .push_param(Value::Integer(i64::from(spec.limit)), FieldType::Integer)
         .push(" OFFSET ")
         .push_param(Value::Integer(i64::try_from(spec.offset).unwrap_or(i64::MAX)), FieldType::Integer);
     Ok(w.finish())
+}
+
+/// Ties are broken by `id` in the direction of the last sort key: an index on a field
+/// holds `(field, row id)`, so `-age` with `id DESC` is one backward index walk, while
+/// `id ASC` would make the database sort every matching row.
+fn id_descending(sort: &[SortKey]) -> bool {
+    sort.last().is_some_and(|key| key.descending)
 }
 
 /// `SELECT count(*)` with the list's filter (not its cursor, limit or offset).
@@ -273,7 +280,7 @@ fn push_keyset(w: &mut SqlWriter, sort: &[SortKey], after: &[Value]) {
     let nulls_smallest = w.dialect() == Dialect::Sqlite;
     let mut keys: Vec<(&str, FieldType, bool)> =
         sort.iter().map(|k| (k.field.column.as_str(), k.field.field_type, k.descending)).collect();
-    keys.push(("id", FieldType::Integer, false));
+    keys.push(("id", FieldType::Integer, id_descending(sort)));
     w.push("(");
     for (i, (column, field_type, descending)) in keys.iter().enumerate() {
         if i > 0 {
@@ -304,7 +311,8 @@ fn push_keyset(w: &mut SqlWriter, sort: &[SortKey], after: &[Value]) {
                 w.push("(");
                 w.push_comparable_column(None, column, *field_type);
                 w.push(if toward_larger { " > " } else { " < " }).push_param(value, *field_type);
-                if ahead {
+                // `id` is never null (it is the last key).
+                if ahead && i + 1 < keys.len() {
                     w.push(" OR ").push_comparable_column(None, column, *field_type).push(" IS NULL");
                 }
                 w.push(")");
@@ -351,7 +359,7 @@ mod tests {
         };
         let (sql, params) = list(Dialect::Sqlite, &schema, &spec).unwrap();
         assert!(
-            sql.contains("WHERE (((\"name\" < ? OR \"name\" IS NULL)) OR (\"name\" = ? AND (\"id\" > ?)))"),
+            sql.contains(r#"WHERE ((("name" < ? OR "name" IS NULL)) OR ("name" = ? AND ("id" < ?))) ORDER BY "name" DESC, "id" DESC"#),
             "{sql}"
         );
         assert_eq!(params.len(), 5);

@@ -320,12 +320,22 @@ fn expected_order(kind: StoreKind, rows: &[Value], spec: &str) -> Vec<i64> {
             None => (k, false),
         })
         .collect();
+    // Ties are broken by id in the direction of the last sort key (so an index walk
+    // serves the whole order).
+    let id_descending = keys.last().is_some_and(|(_, descending)| *descending);
     let mut sorted: Vec<&Value> = rows.iter().collect();
     sorted.sort_by(|a, b| {
         keys.iter()
             .map(|(key, descending)| compare_values(kind, &a[*key], &b[*key], *descending))
             .find(|o| o.is_ne())
-            .unwrap_or_else(|| a["id"].as_i64().cmp(&b["id"].as_i64()))
+            .unwrap_or_else(|| {
+                let by_id = a["id"].as_i64().cmp(&b["id"].as_i64());
+                if id_descending {
+                    by_id.reverse()
+                } else {
+                    by_id
+                }
+            })
     });
     sorted.iter().map(|r| r["id"].as_i64().unwrap()).collect()
 }
