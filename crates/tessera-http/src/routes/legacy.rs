@@ -9,10 +9,9 @@
 //! | `GET /api/table/{id}/rows/` | 200 a JSON array of rows |
 
 use super::raw_json;
-use super::rows::created;
 use super::tables::from_body;
 use crate::error::ApiError;
-use crate::extract::{ApiPath, ApiQuery, JsonBody, RowsBody};
+use crate::extract::{ApiPath, ApiQuery, JsonBody};
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
@@ -27,7 +26,7 @@ pub fn router() -> Router<App> {
     Router::new()
         .route("/api/table/", post(create_table))
         .route("/api/table/{table}/", put(replace_table))
-        .route("/api/table/{table}/row/", post(create_row))
+        .route("/api/table/{table}/row/", post(super::rows::create_rows))
         .route("/api/table/{table}/rows/", get(list_rows))
 }
 
@@ -59,17 +58,6 @@ async fn replace_table(
     let report = app.replace_table(&table, from_body::<ReplaceTable>(body)?, false).await?;
     let schema = &report.schema;
     Ok(Json(json!({"id": schema.id, "name": schema.name, "schema": short_fields(schema), "version": schema.version})))
-}
-
-async fn create_row(
-    State(app): State<App>,
-    ApiPath(table): ApiPath<String>,
-    body: RowsBody,
-) -> Result<Response, ApiError> {
-    Ok(created({
-        let single = body.is_single();
-        app.create_rows(&table, body.into_rows(), single).await?
-    }))
 }
 
 async fn list_rows(

@@ -28,7 +28,7 @@ pub fn created(result: WriteResult) -> Response {
     }
 }
 
-async fn create_rows(
+pub(crate) async fn create_rows(
     State(app): State<App>,
     ApiPath(table): ApiPath<String>,
     body: RowsBody,
