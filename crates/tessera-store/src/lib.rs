@@ -5,6 +5,7 @@
 
 mod error;
 pub mod migrate;
+mod pg_arrays;
 mod postgres;
 pub mod row_queries;
 mod sqlite;

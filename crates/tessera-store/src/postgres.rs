@@ -4,6 +4,7 @@
 
 use crate::error::{classify_postgres, StoreError};
 use crate::migrate::{self, MigrationReport, RowConverter, PAGE_ROWS};
+use crate::pg_arrays::{unnest_insert_sql, ColumnArray};
 use crate::row_queries::Returning;
 use crate::{now_text, row_queries, table_queries, HistoryEntry, Inserted, NewRow};
 use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod, Transaction};
@@ -15,8 +16,8 @@ use tessera_schema::plan::{Plan, Step};
 use tessera_schema::{FieldDef, FieldType, TableSchema, Value};
 use tokio_postgres::types::{to_sql_checked, IsNull, ToSql, Type};
 
-/// Postgres accepts at most 65535 parameters per statement.
-const MAX_PARAMS: usize = 60_000;
+/// Rows per bulk-insert statement (arrays bound per column; bounded for memory).
+const BULK_CHUNK_ROWS: usize = 5000;
 
 /// The channel on which catalog changes are announced.
 const CATALOG_CHANNEL: &str = "tessera_catalog";
@@ -229,27 +230,40 @@ impl PostgresStore {
         if version != Some(schema.version) {
             return Err(StoreError::Stale(schema.name.clone()));
         }
-        let columns = schema.fields.len() + 2;
-        let batch = (MAX_PARAMS / columns).clamp(1, 1000);
+        let columns = insert_columns(&schema);
+        let returning = if return_rows {
+            row_queries::row_json(Dialect::Postgres, &row_queries::all_columns(&schema))
+        } else {
+            "\"id\"".to_string()
+        };
+        let stmt = tx.prepare_cached(&unnest_insert_sql(&schema.name, &columns, &returning)).await?;
         let mut json_rows = Vec::new();
         let mut ids = Vec::new();
         let mut first_index = 0;
         let mut rows = rows.into_iter().peekable();
         while rows.peek().is_some() {
-            let chunk: Vec<NewRow> = rows.by_ref().take(batch).collect();
+            let chunk: Vec<NewRow> = rows.by_ref().take(BULK_CHUNK_ROWS).collect();
             let count = chunk.len();
-            let (sql, values) = insert_many(&schema, &chunk, &now, return_rows);
-            let stmt = tx.prepare_cached(&sql).await.map_err(classify_postgres)?;
-            let params = params(&values);
+            let mut arrays: Vec<ColumnArray> = columns.iter().map(|(_, t)| ColumnArray::new(*t, count)).collect();
+            for row in &chunk {
+                let values = row
+                    .iter()
+                    .map(|(_, value)| value.clone())
+                    .chain([Value::Text(now.clone()), Value::Text(now.clone())]);
+                for (array, value) in arrays.iter_mut().zip(values) {
+                    array.push(value);
+                }
+            }
+            let params: Vec<&(dyn ToSql + Sync)> = arrays.iter().map(ColumnArray::as_param).collect();
             tx.batch_execute("SAVEPOINT tessera_batch").await?;
-            let result = match tx.query(&stmt, &refs(&params)).await {
+            let result = match tx.query(&stmt, &params).await {
                 Ok(result) => {
                     // Released at once: piling up savepoints slows Postgres down.
                     tx.batch_execute("RELEASE SAVEPOINT tessera_batch").await?;
                     result
                 }
                 Err(batch_error) => {
-                    // A batch fails as a whole: replay it row by row to name the culprit.
+                    // A chunk fails as a whole: replay it row by row to name the culprit.
                     tx.batch_execute("ROLLBACK TO SAVEPOINT tessera_batch").await?;
                     return Err(first_failing_row(&tx, &schema, chunk, &now, first_index)
                         .await
@@ -418,32 +432,12 @@ async fn first_failing_row(
     None
 }
 
-/// A multi-row insert for a bulk create.
-fn insert_many(schema: &TableSchema, rows: &[NewRow], now: &str, return_rows: bool) -> (String, Vec<Value>) {
-    let mut w = SqlWriter::new(Dialect::Postgres);
-    w.push("INSERT INTO ").push_ident(&schema.name).push(" (");
-    for name in schema.fields.keys() {
-        w.push_ident(name).push(", ");
-    }
-    w.push("\"created_at\", \"updated_at\") VALUES ");
-    for (i, row) in rows.iter().enumerate() {
-        w.push(if i == 0 { "(" } else { ", (" });
-        for (name, value) in row {
-            let field_type = schema.fields.get(name).map_or(FieldType::Text, |d| d.field_type);
-            w.push_param(value.clone(), field_type).push(", ");
-        }
-        w.push_param(Value::Text(now.to_string()), FieldType::Datetime)
-            .push(", ")
-            .push_param(Value::Text(now.to_string()), FieldType::Datetime)
-            .push(")");
-    }
-    w.push(" RETURNING ");
-    if return_rows {
-        w.push(&row_queries::row_json(Dialect::Postgres, &row_queries::all_columns(schema)));
-    } else {
-        w.push("\"id\"");
-    }
-    w.finish()
+/// The columns of a bulk create, in [`row_queries::insert_params`] order.
+fn insert_columns(schema: &TableSchema) -> Vec<(&str, FieldType)> {
+    let mut columns: Vec<(&str, FieldType)> = schema.fields.iter().map(|(n, d)| (n.as_str(), d.field_type)).collect();
+    columns.push(("created_at", FieldType::Datetime));
+    columns.push(("updated_at", FieldType::Datetime));
+    columns
 }
 
 #[allow(clippy::too_many_arguments)]
@@ -580,38 +574,32 @@ async fn fill_defaults(tx: &Transaction<'_>, plan: &Plan) -> Result<(), StoreErr
 async fn rebuild(tx: &Transaction<'_>, plan: &Plan) -> Result<(), StoreError> {
     let temp = migrate::rebuild_name(plan.after.id);
     tx.batch_execute(&table_queries::create_table(Dialect::Postgres, &temp, &plan.after.fields)).await?;
-    let columns = plan.after.fields.len() + 3;
-    let batch = (MAX_PARAMS / columns).clamp(1, 1000);
+    let mut columns: Vec<(&str, FieldType)> = vec![("id", FieldType::Integer)];
+    columns.extend(plan.after.fields.iter().map(|(name, def)| (name.as_str(), def.field_type)));
+    columns.push(("created_at", FieldType::Datetime));
+    columns.push(("updated_at", FieldType::Datetime));
+    let stmt = tx.prepare(&unnest_insert_sql(&temp, &columns, "1")).await?;
     let mut converter = RowConverter::new(plan);
     let mut last_id = i64::MIN;
     while let Some(page) = read_page(tx, &plan.before, last_id).await? {
         last_id = page.last().map_or(last_id, |row| row.0);
-        for chunk in page.chunks(batch) {
-            let mut w = SqlWriter::new(Dialect::Postgres);
-            w.push("INSERT INTO ").push_ident(&temp).push(" (\"id\"");
-            for name in plan.after.fields.keys() {
-                w.push(", ").push_ident(name);
+        let mut arrays: Vec<ColumnArray> = columns.iter().map(|(_, t)| ColumnArray::new(*t, page.len())).collect();
+        for (id, old, (created_at, updated_at)) in page {
+            let Some(new_row) = converter.convert_row(id, &old) else {
+                return Err(StoreError::MigrationRefused {
+                    failing: converter.failing,
+                    rows: converter.failures.clone(),
+                });
+            };
+            let values = std::iter::once(Value::Integer(id))
+                .chain(new_row)
+                .chain([Value::Text(created_at), Value::Text(updated_at)]);
+            for (array, value) in arrays.iter_mut().zip(values) {
+                array.push(value);
             }
-            w.push(", \"created_at\", \"updated_at\") VALUES ");
-            for (i, (id, old, (created_at, updated_at))) in chunk.iter().enumerate() {
-                let Some(new_row) = converter.convert_row(*id, old) else {
-                    return Err(StoreError::MigrationRefused {
-                        failing: converter.failing,
-                        rows: converter.failures.clone(),
-                    });
-                };
-                w.push(if i == 0 { "(" } else { ", (" });
-                w.push_param(Value::Integer(*id), FieldType::Integer);
-                for ((_, def), value) in plan.after.fields.iter().zip(new_row) {
-                    w.push(", ").push_param(value, def.field_type);
-                }
-                w.push(", ").push_param(Value::Text(created_at.clone()), FieldType::Datetime);
-                w.push(", ").push_param(Value::Text(updated_at.clone()), FieldType::Datetime).push(")");
-            }
-            let (sql, values) = w.finish();
-            let params = params(&values);
-            tx.execute(&sql, &refs(&params)).await.map_err(classify_postgres)?;
         }
+        let params: Vec<&(dyn ToSql + Sync)> = arrays.iter().map(ColumnArray::as_param).collect();
+        tx.execute(&stmt, &params).await.map_err(classify_postgres)?;
     }
     // Carry the id sequence over so ids of deleted rows are never reused.
     let old_sequence: Option<i64> = tx
