@@ -216,24 +216,37 @@ pub struct ListSpec {
 }
 
 /// The single statement of a list request, and its count statement.
+///
+/// The page is chosen in a subquery and only its rows are turned into JSON: written as
+/// one flat `SELECT json(...) ... ORDER BY ... LIMIT`, both databases build the JSON of
+/// every matching row before sorting (measured on Postgres: 244 ms against 8.5 ms for
+/// 20 of 49k rows). The outer query repeats the order, which is cheap on one page.
 pub fn list(dialect: Dialect, schema: &TableSchema, spec: &ListSpec) -> Result<(String, Vec<Value>), FilterError> {
     let mut w = SqlWriter::new(dialect);
     let columns: Vec<(&str, FieldType)> = match &spec.fields {
         Some(fields) => fields.iter().map(|(name, t)| (name.as_str(), *t)).collect(),
         None => all_columns(schema),
     };
-    w.push("SELECT ").push(&row_json(dialect, &columns)).push(" FROM ").push_ident(&schema.name);
+    w.push("SELECT ").push(&row_json(dialect, &columns)).push(" FROM (SELECT * FROM ").push_ident(&schema.name);
     push_where(&mut w, schema, spec)?;
+    push_order(&mut w, &spec.sort);
+    w.push(" LIMIT ")
+        .push_param(Value::Integer(i64::from(spec.limit)), FieldType::Integer)
+        .push(" OFFSET ")
+        .push_param(Value::Integer(i64::try_from(spec.offset).unwrap_or(i64::MAX)), FieldType::Integer)
+        .push(") AS \"page\"");
+    push_order(&mut w, &spec.sort);
+    Ok(w.finish())
+}
+
+/// ` ORDER BY <keys>, id`.
+fn push_order(w: &mut SqlWriter, sort: &[SortKey]) {
     w.push(" ORDER BY ");
-    for key in &spec.sort {
+    for key in sort {
         w.push_comparable_column(None, &key.field.column, key.field.field_type);
         w.push(if key.descending { " DESC, " } else { " ASC, " });
     }
-    w.push(if id_descending(&spec.sort) { "\"id\" DESC LIMIT " } else { "\"id\" ASC LIMIT " })
-        .push_param(Value::Integer(i64::from(spec.limit)), FieldType::Integer)
-        .push(" OFFSET ")
-        .push_param(Value::Integer(i64::try_from(spec.offset).unwrap_or(i64::MAX)), FieldType::Integer);
-    Ok(w.finish())
+    w.push(if id_descending(sort) { "\"id\" DESC" } else { "\"id\" ASC" });
 }
 
 /// Ties are broken by `id` in the direction of the last sort key: an index on a field

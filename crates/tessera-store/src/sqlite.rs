@@ -18,7 +18,6 @@ use std::sync::{Arc, Mutex};
 use tessera_query::{quote_ident, Dialect};
 use tessera_schema::plan::Plan;
 use tessera_schema::{FieldDef, FieldType, TableSchema, Value};
-use tokio::sync::Semaphore;
 
 /// Page cache per connection, in KiB (negative `cache_size` means KiB).
 const CACHE_KIB: i64 = 4096;
@@ -30,8 +29,7 @@ pub struct SqliteStore {
 
 struct Inner {
     writer: std::sync::mpsc::Sender<WriterMessage>,
-    readers: Mutex<Vec<Connection>>,
-    reader_permits: Semaphore,
+    readers: std::sync::mpsc::Sender<ReadJob>,
 }
 
 /// Binds a [`Value`] as a SQLite parameter.
@@ -87,19 +85,22 @@ impl SqliteStore {
             let readers = readers.max(1);
             let reader_flags =
                 OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX | OpenFlags::SQLITE_OPEN_URI;
-            let pool = (0..readers).map(|_| open_connection(&path, reader_flags)).collect::<Result<Vec<_>, _>>()?;
+            let (read_jobs, read_queue) = std::sync::mpsc::channel::<ReadJob>();
+            let read_queue = Arc::new(Mutex::new(read_queue));
+            for index in 0..readers {
+                let conn = open_connection(&path, reader_flags)?;
+                let queue = read_queue.clone();
+                std::thread::Builder::new()
+                    .name(format!("tessera-sqlite-reader-{index}"))
+                    .spawn(move || reader_loop(conn, queue))
+                    .map_err(|e| StoreError::Pool(format!("cannot start a reader thread: {e}")))?;
+            }
             let (sender, receiver) = std::sync::mpsc::channel();
             std::thread::Builder::new()
                 .name("tessera-sqlite-writer".into())
                 .spawn(move || writer_loop(writer, receiver))
                 .map_err(|e| StoreError::Pool(format!("cannot start the writer thread: {e}")))?;
-            Ok(SqliteStore {
-                inner: Arc::new(Inner {
-                    writer: sender,
-                    readers: Mutex::new(pool),
-                    reader_permits: Semaphore::new(readers),
-                }),
-            })
+            Ok(SqliteStore { inner: Arc::new(Inner { writer: sender, readers: read_jobs }) })
         })
         .await
         .map_err(|e| StoreError::Pool(e.to_string()))?
@@ -133,22 +134,21 @@ impl SqliteStore {
         answer.await.map_err(|_| StoreError::Pool("the writer dropped a request".into()))?
     }
 
-    /// Runs `work` on a reader connection, on the blocking pool.
+    /// Runs `work` on one of the reader threads, each of which owns a connection. The
+    /// number of threads is fixed, so memory and threads stay bounded whatever the load;
+    /// a request that is dropped (client gone) lets its job finish and the answer is lost.
     async fn read<T: Send + 'static>(
         &self,
         work: impl FnOnce(&Connection) -> Result<T, StoreError> + Send + 'static,
     ) -> Result<T, StoreError> {
-        let _permit = self.inner.reader_permits.acquire().await.map_err(|e| StoreError::Pool(e.to_string()))?;
-        let inner = self.inner.clone();
-        tokio::task::spawn_blocking(move || {
-            let conn =
-                inner.readers.lock().unwrap_or_else(|p| p.into_inner()).pop().expect("a permit guarantees a reader");
-            let result = work(&conn);
-            inner.readers.lock().unwrap_or_else(|p| p.into_inner()).push(conn);
-            result
-        })
-        .await
-        .map_err(|e| StoreError::Pool(e.to_string()))?
+        let (reply, answer) = tokio::sync::oneshot::channel();
+        let job: ReadJob = Box::new(move |conn: &Connection| {
+            let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| work(conn)))
+                .unwrap_or_else(|_| Err(StoreError::Pool("a read panicked".into())));
+            let _ = reply.send(result);
+        });
+        self.inner.readers.send(job).map_err(|_| StoreError::Pool("the readers have stopped".into()))?;
+        answer.await.map_err(|_| StoreError::Pool("a reader dropped a request".into()))?
     }
 
     pub async fn ping(&self) -> Result<(), StoreError> {
@@ -395,6 +395,21 @@ impl SqliteStore {
         if self.inner.writer.send(WriterMessage::Close(reply)).is_ok() {
             let _ = done.await;
         }
+    }
+}
+
+/// A read, run on a reader thread's connection.
+type ReadJob = Box<dyn FnOnce(&Connection) + Send>;
+
+/// Takes reads from the shared queue, one at a time, until the store is dropped.
+fn reader_loop(conn: Connection, queue: Arc<Mutex<std::sync::mpsc::Receiver<ReadJob>>>) {
+    loop {
+        // The lock is held only while waiting for the next job, not while running it.
+        let job = match queue.lock().unwrap_or_else(|p| p.into_inner()).recv() {
+            Ok(job) => job,
+            Err(_) => return,
+        };
+        job(&conn);
     }
 }
 
