@@ -1,0 +1,173 @@
+#!/usr/bin/env python3
+"""Renders the key=value results of bench/run.sh as a markdown report.
+
+    report.py RESULTS_KV > report.md
+"""
+import sys
+
+OPS = [
+    ("get", "get", "GET one animal by a random id"),
+    ("list", "list", "age > 50, sort name (unindexed), limit 20"),
+    ("list_indexed", "list-indexed", "age > 50, sort -age (index), limit 20"),
+    ("list_name_index", "list (name indexed)", "list again after adding an index on name"),
+    ("create", "create", "POST one animal (unauthenticated)"),
+]
+
+# (kind, threshold): rps = requests/s at least; p99_ms = p99 at most; ratio = share of
+# the raw driver ceiling at least.
+TARGETS = {
+    "sqlite": {
+        "get": [("rps", 20000), ("p99_ms", 5)],
+        "list": [("ratio", 0.70)],
+        "list_indexed": [("rps", 10000)],
+        "create": [("rps", 8000), ("p99_ms", 10)],
+    },
+    "postgres": {
+        "get": [("rps", 11000)],
+        "list": [("ratio", 0.70)],
+        "create": [("rps", 7000)],
+    },
+}
+RESOURCE_TARGETS = {
+    "sqlite": {"bulk_rps": 100000, "rss_idle_mib": 20, "hwm_load_mib": 150, "cold_start_ms": 50},
+    "postgres": {"bulk_rps": 45000},
+}
+
+
+def load(path):
+    kv = {}
+    with open(path) as f:
+        for line in f:
+            line = line.rstrip("\n")
+            if "=" in line:
+                key, value = line.split("=", 1)
+                kv[key] = value
+    return kv
+
+
+def num(kv, key):
+    try:
+        return float(kv[key])
+    except (KeyError, ValueError):
+        return None
+
+
+def fmt_int(value):
+    return "—" if value is None else f"{value:,.0f}"
+
+
+def fmt_ms(us):
+    if us is None:
+        return "—"
+    return f"{us:.0f} µs" if us < 1000 else f"{us / 1000:.2f} ms"
+
+
+def fmt_mib(kib):
+    return "—" if kib is None else f"{kib / 1024:.1f} MiB"
+
+
+def verdict(checks):
+    if not checks:
+        return ""
+    return "yes" if all(checks) else "**no**"
+
+
+def main():
+    kv = load(sys.argv[1])
+    store = kv.get("store", "?")
+    out = []
+    w = out.append
+    title = "smoke run (--quick)" if kv.get("quick") == "1" else "full run"
+    w(f"# tessera zoo benchmark: {store}, {title}")
+    w("")
+    w(f"- date: {kv.get('date', '?')}; commit: {kv.get('commit', '?')}")
+    w(f"- machine: {kv.get('cpus', '?')} CPUs ({kv.get('cpu_model', '?')}); "
+      f"load average before: {kv.get('load_before', '?')}, after: {kv.get('load_after', '?')}")
+    w(f"- seed: {fmt_int(num(kv, 'zoos'))} zoos, {fmt_int(num(kv, 'animals'))} animals; "
+      f"wrk -t{kv.get('threads')} -c{kv.get('connections')} -d{kv.get('duration')}s after a "
+      f"{kv.get('warmup')} s warm-up; ceiling {kv.get('ceiling_seconds')} s per operation")
+    if kv.get("quick") == "1":
+        w("- **smoke run: shortened durations; not a measurement**")
+    w("")
+    w("| operation | what | req/s | p50 | p99 | non-2xx | socket errors | raw ceiling q/s (p50 / p99) | vs ceiling | target | met |")
+    w("|---|---|---:|---:|---:|---:|---:|---:|---:|---|---|")
+    targets = TARGETS.get(store, {})
+    for key, label, what in OPS:
+        rps = num(kv, f"{key}.rps")
+        if rps is None:
+            continue
+        p50, p99 = num(kv, f"{key}.p50_us"), num(kv, f"{key}.p99_us")
+        non2xx = num(kv, f"{key}.non2xx")
+        errors = num(kv, f"{key}.errors")
+        cq = num(kv, f"ceiling.{key}.qps")
+        ceiling = "—" if cq is None else (
+            f"{cq:,.0f} ({fmt_ms(num(kv, f'ceiling.{key}.p50_us'))} / {fmt_ms(num(kv, f'ceiling.{key}.p99_us'))}, "
+            f"{kv.get(f'ceiling.{key}.workers', '?')} workers"
+            + (f", groups of {kv[f'ceiling.{key}.group']}" if kv.get(f"ceiling.{key}.group", "1") != "1" else "")
+            + ")")
+        ratio = None if not cq else rps / cq
+        texts, checks = [], []
+        for kind, threshold in targets.get(key, []):
+            if kind == "rps":
+                texts.append(f">= {threshold:,} req/s")
+                checks.append(rps >= threshold)
+            elif kind == "p99_ms":
+                texts.append(f"p99 <= {threshold} ms")
+                checks.append(p99 is not None and p99 <= threshold * 1000)
+            elif kind == "ratio":
+                texts.append(f">= {threshold:.0%} of ceiling")
+                checks.append(ratio is not None and ratio >= threshold)
+        if non2xx:
+            checks.append(False)
+            texts.append("0 non-2xx")
+        w(f"| {label} | {what} | {fmt_int(rps)} | {fmt_ms(p50)} | {fmt_ms(p99)} | {fmt_int(non2xx)} | "
+          f"{fmt_int(errors)} | {ceiling} | {'—' if ratio is None else f'{ratio:.0%}'} | "
+          f"{', '.join(texts) or '—'} | {verdict(checks)} |")
+    w("")
+    w("| measure | value | target | met |")
+    w("|---|---:|---|---|")
+    rt = RESOURCE_TARGETS.get(store, {})
+
+    def row(label, key, value_text, value, lower_is_better, unit):
+        target = rt.get(key)
+        if target is None:
+            w(f"| {label} | {value_text} | — | |")
+            return
+        ok = value is not None and (value <= target if lower_is_better else value >= target)
+        sign = "<=" if lower_is_better else ">="
+        w(f"| {label} | {value_text} | {sign} {target:,} {unit} | {verdict([ok])} |")
+
+    bulk = num(kv, "bulk_rps")
+    row("bulk load (NDJSON, %s requests of %s rows)" % (kv.get("bulk_requests", "?"), kv.get("chunk", "?")),
+        "bulk_rps", f"{fmt_int(bulk)} rows/s ({kv.get('bulk_seconds', '?')} s)", bulk, False, "rows/s")
+    cold = num(kv, "cold_start_ms")
+    row("cold start to first good /health (median)", "cold_start_ms",
+        f"{'—' if cold is None else f'{cold:.1f} ms'} (runs: {kv.get('cold_start_runs', '?')} ms)", cold, True, "ms")
+    w(f"| RSS just after start (empty store) | {fmt_mib(num(kv, 'rss_start_kib'))} | — | |")
+    idle = num(kv, "rss_idle_kib")
+    row("idle RSS (after seeding)", "rss_idle_mib", fmt_mib(idle), None if idle is None else idle / 1024, True, "MiB")
+    w(f"| peak RSS during the bulk load (VmHWM) | {fmt_mib(num(kv, 'hwm_seed_kib'))} | — | |")
+    hwm = num(kv, "hwm_load_kib")
+    note = "" if kv.get("hwm_reset") == "1" else " (VmHWM could not be reset after seeding: includes the bulk load)"
+    row(f"peak RSS under request load (VmHWM){note}", "hwm_load_mib", fmt_mib(hwm),
+        None if hwm is None else hwm / 1024, True, "MiB")
+    snapshots = [f"{label} {fmt_mib(num(kv, f'{key}.rss_kib'))} ({fmt_mib(num(kv, f'{key}.hwm_kib'))})"
+                 for key, label, _ in OPS if num(kv, f"{key}.rss_kib") is not None]
+    if snapshots:
+        w(f"| RSS (VmHWM) after each operation | {'; '.join(snapshots)} | — | |")
+    size = num(kv, "binary_bytes")
+    w(f"| binary size (target/release/tessera) | {'—' if size is None else f'{size / 1048576:.1f} MiB'} | — | |")
+    w("")
+    w("The raw ceiling runs the server's own statement for each operation through the driver, no HTTP "
+      "(`bench/ceiling`); its rows were checked identical to the HTTP answers before measuring. Statements:")
+    w("")
+    for key, label, _ in OPS:
+        sql = kv.get(f"sql.{key}")
+        if sql:
+            w(f"- {label}: `{sql}` with `{kv.get(f'params.{key}', '')}`")
+    w("")
+    print("\n".join(out))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,395 @@
+#!/usr/bin/env bash
+# The zoo benchmark (see /BENCHMARKS.md and shared/WORKLOAD.md).
+#
+#   bench/run.sh sqlite [--quick]
+#   bench/run.sh postgres [--quick]
+#
+# Builds tessera and the raw driver ceiling (release), measures cold start, starts tessera
+# on a free loopback port with a fresh store (SQLite: a new data dir; Postgres: a new
+# schema, dropped at the end), creates the zoo schema and seeds it through the NDJSON bulk
+# path, then for each operation runs the raw driver ceiling and wrk. Prints a markdown
+# report and writes it to bench/results/<store>-<date>.md (<store>-<date>-quick.md with
+# --quick).
+#
+# Environment (defaults in brackets; --quick shortens the durations):
+#   BENCH_DURATION [20]  BENCH_WARMUP [5]  BENCH_CEILING_SECONDS [10]  BENCH_COLD_STARTS [5]
+#   BENCH_THREADS [2]  BENCH_CONNECTIONS [32]
+#   BENCH_ANIMALS [100000]  BENCH_ZOOS [100]  BENCH_CHUNK [10000]
+#   BENCH_PG_URL [postgres://postgres@127.0.0.1:5432/test]
+set -euo pipefail
+
+usage() {
+  echo "usage: bench/run.sh <sqlite|postgres> [--quick]" >&2
+  exit 2
+}
+
+[ $# -ge 1 ] || usage
+STORE="$1"
+shift
+case "$STORE" in sqlite | postgres) ;; *) usage ;; esac
+QUICK=0
+for arg in "$@"; do
+  case "$arg" in
+    --quick) QUICK=1 ;;
+    *) usage ;;
+  esac
+done
+
+if [ "$QUICK" = 1 ]; then
+  DURATION="${BENCH_DURATION:-3}"
+  WARMUP="${BENCH_WARMUP:-1}"
+  CEILING_SECONDS="${BENCH_CEILING_SECONDS:-2}"
+  COLD_STARTS="${BENCH_COLD_STARTS:-3}"
+else
+  DURATION="${BENCH_DURATION:-20}"
+  WARMUP="${BENCH_WARMUP:-5}"
+  CEILING_SECONDS="${BENCH_CEILING_SECONDS:-10}"
+  COLD_STARTS="${BENCH_COLD_STARTS:-5}"
+fi
+THREADS="${BENCH_THREADS:-2}"
+CONNECTIONS="${BENCH_CONNECTIONS:-32}"
+ANIMALS="${BENCH_ANIMALS:-100000}"
+ZOOS="${BENCH_ZOOS:-100}"
+CHUNK="${BENCH_CHUNK:-10000}"
+PG_URL="${BENCH_PG_URL:-postgres://postgres@127.0.0.1:5432/test}"
+
+ROOT="$(cd "$(dirname "$0")/.." && pwd)"
+BENCH="$ROOT/bench"
+LIB="$BENCH/lib"
+LUA="$BENCH/lua/zoo.lua"
+
+# The server must run with its defaults (4 SQLite readers, 16 Postgres connections, ...).
+unset DATABASE_URL PORT TESSERA_ADDR TESSERA_DATA_DIR TESSERA_SQLITE_READERS TESSERA_PG_POOL_SIZE \
+  TESSERA_MAX_BODY_BYTES TESSERA_LOG
+
+log() { echo "bench: $*" >&2; }
+die() {
+  echo "bench: FAILED: $*" >&2
+  exit 1
+}
+
+# ---------------------------------------------------------------- tools
+if ! command -v wrk >/dev/null; then
+  log "installing wrk (apt)"
+  if [ "$(id -u)" = 0 ]; then
+    apt-get update -qq && apt-get install -y -qq wrk >/dev/null
+  else
+    sudo apt-get update -qq && sudo apt-get install -y -qq wrk >/dev/null
+  fi
+fi
+for tool in wrk curl python3 cargo; do
+  command -v "$tool" >/dev/null || die "$tool is required"
+done
+if [ "$STORE" = postgres ]; then
+  command -v psql >/dev/null || die "psql is required for the Postgres run"
+  pg_isready -q -d "$PG_URL" || die "Postgres is not reachable at $PG_URL"
+  psql "$PG_URL" -qAt -c 'SELECT 1' >/dev/null || die "cannot connect to $PG_URL"
+fi
+
+# ---------------------------------------------------------------- state and cleanup
+WORK="$(mktemp -d "${TMPDIR:-/tmp}/tessera-bench.XXXXXX")"
+KV="$WORK/results.kv"
+PG_SCHEMAS=()
+LIVE_PID="" # the one server running, stopped on exit
+SUCCESS=0
+
+stop_server() {
+  local pid="$1" _
+  kill -TERM "$pid" 2>/dev/null || return 0
+  for _ in $(seq 1 100); do
+    kill -0 "$pid" 2>/dev/null || return 0
+    sleep 0.1
+  done
+  log "server $pid did not stop on SIGTERM within 10 s; killing it"
+  kill -KILL "$pid" 2>/dev/null || true
+}
+
+stop_live_server() {
+  if [ -n "$LIVE_PID" ]; then
+    stop_server "$LIVE_PID"
+    LIVE_PID=""
+  fi
+}
+
+cleanup() {
+  local schema
+  stop_live_server
+  for schema in "${PG_SCHEMAS[@]}"; do
+    psql "$PG_URL" -qAt -v ON_ERROR_STOP=1 -c "DROP SCHEMA IF EXISTS $schema CASCADE" >/dev/null 2>&1 ||
+      log "could not drop schema $schema"
+  done
+  if [ "$SUCCESS" = 1 ]; then
+    rm -rf "$WORK"
+  else
+    log "work files kept in $WORK (server logs: $WORK/*.log)"
+  fi
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+put() { echo "$1=$2" >>"$KV"; }
+
+free_port() {
+  python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
+}
+
+# fresh_store: points STORE_ARGS (tessera's arguments) at a fresh store, a new data dir
+# (SQLite, DB_FILE) or a new schema (Postgres, SERVER_URL).
+SCHEMA_SEQ=0
+STORE_ARGS=()
+fresh_store() {
+  if [ "$STORE" = sqlite ]; then
+    local dir
+    dir="$(mktemp -d "$WORK/data.XXXXXX")"
+    DB_FILE="$dir/tessera.db"
+    STORE_ARGS=(--data-dir "$dir")
+  else
+    SCHEMA_SEQ=$((SCHEMA_SEQ + 1))
+    local schema="tessera_bench_$$_$SCHEMA_SEQ" sep="?"
+    psql "$PG_URL" -qAt -v ON_ERROR_STOP=1 -c "CREATE SCHEMA $schema" >/dev/null || die "cannot create schema $schema"
+    PG_SCHEMAS+=("$schema")
+    case "$PG_URL" in *\?*) sep="&" ;; esac
+    SERVER_URL="${PG_URL}${sep}options=-csearch_path%3D${schema}"
+    STORE_ARGS=(--database-url "$SERVER_URL")
+  fi
+}
+
+# start_server LOG: starts tessera on a new port with STORE_ARGS; sets PORT, LIVE_PID
+# (the one server running) and START_MS (cold start to the first good /health).
+start_server() {
+  local server_log="$1" out
+  PORT="$(free_port)"
+  out="$(python3 "$LIB/spawn_wait.py" --port "$PORT" --log "$server_log" --timeout 30 -- \
+    "$TESSERA" serve --addr "127.0.0.1:$PORT" "${STORE_ARGS[@]}")" ||
+    die "tessera did not start; log: $(tail -n 20 "$server_log")"
+  LIVE_PID="${out%% *}"
+  START_MS="${out##* }"
+}
+
+# api METHOD PATH [curl args...]: the response body on stdout; any non-2xx fails the run.
+api() {
+  local method="$1" path="$2" code
+  shift 2
+  code="$(curl -sS --max-time 300 -o "$WORK/api-body" -w '%{http_code}' -X "$method" "$@" \
+    "http://127.0.0.1:$PORT$path")" || die "$method $path: curl failed"
+  case "$code" in
+    2??) cat "$WORK/api-body" ;;
+    *) die "$method $path answered $code: $(head -c 2000 "$WORK/api-body")" ;;
+  esac
+}
+
+kib() { awk -v key="$2:" '$1 == key { print $2 }' "/proc/$1/status"; }
+
+# ---------------------------------------------------------------- build
+log "building (release): tessera and the raw driver ceiling"
+(cd "$ROOT" && cargo build --release --bin tessera --bin ceiling)
+TARGET_DIR="$(cd "$ROOT" && cargo metadata --format-version 1 --no-deps |
+  python3 -c 'import json, sys; print(json.load(sys.stdin)["target_directory"])')"
+TESSERA="$TARGET_DIR/release/tessera"
+CEILING="$TARGET_DIR/release/ceiling"
+if [ ! -x "$TESSERA" ] || [ ! -x "$CEILING" ]; then
+  die "binaries not found in $TARGET_DIR/release"
+fi
+
+put store "$STORE"
+put quick "$QUICK"
+put date "$(date -u +%Y-%m-%dT%H:%M:%SZ)"
+put commit "$(cd "$ROOT" && git rev-parse --short HEAD 2>/dev/null || echo unknown)$(cd "$ROOT" &&
+  git diff --quiet HEAD -- crates Cargo.toml Cargo.lock 2>/dev/null || echo ' (with uncommitted changes)')"
+put cpus "$(nproc)"
+put cpu_model "$(awk -F': ' '/^model name/ { print $2; exit }' /proc/cpuinfo)"
+put load_before "$(cut -d' ' -f1-3 /proc/loadavg)"
+put threads "$THREADS"
+put connections "$CONNECTIONS"
+put duration "$DURATION"
+put warmup "$WARMUP"
+put ceiling_seconds "$CEILING_SECONDS"
+put animals "$ANIMALS"
+put zoos "$ZOOS"
+put chunk "$CHUNK"
+put binary_bytes "$(stat -c %s "$TESSERA")"
+
+# ---------------------------------------------------------------- cold start
+log "cold start: $COLD_STARTS throwaway starts on fresh stores"
+COLD_RUNS=()
+for i in $(seq 1 "$COLD_STARTS"); do
+  fresh_store
+  start_server "$WORK/cold-$i.log"
+  COLD_RUNS+=("$START_MS")
+  stop_live_server
+done
+
+# ---------------------------------------------------------------- the server
+fresh_store
+start_server "$WORK/server.log"
+COLD_RUNS+=("$START_MS")
+SERVER_PID="$LIVE_PID"
+log "tessera pid $SERVER_PID on port $PORT (${STORE_ARGS[*]}); cold start ${START_MS} ms"
+put cold_start_runs "$(
+  IFS=,
+  echo "${COLD_RUNS[*]}"
+)"
+put cold_start_ms "$(printf '%s\n' "${COLD_RUNS[@]}" | sort -g | awk '{ v[NR] = $1 } END { print (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }')"
+put rss_start_kib "$(kib "$SERVER_PID" VmRSS)"
+
+if [ "$STORE" = sqlite ]; then
+  CEILING_STORE=(--store sqlite --db "$DB_FILE")
+else
+  CEILING_STORE=(--store postgres --url "$SERVER_URL")
+fi
+
+# ---------------------------------------------------------------- schema and seed
+log "creating the zoo schema"
+api POST /api/tables --json '{"name": "zoos", "fields": {"name": {"type": "string", "required": true}}}' >/dev/null
+# `zoo` stands in for the relation to zoos, which does not exist yet.
+api POST /api/tables --json '{"name": "animals", "fields": {
+  "name": {"type": "string", "required": true},
+  "species": "string",
+  "age": {"type": "integer", "indexed": true},
+  "weight": "float",
+  "zoo": "integer",
+  "created": "datetime"}}' >/dev/null
+
+log "generating the seed ($ZOOS zoos, $ANIMALS animals)"
+python3 "$LIB/gen_seed.py" "$WORK/seed" --animals "$ANIMALS" --zoos "$ZOOS" --chunk "$CHUNK"
+api POST /api/tables/zoos/rows -H 'Content-Type: application/x-ndjson' --data-binary "@$WORK/seed/zoos.ndjson" >/dev/null
+
+log "bulk load: $ANIMALS animals as NDJSON, $CHUNK rows per request"
+SEED_FILES=("$WORK"/seed/animals-*.ndjson)
+t0="$(date +%s%N)"
+for file in "${SEED_FILES[@]}"; do
+  api POST /api/tables/animals/rows -H 'Content-Type: application/x-ndjson' --data-binary "@$file" \
+    >"$file.response"
+done
+t1="$(date +%s%N)"
+for file in "${SEED_FILES[@]}"; do
+  expected="$(grep -c . "$file")"
+  created="$(python3 -c 'import json, sys; print(json.load(open(sys.argv[1]))["created"])' "$file.response")"
+  [ "$created" = "$expected" ] || die "bulk load of $file created $created rows, expected $expected"
+done
+total="$(api GET '/api/tables/animals/rows?limit=1&total=true' |
+  python3 -c 'import json, sys; print(json.load(sys.stdin)["total"])')"
+[ "$total" = "$ANIMALS" ] || die "animals holds $total rows after seeding, expected $ANIMALS"
+put bulk_requests "${#SEED_FILES[@]}"
+put bulk_seconds "$(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.3f", (b - a) / 1e9 }')"
+put bulk_rps "$(awk -v a="$t0" -v b="$t1" -v n="$ANIMALS" 'BEGIN { printf "%.0f", n / ((b - a) / 1e9) }')"
+log "bulk load: $ANIMALS rows in $(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.2f", (b - a) / 1e9 }') s"
+
+if [ "$STORE" = postgres ]; then
+  # What autovacuum does within a minute of a 100k-row load; done now so the query plans
+  # do not change in the middle of the run.
+  psql "$SERVER_URL" -qAt -v ON_ERROR_STOP=1 -c "ANALYZE animals; ANALYZE zoos" >/dev/null || die "ANALYZE failed"
+fi
+
+sleep 2
+put rss_idle_kib "$(kib "$SERVER_PID" VmRSS)"
+put hwm_seed_kib "$(kib "$SERVER_PID" VmHWM)"
+# Reset the high-water mark so the peak below is the peak under request load.
+if echo 5 >"/proc/$SERVER_PID/clear_refs" 2>/dev/null; then
+  put hwm_reset 1
+else
+  put hwm_reset 0
+fi
+
+# ---------------------------------------------------------------- operations
+LIST_PATH='/api/tables/animals/rows?filter=age%20%3E%2050&sort=name&limit=20'
+LIST_INDEXED_PATH='/api/tables/animals/rows?filter=age%20%3E%2050&sort=-age&limit=20'
+
+# verify_list KEY PATH SORT: the list answers 20 rows, and the ceiling's statement returns
+# exactly those rows.
+verify_list() {
+  local key="$1" path="$2" sort="$3"
+  api GET "$path" >"$WORK/http-$key.json"
+  python3 -c 'import json, sys; n = len(json.load(open(sys.argv[1]))["items"]); sys.exit(0 if n == 20 else f"{n} items")' \
+    "$WORK/http-$key.json" || die "$path did not answer 20 items"
+  "$CEILING" "${CEILING_STORE[@]}" --op list --filter 'age > 50' --sort="$sort" --limit 20 --sample \
+    >"$WORK/sample-$key.txt"
+  python3 "$LIB/check_sample.py" list "$WORK/sample-$key.txt" "$WORK/http-$key.json" >&2 ||
+    die "the ceiling's $key statement does not return what the server returns"
+}
+
+# ceiling KEY ARGS...: the raw driver ceiling of one operation.
+ceiling() {
+  local key="$1" line
+  shift
+  log "$key: raw driver ceiling (${CEILING_SECONDS} s)"
+  "$CEILING" "${CEILING_STORE[@]}" --seconds "$CEILING_SECONDS" --warmup 1 "$@" >"$WORK/ceiling-$key.txt" ||
+    die "ceiling $key failed: $(tail -n 5 "$WORK/ceiling-$key.txt")"
+  line="$(grep '^CEILING ' "$WORK/ceiling-$key.txt")" || die "no CEILING line from the ceiling for $key"
+  for field in qps p50_us p99_us workers group; do
+    put "ceiling.$key.$field" "$(sed -E "s/.* $field=([^ ]+).*/\1/" <<<"$line")"
+  done
+  put "sql.$key" "$(sed -n 's/^SQL //p' "$WORK/ceiling-$key.txt")"
+  put "params.$key" "$(sed -n 's/^PARAMS //p' "$WORK/ceiling-$key.txt")"
+}
+
+# measure KEY WRK_SCRIPT_ARGS...: warm-up, then the measured wrk run.
+measure() {
+  local key="$1" line
+  shift
+  if [ "$WARMUP" != 0 ]; then
+    log "$key: wrk warm-up (${WARMUP} s)"
+    wrk -t"$THREADS" -c"$CONNECTIONS" -d"${WARMUP}s" -s "$LUA" "http://127.0.0.1:$PORT" -- "$@" \
+      >"$WORK/wrk-$key-warmup.txt" 2>&1 || die "wrk warm-up for $key failed: $(cat "$WORK/wrk-$key-warmup.txt")"
+  fi
+  log "$key: wrk -t$THREADS -c$CONNECTIONS -d${DURATION}s"
+  wrk -t"$THREADS" -c"$CONNECTIONS" -d"${DURATION}s" --timeout 10s --latency -s "$LUA" \
+    "http://127.0.0.1:$PORT" -- "$@" >"$WORK/wrk-$key.txt" 2>&1 ||
+    die "wrk for $key failed: $(cat "$WORK/wrk-$key.txt")"
+  line="$(grep '^WRKRESULT ' "$WORK/wrk-$key.txt")" || die "no WRKRESULT line from wrk for $key: $(cat "$WORK/wrk-$key.txt")"
+  for field in requests rps p50_us p99_us non2xx; do
+    put "$key.$field" "$(sed -E "s/.* $field=([^ ]+).*/\1/" <<<"$line")"
+  done
+  put "$key.errors" "$(awk '{ for (i = 1; i <= NF; i++) if ($i ~ /^(connect|read|write|timeout)=/) { split($i, kv, "="); s += kv[2] } } END { print s + 0 }' <<<"$line")"
+  put "$key.rss_kib" "$(kib "$SERVER_PID" VmRSS)"
+  put "$key.hwm_kib" "$(kib "$SERVER_PID" VmHWM)"
+  log "$key: $(sed -E 's/^WRKRESULT //' <<<"$line")"
+}
+
+log "checking every request once, and that the ceiling runs the server's statements"
+api GET /api/tables/animals/rows/1 >"$WORK/http-get.json"
+"$CEILING" "${CEILING_STORE[@]}" --op get --sample >"$WORK/sample-get.txt"
+python3 "$LIB/check_sample.py" get "$WORK/sample-get.txt" "$WORK/http-get.json" >&2 ||
+  die "the ceiling's get statement does not return what the server returns"
+api GET "/api/tables/animals/rows/$ANIMALS" >/dev/null
+verify_list list "$LIST_PATH" name
+verify_list list_indexed "$LIST_INDEXED_PATH" -age
+
+ceiling get --op get --max-id "$ANIMALS"
+measure get get "$ANIMALS"
+
+ceiling list --op list --filter 'age > 50' --sort=name --limit 20
+measure list path "$LIST_PATH"
+
+ceiling list_indexed --op list --filter 'age > 50' --sort=-age --limit 20
+measure list_indexed path "$LIST_INDEXED_PATH"
+
+log "adding an index on name"
+api PATCH /api/tables/animals --json '{"alter_fields": {"name": {"indexed": true}}}' >/dev/null
+if [ "$STORE" = postgres ]; then
+  psql "$SERVER_URL" -qAt -v ON_ERROR_STOP=1 -c "ANALYZE animals" >/dev/null || die "ANALYZE failed"
+fi
+verify_list list_name_index "$LIST_PATH" name
+ceiling list_name_index --op list --filter 'age > 50' --sort=name --limit 20
+measure list_name_index path "$LIST_PATH"
+
+# Writes last: they grow the table the reads above measured.
+api POST /api/tables/animals/rows \
+  --json '{"name": "Check", "species": "lion", "age": 7, "weight": 190.5, "zoo": 1, "created": "2024-01-01T00:00:00Z"}' \
+  >/dev/null
+# The server's SQLite writer commits the writes waiting in its queue together (at most one
+# per wrk connection); the ceiling commits groups of that size the same way.
+ceiling create --op create --zoos "$ZOOS" --group "$CONNECTIONS"
+measure create create "$ZOOS"
+
+put hwm_load_kib "$(kib "$SERVER_PID" VmHWM)"
+put load_after "$(cut -d' ' -f1-3 /proc/loadavg)"
+stop_live_server
+
+# ---------------------------------------------------------------- report
+mkdir -p "$BENCH/results"
+REPORT="$BENCH/results/$STORE-$(date -u +%Y-%m-%d)$([ "$QUICK" = 1 ] && echo -quick).md"
+python3 "$LIB/report.py" "$KV" >"$REPORT"
+cat "$REPORT"
+log "report written to ${REPORT#"$ROOT"/}"
+SUCCESS=1
