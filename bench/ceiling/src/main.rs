@@ -111,6 +111,7 @@ enum Op {
     /// current time through `row_queries::insert_params`, as the server does.
     Create {
         sql: String,
+        dialect: Dialect,
         schema: Arc<TableSchema>,
         rows: Vec<NewRow>,
     },
@@ -130,9 +131,9 @@ impl Op {
                 vec![Value::Integer(id)]
             }
             Op::List { params, .. } => params.clone(),
-            Op::Create { schema, rows, .. } => {
+            Op::Create { dialect, schema, rows, .. } => {
                 let row = rows[rng.below(rows.len() as u64) as usize].clone();
-                row_queries::insert_params(schema, row, &tessera_store::now_text())
+                row_queries::insert_params(*dialect, schema, row, &tessera_store::now_text())
             }
         }
     }
@@ -231,7 +232,7 @@ fn build_op(args: &Args, dialect: Dialect, schema: &TableSchema) -> Result<Op> {
             }
             // A single create answers with the row: the statement returns its JSON.
             let sql = row_queries::insert_sql(dialect, schema, Returning::Json);
-            Op::Create { sql, schema: Arc::new(schema.clone()), rows }
+            Op::Create { sql, dialect, schema: Arc::new(schema.clone()), rows }
         }
     })
 }

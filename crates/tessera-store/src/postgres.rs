@@ -208,7 +208,7 @@ impl PostgresStore {
             let row = rows.into_iter().next().expect("one row");
             let returning = if return_rows { Returning::Json } else { Returning::Id };
             let sql = row_queries::insert_sql(Dialect::Postgres, &schema, returning);
-            let values = row_queries::insert_params(&schema, row, &now);
+            let values = row_queries::insert_params(Dialect::Postgres, &schema, row, &now);
             let stmt = client.prepare_cached(&sql).await.map_err(classify_postgres)?;
             let params = params(&values);
             let result = client.query_opt(&stmt, &refs(&params)).await.map_err(|e| classify_postgres(e).at_row(0))?;
@@ -423,7 +423,7 @@ async fn first_failing_row(
 ) -> Option<StoreError> {
     let stmt = tx.prepare_cached(&row_queries::insert_sql(Dialect::Postgres, schema, Returning::Id)).await.ok()?;
     for (offset, row) in rows.into_iter().enumerate() {
-        let values = row_queries::insert_params(schema, row, now);
+        let values = row_queries::insert_params(Dialect::Postgres, schema, row, now);
         let params = params(&values);
         if let Err(e) = tx.execute(&stmt, &refs(&params)).await {
             return Some(classify_postgres(e).at_row(first_index + offset));

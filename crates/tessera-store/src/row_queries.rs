@@ -101,10 +101,12 @@ fn version_guard(dialect: Dialect, first_param: usize) -> String {
     )
 }
 
-/// `INSERT INTO t (<every field>, created_at, updated_at) SELECT ... WHERE <version guard>
-/// RETURNING ...`: the statement for a validated create row (every field, in schema
-/// order), the same for every row of a table version, so it is prepared once and bound
-/// per row with [`insert_params`]. It inserts nothing if the table changed version.
+/// `INSERT INTO t (<every field>, created_at, updated_at) SELECT ... [WHERE <version
+/// guard>] RETURNING ...`: the statement for a validated create row (every field, in
+/// schema order), the same for every row of a table version, so it is prepared once and
+/// bound per row with [`insert_params`]. On Postgres it inserts nothing if the table
+/// changed version; SQLite writes run one at a time on the writer thread, which checks
+/// the version once per write instead of once per row.
 pub fn insert_sql(dialect: Dialect, schema: &TableSchema, returning: Returning) -> String {
     let mut sql = String::from("INSERT INTO ");
     sql.push_str(&quote_ident(&schema.name));
@@ -123,7 +125,9 @@ pub fn insert_sql(dialect: Dialect, schema: &TableSchema, returning: Returning) 
         sql.push_str(&SqlWriter::placeholder(dialect, i + 1, field_type));
         count = i + 1;
     }
-    sql.push_str(&version_guard(dialect, count + 1));
+    if dialect == Dialect::Postgres {
+        sql.push_str(&version_guard(dialect, count + 1));
+    }
     sql.push_str(" RETURNING ");
     match returning {
         Returning::Json => sql.push_str(&row_json(dialect, &all_columns(schema))),
@@ -141,17 +145,19 @@ pub fn insert(
     return_json: bool,
 ) -> (String, Vec<Value>) {
     let returning = if return_json { Returning::Json } else { Returning::Id };
-    (insert_sql(dialect, schema, returning), insert_params(schema, row, now))
+    (insert_sql(dialect, schema, returning), insert_params(dialect, schema, row, now))
 }
 
 /// The parameters of [`insert_sql`] for one validated row.
-pub fn insert_params(schema: &TableSchema, row: NewRow, now: &str) -> Vec<Value> {
+pub fn insert_params(dialect: Dialect, schema: &TableSchema, row: NewRow, now: &str) -> Vec<Value> {
     let mut values: Vec<Value> = Vec::with_capacity(row.len() + 4);
     values.extend(row.into_iter().map(|(_, value)| value));
     values.push(Value::Text(now.to_string()));
     values.push(Value::Text(now.to_string()));
-    values.push(Value::Integer(schema.id));
-    values.push(Value::Integer(schema.version));
+    if dialect == Dialect::Postgres {
+        values.push(Value::Integer(schema.id));
+        values.push(Value::Integer(schema.version));
+    }
     values
 }
 

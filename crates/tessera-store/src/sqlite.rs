@@ -30,6 +30,8 @@ pub struct SqliteStore {
 struct Inner {
     writer: std::sync::mpsc::Sender<WriterMessage>,
     readers: std::sync::mpsc::Sender<ReadJob>,
+    /// Dropped with the store, which stops the checkpoint thread.
+    _checkpoint_stop: std::sync::mpsc::Sender<()>,
 }
 
 /// Binds a [`Value`] as a SQLite parameter.
@@ -76,6 +78,9 @@ impl SqliteStore {
                 return Err(StoreError::Pool(format!("SQLite refused WAL mode (got {mode})")));
             }
             writer.pragma_update(None, "synchronous", "FULL")?;
+            // Checkpoints run on a thread of their own (below), not inside the commit of
+            // whichever write crosses the threshold: that write would wait for them.
+            writer.pragma_update(None, "wal_autocheckpoint", 0)?;
             // One transaction: one fsync instead of one per statement at first start.
             writer.execute_batch("BEGIN IMMEDIATE")?;
             for statement in table_queries::system_tables(Dialect::Sqlite) {
@@ -100,7 +105,15 @@ impl SqliteStore {
                 .name("tessera-sqlite-writer".into())
                 .spawn(move || writer_loop(writer, receiver))
                 .map_err(|e| StoreError::Pool(format!("cannot start the writer thread: {e}")))?;
-            Ok(SqliteStore { inner: Arc::new(Inner { writer: sender, readers: read_jobs }) })
+            let (checkpoint_stop, checkpoint_wait) = std::sync::mpsc::channel::<()>();
+            let checkpointer = open_connection(&path, OpenFlags::default())?;
+            std::thread::Builder::new()
+                .name("tessera-sqlite-checkpoint".into())
+                .spawn(move || checkpoint_loop(checkpointer, checkpoint_wait))
+                .map_err(|e| StoreError::Pool(format!("cannot start the checkpoint thread: {e}")))?;
+            Ok(SqliteStore {
+                inner: Arc::new(Inner { writer: sender, readers: read_jobs, _checkpoint_stop: checkpoint_stop }),
+            })
         })
         .await
         .map_err(|e| StoreError::Pool(e.to_string()))?
@@ -287,6 +300,7 @@ impl SqliteStore {
     ) -> Result<Inserted, StoreError> {
         self.write(move |conn| {
             let tx = conn;
+            check_version(tx, &schema)?;
             let now = now_text();
             let mut json_rows = Vec::new();
             let mut ids = Vec::with_capacity(rows.len());
@@ -295,18 +309,13 @@ impl SqliteStore {
                 .prepare_cached(&row_queries::insert_sql(Dialect::Sqlite, &schema, returning))
                 .map_err(classify_sqlite)?;
             for (index, row) in rows.into_iter().enumerate() {
-                let values = row_queries::insert_params(&schema, row, &now);
+                let values = row_queries::insert_params(Dialect::Sqlite, &schema, row, &now);
                 let result = if return_rows {
                     stmt.query_row(params(&values), |r| r.get::<_, String>(0)).map(|json| json_rows.push(json))
                 } else {
                     stmt.query_row(params(&values), |r| r.get::<_, i64>(0)).map(|id| ids.push(id))
                 };
-                match result {
-                    Ok(()) => {}
-                    // The version guard held the row back: the table changed meanwhile.
-                    Err(rusqlite::Error::QueryReturnedNoRows) => return Err(StoreError::Stale(schema.name.clone())),
-                    Err(e) => return Err(classify_sqlite(e).at_row(index)),
-                }
+                result.map_err(|e| classify_sqlite(e).at_row(index))?;
             }
             Ok(if return_rows { Inserted::Rows(json_rows) } else { Inserted::Ids(ids) })
         })
@@ -394,6 +403,19 @@ impl SqliteStore {
         let (reply, done) = tokio::sync::oneshot::channel();
         if self.inner.writer.send(WriterMessage::Close(reply)).is_ok() {
             let _ = done.await;
+        }
+    }
+}
+
+/// How often the WAL is checkpointed into the database file.
+const CHECKPOINT_EVERY: std::time::Duration = std::time::Duration::from_millis(500);
+
+/// Copies the WAL into the database file in the background (PASSIVE: never waits for, or
+/// blocks, readers and the writer), until the store is dropped.
+fn checkpoint_loop(conn: Connection, stop: std::sync::mpsc::Receiver<()>) {
+    while let Err(std::sync::mpsc::RecvTimeoutError::Timeout) = stop.recv_timeout(CHECKPOINT_EVERY) {
+        if let Err(e) = conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(())) {
+            tracing::warn!("WAL checkpoint failed: {e}");
         }
     }
 }
@@ -488,6 +510,21 @@ fn in_savepoint<T>(
     let end = if result.is_ok() { "RELEASE tessera_write" } else { "ROLLBACK TO tessera_write; RELEASE tessera_write" };
     conn.execute_batch(end)?;
     result
+}
+
+/// Fails with `Stale` if the table is no longer at the version `schema` was read at: the
+/// write was validated against a catalog snapshot a migration has since replaced.
+/// Writes and migrations run one at a time on the writer, so one check covers a write.
+fn check_version(conn: &Connection, schema: &TableSchema) -> Result<(), StoreError> {
+    let current: Option<i64> = conn
+        .prepare_cached("SELECT version FROM _tessera_tables WHERE id = ?")?
+        .query_row([schema.id], |r| r.get(0))
+        .optional()?;
+    if current == Some(schema.version) {
+        Ok(())
+    } else {
+        Err(StoreError::Stale(schema.name.clone()))
+    }
 }
 
 /// If the plan renames the table onto a name another table has, that name.
