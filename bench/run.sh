@@ -388,7 +388,7 @@ stop_live_server
 
 # ---------------------------------------------------------------- report
 mkdir -p "$BENCH/results"
-REPORT="$BENCH/results/$STORE-$(date -u +%Y-%m-%d)$([ "$QUICK" = 1 ] && echo -quick).md"
+REPORT="$BENCH/results/$STORE-$(date -u +%Y-%m-%d)$(if [ "$QUICK" = 1 ]; then echo -quick; fi).md"
 python3 "$LIB/report.py" "$KV" >"$REPORT"
 cat "$REPORT"
 log "report written to ${REPORT#"$ROOT"/}"

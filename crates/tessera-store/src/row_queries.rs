@@ -83,6 +83,8 @@ pub enum Returning {
     Json,
     /// The new id.
     Id,
+    /// Nothing (the caller reads the new id from the connection).
+    Nothing,
 }
 
 /// The condition that the table is still at the version a statement was built from.
@@ -128,10 +130,10 @@ pub fn insert_sql(dialect: Dialect, schema: &TableSchema, returning: Returning) 
     if dialect == Dialect::Postgres {
         sql.push_str(&version_guard(dialect, count + 1));
     }
-    sql.push_str(" RETURNING ");
     match returning {
-        Returning::Json => sql.push_str(&row_json(dialect, &all_columns(schema))),
-        Returning::Id => sql.push_str("\"id\""),
+        Returning::Json => sql.push_str(&format!(" RETURNING {}", row_json(dialect, &all_columns(schema)))),
+        Returning::Id => sql.push_str(" RETURNING \"id\""),
+        Returning::Nothing => {}
     }
     sql
 }
