@@ -318,7 +318,6 @@ mod sqlite {
         conn.busy_timeout(Duration::from_secs(10))?;
         conn.pragma_update(None, "cache_size", -4096)?;
         conn.pragma_update(None, "foreign_keys", true)?;
-        conn.pragma_update(None, "temp_store", "memory")?;
         conn.set_prepared_statement_cache_capacity(256);
         // The SQL functions and collation tessera's statements call (tessera_float, ...).
         tessera_store::sqlite_functions::register(&conn)?;
