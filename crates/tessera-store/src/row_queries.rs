@@ -138,18 +138,6 @@ pub fn insert_sql(dialect: Dialect, schema: &TableSchema, returning: Returning) 
     sql
 }
 
-/// One insert: [`insert_sql`] with its parameters for `row`.
-pub fn insert(
-    dialect: Dialect,
-    schema: &TableSchema,
-    row: NewRow,
-    now: &str,
-    return_json: bool,
-) -> (String, Vec<Value>) {
-    let returning = if return_json { Returning::Json } else { Returning::Id };
-    (insert_sql(dialect, schema, returning), insert_params(dialect, schema, row, now))
-}
-
 /// The parameters of [`insert_sql`] for one validated row.
 pub fn insert_params(dialect: Dialect, schema: &TableSchema, row: NewRow, now: &str) -> Vec<Value> {
     let mut values: Vec<Value> = Vec::with_capacity(row.len() + 4);
