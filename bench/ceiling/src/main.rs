@@ -283,28 +283,9 @@ fn main() -> Result<()> {
 
 mod sqlite {
     use super::*;
-    use rusqlite::types::{ToSqlOutput, ValueRef};
-    use rusqlite::{Connection, OpenFlags, ToSql};
+    use rusqlite::{Connection, OpenFlags};
 
-    /// As tessera-store's SQLite `Param`.
-    struct Param<'a>(&'a Value);
-
-    impl ToSql for Param<'_> {
-        fn to_sql(&self) -> rusqlite::Result<ToSqlOutput<'_>> {
-            Ok(match self.0 {
-                Value::Null => ToSqlOutput::Owned(rusqlite::types::Value::Null),
-                Value::Integer(i) => ToSqlOutput::Owned(rusqlite::types::Value::Integer(*i)),
-                Value::Float(f) => ToSqlOutput::Owned(rusqlite::types::Value::Real(*f)),
-                Value::Boolean(b) => ToSqlOutput::Owned(rusqlite::types::Value::Integer(i64::from(*b))),
-                Value::Text(s) => ToSqlOutput::Borrowed(ValueRef::Text(s.as_bytes())),
-                Value::Json(j) => ToSqlOutput::Owned(rusqlite::types::Value::Text(j.to_string())),
-            })
-        }
-    }
-
-    fn params(values: &[Value]) -> impl rusqlite::Params + '_ {
-        rusqlite::params_from_iter(values.iter().map(Param))
-    }
+    use tessera_store::bind::sqlite_params as params;
 
     /// As tessera-store's `open_connection` (same pragmas, same registered functions),
     /// plus the writer's `synchronous=FULL` for a writer.
@@ -424,32 +405,9 @@ mod sqlite {
 
 mod postgres {
     use super::*;
-    use std::error::Error;
-    use tokio_postgres::types::{to_sql_checked, IsNull, ToSql, Type};
     use tokio_postgres::{Client, NoTls, Statement};
 
-    /// As tessera-store's Postgres `Param`: the SQL text casts every placeholder.
-    #[derive(Debug)]
-    struct Param<'a>(&'a Value);
-
-    impl ToSql for Param<'_> {
-        fn to_sql(&self, ty: &Type, out: &mut bytes::BytesMut) -> Result<IsNull, Box<dyn Error + Sync + Send>> {
-            match self.0 {
-                Value::Null => Ok(IsNull::Yes),
-                Value::Integer(i) => i.to_sql(ty, out),
-                Value::Float(f) => f.to_sql(ty, out),
-                Value::Boolean(b) => b.to_sql(ty, out),
-                Value::Text(s) => s.as_str().to_sql(ty, out),
-                Value::Json(j) => j.to_string().as_str().to_sql(ty, out),
-            }
-        }
-
-        fn accepts(_: &Type) -> bool {
-            true
-        }
-
-        to_sql_checked!();
-    }
+    use tessera_store::bind::{postgres_params, postgres_refs};
 
     async fn connect(url: &str) -> Result<Client> {
         let (client, connection) = tokio_postgres::connect(url, NoTls).await.context("connect to Postgres")?;
@@ -463,9 +421,8 @@ mod postgres {
 
     /// One execution, as the server's `query_strings` / single-row `insert_rows` do it.
     async fn execute(client: &Client, stmt: &Statement, values: &[Value]) -> Result<Vec<String>> {
-        let params: Vec<Param<'_>> = values.iter().map(Param).collect();
-        let refs: Vec<&(dyn ToSql + Sync)> = params.iter().map(|p| p as &(dyn ToSql + Sync)).collect();
-        let rows = client.query(stmt, &refs).await?;
+        let params = postgres_params(values);
+        let rows = client.query(stmt, &postgres_refs(&params)).await?;
         Ok(rows.iter().map(|row| row.try_get::<_, String>(0)).collect::<Result<Vec<_>, _>>()?)
     }
 

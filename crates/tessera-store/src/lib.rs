@@ -13,6 +13,13 @@ pub mod sqlite_functions;
 pub mod table_queries;
 
 pub use error::{FailingRow, StoreError};
+
+/// How values are bound as parameters on each driver (public so tools such as the
+/// benchmark's raw-driver ceiling bind exactly as the store does).
+pub mod bind {
+    pub use crate::postgres::{params as postgres_params, refs as postgres_refs, Param as PostgresParam};
+    pub use crate::sqlite::{params as sqlite_params, Param as SqliteParam};
+}
 pub use migrate::MigrationReport;
 pub use row_queries::ListSpec;
 

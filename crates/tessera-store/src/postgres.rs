@@ -31,7 +31,7 @@ pub struct PostgresStore {
 /// Binds a [`Value`]; the SQL text casts each placeholder, so the Rust type decides the
 /// wire format and any declared type is accepted.
 #[derive(Debug)]
-struct Param<'a>(&'a Value);
+pub struct Param<'a>(pub &'a Value);
 
 impl ToSql for Param<'_> {
     fn to_sql(&self, ty: &Type, out: &mut bytes::BytesMut) -> Result<IsNull, Box<dyn Error + Sync + Send>> {
@@ -52,11 +52,11 @@ impl ToSql for Param<'_> {
     to_sql_checked!();
 }
 
-fn params(values: &[Value]) -> Vec<Param<'_>> {
+pub fn params(values: &[Value]) -> Vec<Param<'_>> {
     values.iter().map(Param).collect()
 }
 
-fn refs<'a>(params: &'a [Param<'a>]) -> Vec<&'a (dyn ToSql + Sync)> {
+pub fn refs<'a>(params: &'a [Param<'a>]) -> Vec<&'a (dyn ToSql + Sync)> {
     params.iter().map(|p| p as &(dyn ToSql + Sync)).collect()
 }
 

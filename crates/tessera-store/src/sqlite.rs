@@ -35,7 +35,7 @@ struct Inner {
 }
 
 /// Binds a [`Value`] as a SQLite parameter.
-struct Param<'a>(&'a Value);
+pub struct Param<'a>(pub &'a Value);
 
 impl ToSql for Param<'_> {
     fn to_sql(&self) -> rusqlite::Result<ToSqlOutput<'_>> {
@@ -50,7 +50,7 @@ impl ToSql for Param<'_> {
     }
 }
 
-fn params(values: &[Value]) -> impl rusqlite::Params + '_ {
+pub fn params(values: &[Value]) -> impl rusqlite::Params + '_ {
     rusqlite::params_from_iter(values.iter().map(Param))
 }
 
