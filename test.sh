@@ -20,6 +20,12 @@ if ! pg_isready -q -h 127.0.0.1 -p 5432 2>/dev/null; then
   exit 1
 fi
 
+# Swagger UI is checked in a real browser: Debian's `chromium` (or TESSERA_TEST_CHROMIUM).
+if ! command -v "${TESSERA_TEST_CHROMIUM:-chromium}" >/dev/null; then
+  echo "test.sh: Chromium is needed for the browser test of /docs: apt-get install chromium" >&2
+  exit 1
+fi
+
 # The OpenAPI document is checked by a standard validator (openapi-spec-validator, PyPI).
 if ! python3 -c "import openapi_spec_validator" 2>/dev/null; then
   echo "test.sh: installing openapi-spec-validator (PyPI)"

@@ -6,6 +6,7 @@ mod cluster;
 mod harness;
 mod tables;
 
+mod browser;
 mod cli;
 mod crash;
 mod docs;
