@@ -4,6 +4,7 @@
 //! sees. It decides everything that is local to one token: escapes, number ranges,
 //! malformed names; the parser only arranges tokens.
 
+use super::ast::CompareOp;
 use super::{quote_for_message, FilterError};
 
 /// A token and where it starts.
@@ -27,14 +28,8 @@ pub(crate) enum TokenKind {
     False,
     Null,
     In,
-    Eq,
-    NotEq,
-    Gt,
-    Ge,
-    Lt,
-    Le,
-    Contains,
-    NotContains,
+    /// A comparison operator (`=`, `!=`, `>`, `>=`, `<`, `<=`, `~`, `!~`).
+    Compare(CompareOp),
     And,
     Or,
     Not,
@@ -64,14 +59,7 @@ impl TokenKind {
 
     fn symbol(&self) -> &'static str {
         match self {
-            TokenKind::Eq => "=",
-            TokenKind::NotEq => "!=",
-            TokenKind::Gt => ">",
-            TokenKind::Ge => ">=",
-            TokenKind::Lt => "<",
-            TokenKind::Le => "<=",
-            TokenKind::Contains => "~",
-            TokenKind::NotContains => "!~",
+            TokenKind::Compare(op) => op.symbol(),
             TokenKind::And => "&&",
             TokenKind::Or => "||",
             TokenKind::Not => "!",
@@ -127,15 +115,15 @@ impl Lexer<'_> {
             (')', _) => (TokenKind::RightParen, 1),
             (',', _) => (TokenKind::Comma, 1),
             ('=', Some('=')) => return Err(FilterError::new(start, "'==' is not an operator; write '=' to compare")),
-            ('=', _) => (TokenKind::Eq, 1),
-            ('~', _) => (TokenKind::Contains, 1),
-            ('!', Some('=')) => (TokenKind::NotEq, 2),
-            ('!', Some('~')) => (TokenKind::NotContains, 2),
+            ('=', _) => (TokenKind::Compare(CompareOp::Eq), 1),
+            ('~', _) => (TokenKind::Compare(CompareOp::Contains), 1),
+            ('!', Some('=')) => (TokenKind::Compare(CompareOp::NotEq), 2),
+            ('!', Some('~')) => (TokenKind::Compare(CompareOp::NotContains), 2),
             ('!', _) => (TokenKind::Not, 1),
-            ('>', Some('=')) => (TokenKind::Ge, 2),
-            ('>', _) => (TokenKind::Gt, 1),
-            ('<', Some('=')) => (TokenKind::Le, 2),
-            ('<', _) => (TokenKind::Lt, 1),
+            ('>', Some('=')) => (TokenKind::Compare(CompareOp::Ge), 2),
+            ('>', _) => (TokenKind::Compare(CompareOp::Gt), 1),
+            ('<', Some('=')) => (TokenKind::Compare(CompareOp::Le), 2),
+            ('<', _) => (TokenKind::Compare(CompareOp::Lt), 1),
             ('&', Some('&')) => (TokenKind::And, 2),
             ('|', Some('|')) => (TokenKind::Or, 2),
             ('&', _) | ('|', _) => {
@@ -351,22 +339,21 @@ mod tests {
     #[test]
     fn operators() {
         use TokenKind::*;
-        assert_eq!(
-            kinds("= != > >= < <= ~ !~ && || ! ( ) ,"),
-            vec![Eq, NotEq, Gt, Ge, Lt, Le, Contains, NotContains, And, Or, Not, LeftParen, RightParen, Comma, End]
-        );
+        let mut expected: Vec<TokenKind> = CompareOp::ALL.into_iter().map(Compare).collect();
+        expected.extend([And, Or, Not, LeftParen, RightParen, Comma, End]);
+        assert_eq!(kinds("= != > >= < <= ~ !~ && || ! ( ) ,"), expected);
         // No spaces needed; `!` followed by `(` stays a `!`.
         assert_eq!(
             kinds("a>=1&&!(b!~'x')"),
             vec![
                 Name("a".into()),
-                Ge,
+                Compare(CompareOp::Ge),
                 Integer(1),
                 And,
                 Not,
                 LeftParen,
                 Name("b".into()),
-                NotContains,
+                Compare(CompareOp::NotContains),
                 String("x".into()),
                 RightParen,
                 End

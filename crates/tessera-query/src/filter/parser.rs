@@ -2,7 +2,7 @@
 //! level. Recursion happens only at `(` and `!`, and both count against [`MAX_DEPTH`],
 //! so no input can exhaust the stack; `&&` and `||` chains are loops.
 
-use super::ast::{CompareOp, Comparison, Expr, InList, ListItem, Literal, Operand, OperandKind};
+use super::ast::{Comparison, Expr, InList, ListItem, Literal, Operand, OperandKind};
 use super::lexer::{tokenize, Token, TokenKind};
 use super::{quote_for_message, FilterError, MAX_CONDITIONS, MAX_DEPTH, MAX_INPUT_CHARS, MAX_IN_ITEMS};
 
@@ -154,14 +154,7 @@ impl Parser {
         }
         let token = self.advance();
         let op = match token.kind {
-            TokenKind::Eq => CompareOp::Eq,
-            TokenKind::NotEq => CompareOp::NotEq,
-            TokenKind::Gt => CompareOp::Gt,
-            TokenKind::Ge => CompareOp::Ge,
-            TokenKind::Lt => CompareOp::Lt,
-            TokenKind::Le => CompareOp::Le,
-            TokenKind::Contains => CompareOp::Contains,
-            TokenKind::NotContains => CompareOp::NotContains,
+            TokenKind::Compare(op) => op,
             TokenKind::In => return self.in_list(left, token.position),
             other => {
                 return Err(FilterError::new(
