@@ -34,8 +34,19 @@ pub struct Minted {
 
 /// Mints a token for the stored row `id` (256 random bits of secret).
 pub fn mint(kind: Kind, id: i64) -> Minted {
-    let secret = URL_SAFE_NO_PAD.encode(crate::random_bytes::<32>());
-    Minted { token: format!("{}_{id}_{secret}", kind.prefix()), secret_hash: hash_secret(&secret) }
+    let secret = new_secret();
+    Minted { token: token_text(kind, id, &secret), secret_hash: hash_secret(&secret) }
+}
+
+/// A fresh secret (256 random bits), for a token whose row id is known only once its
+/// hash is stored: store [`hash_secret`] of it, then give out [`token_text`].
+pub fn new_secret() -> String {
+    URL_SAFE_NO_PAD.encode(crate::random_bytes::<32>())
+}
+
+/// The text of a token: `<prefix>_<id>_<secret>`.
+pub fn token_text(kind: Kind, id: i64, secret: &str) -> String {
+    format!("{}_{id}_{secret}", kind.prefix())
 }
 
 /// The id and secret of a presented token of `kind`, if it has the right shape.

@@ -42,6 +42,30 @@ pub enum CoreError {
     MigrationRefused { failing: u64, rows: Vec<FailingRow> },
     #[error("table '{0}' was changed by another request meanwhile; reload it and retry")]
     Stale(String),
+    /// No credentials, for something that needs them (401).
+    #[error("{0}")]
+    Unauthenticated(String),
+    /// Credentials that do not allow this (403).
+    #[error("{0}")]
+    Forbidden(String),
+    /// A bearer token that is malformed, forged, expired or revoked (401).
+    #[error("{0}")]
+    InvalidToken(String),
+    /// Login with a wrong identity or password; one message for both (401).
+    #[error("invalid identity or password")]
+    InvalidCredentials,
+    #[error("the refresh token is invalid, expired or already used")]
+    InvalidRefreshToken,
+    #[error("{0}")]
+    InvalidPassword(String),
+    #[error("invalid rules: {0}")]
+    InvalidRules(String),
+    /// Too many attempts; retry after this many seconds (429).
+    #[error("too many attempts; retry in {retry_after} seconds")]
+    RateLimited { retry_after: i64 },
+    /// Something else that does not exist (an API token).
+    #[error("{0}")]
+    NotFound(String),
     #[error("internal error: {0}")]
     Internal(StoreError),
 }

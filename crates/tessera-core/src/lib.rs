@@ -2,6 +2,8 @@
 //! immutable snapshot swapped atomically after each schema change, so a request that
 //! started on one version of a table finishes on it.
 
+pub mod access;
+pub mod auth;
 pub mod catalog;
 mod cursor;
 mod error;
@@ -11,6 +13,9 @@ pub mod tables;
 pub use catalog::{Catalog, Table};
 pub use error::CoreError;
 pub use rows::{ListParams, ListResult, WriteResult};
+pub use tables::{CreateTable, ReplaceTable};
+
+use auth::{AuthConfig, AuthState, Clock, SystemClock};
 
 use arc_swap::ArcSwap;
 use std::sync::Arc;
@@ -25,15 +30,47 @@ pub struct App {
 struct AppInner {
     store: Store,
     catalog: ArcSwap<Catalog>,
+    auth: AuthState,
+}
+
+/// Restart-time settings of the services.
+pub struct AppOptions {
+    pub auth: AuthConfig,
+    /// The time auth decisions use (tests pass a manual clock).
+    pub clock: Arc<dyn Clock>,
+}
+
+impl Default for AppOptions {
+    fn default() -> Self {
+        AppOptions { auth: AuthConfig::default(), clock: Arc::new(SystemClock) }
+    }
 }
 
 impl App {
-    /// Loads the catalog from the store.
+    /// Loads the catalog from the store with default options.
     pub async fn new(store: Store) -> Result<App, CoreError> {
+        App::with_options(store, AppOptions::default()).await
+    }
+
+    /// Loads the catalog, creates the users table on a fresh store and the first admin
+    /// if configured.
+    pub async fn with_options(store: Store, options: AppOptions) -> Result<App, CoreError> {
         let tables = store.load_tables().await?;
-        let app = App { inner: Arc::new(AppInner { store, catalog: ArcSwap::from_pointee(Catalog::new(tables)) }) };
+        let auth = AuthState::new(options.auth, options.clock, &store).await?;
+        let app = App { inner: Arc::new(AppInner { store, catalog: ArcSwap::from_pointee(Catalog::new(tables)), auth }) };
+        app.ensure_users_table().await?;
+        app.bootstrap_admin().await?;
         app.follow_catalog_changes();
         Ok(app)
+    }
+
+    pub(crate) fn auth(&self) -> &AuthState {
+        &self.inner.auth
+    }
+
+    /// The current time of the auth clock, in seconds since the epoch.
+    pub fn now(&self) -> i64 {
+        self.inner.auth.now()
     }
 
     /// Reloads the catalog whenever another tessera on the same database changes it, so

@@ -1,6 +1,10 @@
 //! Row services: validate, then one store call. Rows come back from the store as JSON
 //! text built by the database and are passed through untouched.
 
+use crate::access::{authorize, RequestMacros};
+use crate::auth::users::{hash_password_in, prepare_user_body};
+use crate::auth::Caller;
+use crate::catalog::Table;
 use crate::cursor;
 use crate::{App, CoreError};
 use serde_json::Value as Json;
@@ -8,7 +12,8 @@ use tessera_query::filter::{compile_filter, CompileContext};
 use tessera_query::sort::parse_sort;
 use tessera_query::{FieldResolver, SqlWriter};
 use tessera_schema::validate::WriteMode;
-use tessera_store::{Inserted, ListSpec, NewRow};
+use tessera_schema::{Action, OWNER_FIELD};
+use tessera_store::{AccessFilter, Inserted, ListSpec, NewRow};
 
 /// Rows per page when `limit` is not given.
 pub const DEFAULT_LIMIT: u32 = 30;
@@ -104,25 +109,53 @@ fn parse_number<T: std::str::FromStr>(parameter: &str, text: &str) -> Result<T, 
     })
 }
 
+/// Applies what the server decides about a body before it is validated: the users
+/// table's identity and password rules, and a table's `owner` (the creating user; only
+/// admins may set it to anyone else, or change it).
+fn prepare_body(table: &Table, body: &mut Json, caller: &Caller, create: bool) -> Result<(), CoreError> {
+    if table.is_users() {
+        prepare_user_body(body, caller, create)?;
+    }
+    if !table.schema.has_owner() || caller.is_admin() && body.get(OWNER_FIELD).is_some() {
+        return Ok(());
+    }
+    let Some(map) = body.as_object_mut() else { return Ok(()) };
+    match (map.get(OWNER_FIELD), create) {
+        (None, true) => {
+            map.insert(OWNER_FIELD.into(), caller.user_id().map_or(Json::Null, Json::from));
+        }
+        (Some(given), true) if given.as_i64().is_some() && given.as_i64() == caller.user_id() => {}
+        (Some(_), true) => {
+            return Err(CoreError::Forbidden("'owner' is set by the server to the creating user".into()));
+        }
+        (Some(_), false) => return Err(CoreError::Forbidden("only an admin may change a row's 'owner'".into())),
+        (None, false) => {}
+    }
+    Ok(())
+}
+
 impl App {
     /// Creates rows. `single` answers with the row; otherwise with the ids. A bulk
     /// create is one transaction: any invalid row fails all, naming its index. Rows are
     /// validated as the iterator yields them, so a streamed body (NDJSON) never holds
-    /// more than one parsed JSON document at a time.
+    /// more than one parsed JSON document at a time. Each row must pass the create rule.
     pub async fn create_rows(
         &self,
         key: &str,
         bodies: impl IntoIterator<Item = Result<Json, CoreError>>,
         single: bool,
+        caller: &Caller,
     ) -> Result<WriteResult, CoreError> {
         let mut bodies = bodies.into_iter();
         if single {
             let body = bodies.next().unwrap_or_else(|| Err(CoreError::bad_request("body", "no row to create")))?;
-            return self.retry_on_stale(|| self.insert_validated(key, std::iter::once(Ok(body.clone())), true)).await;
+            return self
+                .retry_on_stale(|| self.insert_validated(key, std::iter::once(Ok(body.clone())), true, caller))
+                .await;
         }
         // A bulk body is consumed as it is validated, so it cannot be replayed: a bulk
         // create that meets a concurrent migration answers 409 schema_changed instead.
-        self.insert_validated(key, bodies, false).await
+        self.insert_validated(key, bodies, false, caller).await
     }
 
     async fn insert_validated(
@@ -130,18 +163,32 @@ impl App {
         key: &str,
         bodies: impl Iterator<Item = Result<Json, CoreError>>,
         single: bool,
+        caller: &Caller,
     ) -> Result<WriteResult, CoreError> {
         let table = self.table(key)?;
+        caller.check_scope(Action::Create, &table.schema.name)?;
+        if table.is_users() && !single {
+            return Err(CoreError::bad_request("body", "users are created one at a time"));
+        }
         let mut rows: Vec<NewRow> = Vec::new();
         for (index, body) in bodies.enumerate() {
+            let row_index = (!single).then_some(index);
+            let mut body = body?;
+            prepare_body(&table, &mut body, caller, true)?;
             let values = table
                 .validator
-                .validate(&body?, WriteMode::Create)
-                .map_err(|errors| CoreError::InvalidRow { errors, row_index: (!single).then_some(index) })?;
+                .validate(&body, WriteMode::Create)
+                .map_err(|errors| CoreError::InvalidRow { errors, row_index })?;
+            authorize(&table, Action::Create, caller, Some(&values))?;
             rows.push(values);
         }
         if rows.is_empty() {
             return Err(CoreError::bad_request("body", "no rows to create: the body holds none"));
+        }
+        if table.is_users() {
+            for row in rows.iter_mut() {
+                hash_password_in(row).await?;
+            }
         }
         let inserted =
             self.store().insert_rows(&table.schema, rows, single).await.map_err(|e| match CoreError::from(e) {
@@ -171,54 +218,99 @@ impl App {
         }
     }
 
-    pub async fn get_row(&self, key: &str, id: &str) -> Result<String, CoreError> {
-        self.retry_on_stale(|| self.get_row_once(key, id)).await
+    pub async fn get_row(&self, key: &str, id: &str, caller: &Caller) -> Result<String, CoreError> {
+        self.retry_on_stale(|| self.get_row_once(key, id, caller)).await
     }
 
-    async fn get_row_once(&self, key: &str, id: &str) -> Result<String, CoreError> {
+    async fn get_row_once(&self, key: &str, id: &str, caller: &Caller) -> Result<String, CoreError> {
         let table = self.table(key)?;
         let id_number = parse_id(id)?;
+        let condition = authorize(&table, Action::View, caller, None)?;
+        let macros = RequestMacros { caller, body: None };
+        let access = condition.map(|expr| AccessFilter { expr, macros: &macros });
         self.store()
-            .get_row(&table.schema, id_number)
+            .get_row(&table.schema, id_number, access.as_ref())
             .await?
             .ok_or_else(|| CoreError::RowNotFound { table: table.schema.name.clone(), id: id.to_string() })
     }
 
     /// PATCH (`replace` false: only given fields) or PUT (`replace` true: the whole row).
-    pub async fn update_row(&self, key: &str, id: &str, body: &Json, replace: bool) -> Result<String, CoreError> {
-        self.retry_on_stale(|| self.update_row_once(key, id, body, replace)).await
+    pub async fn update_row(
+        &self,
+        key: &str,
+        id: &str,
+        body: &Json,
+        replace: bool,
+        caller: &Caller,
+    ) -> Result<String, CoreError> {
+        self.retry_on_stale(|| self.update_row_once(key, id, body, replace, caller)).await
     }
 
-    async fn update_row_once(&self, key: &str, id: &str, body: &Json, replace: bool) -> Result<String, CoreError> {
+    async fn update_row_once(
+        &self,
+        key: &str,
+        id: &str,
+        body: &Json,
+        replace: bool,
+        caller: &Caller,
+    ) -> Result<String, CoreError> {
         let table = self.table(key)?;
         let id_number = parse_id(id)?;
-        let mode = if replace { WriteMode::Replace } else { WriteMode::Update };
-        let values =
-            table.validator.validate(body, mode).map_err(|errors| CoreError::InvalidRow { errors, row_index: None })?;
-        self.store()
-            .update_row(&table.schema, id_number, values)
-            .await?
-            .ok_or_else(|| CoreError::RowNotFound { table: table.schema.name.clone(), id: id.to_string() })
-    }
-
-    pub async fn delete_row(&self, key: &str, id: &str) -> Result<(), CoreError> {
-        let table = self.table(key)?;
-        let id_number = parse_id(id)?;
-        if self.store().delete_row(&table.schema, id_number).await? {
-            Ok(())
-        } else {
-            Err(CoreError::RowNotFound { table: table.schema.name.clone(), id: id.to_string() })
+        if table.is_users() && replace {
+            return Err(CoreError::bad_request("body", "change a user with PATCH, which keeps the fields it does not name"));
         }
+        let mut body = body.clone();
+        prepare_body(&table, &mut body, caller, false)?;
+        let mode = if replace { WriteMode::Replace } else { WriteMode::Update };
+        let mut values =
+            table.validator.validate(&body, mode).map_err(|errors| CoreError::InvalidRow { errors, row_index: None })?;
+        if table.schema.has_owner() && body.get(OWNER_FIELD).is_none() {
+            // A whole-row PUT keeps the owner: it is the server's, not part of the body.
+            values.retain(|(name, _)| name != OWNER_FIELD);
+        }
+        let condition = authorize(&table, Action::Update, caller, Some(&values))?;
+        let macros_row = values.clone();
+        let macros = RequestMacros { caller, body: Some((&table.schema, &macros_row)) };
+        let access = condition.map(|expr| AccessFilter { expr, macros: &macros });
+        let new_password = table.is_users() && hash_password_in(&mut values).await?;
+        let updated = self
+            .store()
+            .update_row(&table.schema, id_number, values, access.as_ref())
+            .await?
+            .ok_or_else(|| CoreError::RowNotFound { table: table.schema.name.clone(), id: id.to_string() })?;
+        if new_password {
+            // Sessions started with the old password end.
+            self.store().revoke_user_refresh_tokens(id_number, self.now()).await?;
+        }
+        Ok(updated)
+    }
+
+    pub async fn delete_row(&self, key: &str, id: &str, caller: &Caller) -> Result<(), CoreError> {
+        let table = self.table(key)?;
+        let id_number = parse_id(id)?;
+        let condition = authorize(&table, Action::Delete, caller, None)?;
+        let macros = RequestMacros { caller, body: None };
+        let access = condition.map(|expr| AccessFilter { expr, macros: &macros });
+        if !self.store().delete_row(&table.schema, id_number, access.as_ref()).await? {
+            return Err(CoreError::RowNotFound { table: table.schema.name.clone(), id: id.to_string() });
+        }
+        if table.is_users() {
+            self.store().delete_user_tokens(id_number).await?;
+        }
+        Ok(())
     }
 
     /// One page of rows: one SQL statement, plus a count when `total=true`.
-    pub async fn list_rows(&self, key: &str, params: &ListParams) -> Result<ListResult, CoreError> {
-        self.retry_on_stale(|| self.list_rows_once(key, params)).await
+    pub async fn list_rows(&self, key: &str, params: &ListParams, caller: &Caller) -> Result<ListResult, CoreError> {
+        self.retry_on_stale(|| self.list_rows_once(key, params, caller)).await
     }
 
-    async fn list_rows_once(&self, key: &str, params: &ListParams) -> Result<ListResult, CoreError> {
+    async fn list_rows_once(&self, key: &str, params: &ListParams, caller: &Caller) -> Result<ListResult, CoreError> {
         let table = self.table(key)?;
         let schema = &table.schema;
+        let condition = authorize(&table, Action::List, caller, None)?;
+        let macros = RequestMacros { caller, body: None };
+        let access = condition.map(|expr| AccessFilter { expr, macros: &macros });
         let limit = match &params.limit {
             Some(text) => parse_number::<u32>("limit", text)?,
             None => DEFAULT_LIMIT,
@@ -285,8 +377,8 @@ impl App {
             }
         };
         let spec = ListSpec { filter: filter.map(str::to_string), sort, after, fields, limit, offset };
-        let items = self.store().list_rows(schema, &spec).await?;
-        let total = if total { Some(self.store().count_rows(schema, filter).await?) } else { None };
+        let items = self.store().list_rows(schema, &spec, access.as_ref()).await?;
+        let total = if total { Some(self.store().count_rows(schema, filter, access.as_ref()).await?) } else { None };
         let next_cursor = if items.len() == limit as usize {
             items.last().and_then(|last| cursor::encode(last, sort_spec.unwrap_or(""), &spec.sort))
         } else {

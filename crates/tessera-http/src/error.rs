@@ -2,7 +2,7 @@
 //! Client errors say what is wrong and name the field, row or position; anything else is
 //! an opaque 500 carrying a request id that is logged with the real cause.
 
-use axum::http::StatusCode;
+use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
 use serde_json::{json, Value as Json};
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -18,11 +18,18 @@ pub struct ApiError {
     pub details: Vec<Json>,
     /// Extra members of the error object (e.g. `failing_rows`).
     pub extra: Option<Box<(&'static str, Json)>>,
+    /// A header the answer needs (`Retry-After`, `WWW-Authenticate`).
+    pub header: Option<(axum::http::HeaderName, String)>,
 }
 
 impl ApiError {
     pub fn new(status: StatusCode, code: &'static str, message: impl Into<String>) -> ApiError {
-        ApiError { status, code, message: message.into(), details: Vec::new(), extra: None }
+        ApiError { status, code, message: message.into(), details: Vec::new(), extra: None, header: None }
+    }
+
+    pub fn with_header(mut self, name: axum::http::HeaderName, value: String) -> ApiError {
+        self.header = Some((name, value));
+        self
     }
 
     pub fn with_details(mut self, details: Vec<Json>) -> ApiError {
@@ -48,7 +55,13 @@ impl IntoResponse for ApiError {
             let (key, value) = *extra;
             error[key] = value;
         }
-        (self.status, axum::Json(json!({ "error": error }))).into_response()
+        let mut response = (self.status, axum::Json(json!({ "error": error }))).into_response();
+        if let Some((name, value)) = self.header {
+            if let Ok(value) = axum::http::HeaderValue::from_str(&value) {
+                response.headers_mut().insert(name, value);
+            }
+        }
+        response
     }
 }
 
@@ -104,6 +117,23 @@ impl From<CoreError> for ApiError {
                 error
             }
             CoreError::Stale(_) => ApiError::new(StatusCode::CONFLICT, "schema_changed", message),
+            CoreError::Unauthenticated(_) => ApiError::new(StatusCode::UNAUTHORIZED, "unauthenticated", message)
+                .with_header(header::WWW_AUTHENTICATE, "Bearer".into()),
+            CoreError::InvalidToken(_) => ApiError::new(StatusCode::UNAUTHORIZED, "invalid_token", message)
+                .with_header(header::WWW_AUTHENTICATE, "Bearer error=\"invalid_token\"".into()),
+            CoreError::InvalidCredentials => ApiError::new(StatusCode::UNAUTHORIZED, "invalid_credentials", message),
+            CoreError::InvalidRefreshToken => {
+                ApiError::new(StatusCode::UNAUTHORIZED, "invalid_refresh_token", message)
+            }
+            CoreError::Forbidden(_) => ApiError::new(StatusCode::FORBIDDEN, "forbidden", message),
+            CoreError::InvalidPassword(_) => ApiError::bad_request("invalid_password", message)
+                .with_details(vec![json!({"field": "password"})]),
+            CoreError::InvalidRules(_) => ApiError::bad_request("invalid_rules", message),
+            CoreError::RateLimited { retry_after } => {
+                ApiError::new(StatusCode::TOO_MANY_REQUESTS, "rate_limited", message)
+                    .with_header(header::RETRY_AFTER, retry_after.to_string())
+            }
+            CoreError::NotFound(_) => ApiError::not_found(message),
             CoreError::Internal(cause) => internal(&cause),
         }
     }
@@ -119,6 +149,8 @@ fn plan_error(error: PlanError, message: String) -> ApiError {
         PlanError::FieldExists(_) => (StatusCode::CONFLICT, "field_exists"),
         PlanError::Refused { .. } => (StatusCode::BAD_REQUEST, "conversion_refused"),
         PlanError::UnknownField(_) => (StatusCode::BAD_REQUEST, "unknown_field"),
+        PlanError::Managed(_) => (StatusCode::FORBIDDEN, "managed_field"),
+        PlanError::BadRules(_) => (StatusCode::BAD_REQUEST, "invalid_rules"),
         _ => (StatusCode::BAD_REQUEST, "invalid_schema_change"),
     };
     ApiError::new(status, code, message).with_details(details)

@@ -191,3 +191,44 @@ impl DryRun {
         }
     }
 }
+
+/// The caller of a request, from its `Authorization: Bearer <token>` header (absent:
+/// anonymous). A token that is present but not valid is a 401, never "anonymous": a
+/// client whose token expired must learn it.
+pub struct Auth(pub tessera_core::auth::Caller);
+
+impl FromRequestParts<tessera_core::App> for Auth {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, app: &tessera_core::App) -> Result<Self, Self::Rejection> {
+        let Some(value) = parts.headers.get(header::AUTHORIZATION) else {
+            return Ok(Auth(tessera_core::auth::Caller::Anonymous));
+        };
+        let text = value.to_str().map_err(|_| invalid_authorization())?;
+        let (scheme, token) = text.trim().split_once(' ').ok_or_else(invalid_authorization)?;
+        if !scheme.eq_ignore_ascii_case("bearer") {
+            return Err(invalid_authorization());
+        }
+        Ok(Auth(app.authenticate(Some(token)).await?))
+    }
+}
+
+fn invalid_authorization() -> ApiError {
+    ApiError::from(CoreError::InvalidToken("the Authorization header must be 'Bearer <token>'".into()))
+}
+
+/// The client's address, for per-address login limits ("unknown" when the server was
+/// not started with connection info, e.g. in some tests).
+pub struct ClientAddress(pub String);
+
+impl<S: Send + Sync> FromRequestParts<S> for ClientAddress {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
+        let address = parts
+            .extensions
+            .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
+            .map_or_else(|| "unknown".to_string(), |info| info.0.ip().to_string());
+        Ok(ClientAddress(address))
+    }
+}

@@ -19,17 +19,43 @@ use tokio::net::TcpListener;
 pub struct HttpConfig {
     /// Largest accepted request body; larger ones get 413.
     pub max_body_bytes: usize,
+    /// Origins allowed to call the API from a browser (`*` for any). Empty: no
+    /// cross-origin access, the safe default.
+    pub cors_origins: Vec<String>,
 }
 
 impl Default for HttpConfig {
     fn default() -> Self {
-        HttpConfig { max_body_bytes: 32 * 1024 * 1024 }
+        HttpConfig { max_body_bytes: 32 * 1024 * 1024, cors_origins: Vec::new() }
     }
+}
+
+/// The CORS layer for the configured origins, if any. Credentials travel in the
+/// `Authorization` header, never cookies, so no `Allow-Credentials` is needed.
+fn cors_layer(origins: &[String]) -> Option<tower_http::cors::CorsLayer> {
+    use tower_http::cors::{AllowOrigin, Any, CorsLayer};
+    if origins.is_empty() {
+        return None;
+    }
+    let allow_origin = if origins.iter().any(|o| o == "*") {
+        AllowOrigin::from(Any)
+    } else {
+        AllowOrigin::list(origins.iter().filter_map(|o| axum::http::HeaderValue::from_str(o).ok()))
+    };
+    Some(
+        CorsLayer::new()
+            .allow_origin(allow_origin)
+            .allow_methods(Any)
+            .allow_headers([axum::http::header::AUTHORIZATION, axum::http::header::CONTENT_TYPE])
+            .expose_headers([axum::http::header::RETRY_AFTER])
+            .max_age(std::time::Duration::from_secs(600)),
+    )
 }
 
 /// The whole application as a plain router (tests serve it on port 0).
 pub fn router(app: App, config: &HttpConfig) -> Router {
     Router::new()
+        .merge(routes::auth::router())
         .merge(routes::tables::router())
         .merge(routes::rows::router())
         .merge(routes::legacy::router())
@@ -45,6 +71,7 @@ pub fn router(app: App, config: &HttpConfig) -> Router {
         .with_state(app)
         .merge(routes::docs::swagger_ui())
         .layer(DefaultBodyLimit::max(config.max_body_bytes))
+        .layer(tower::util::option_layer(cors_layer(&config.cors_origins)))
 }
 
 /// Serves until `shutdown` resolves, then finishes the requests in flight.
@@ -53,5 +80,7 @@ pub async fn serve(
     router: Router,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    axum::serve(listener, router).with_graceful_shutdown(shutdown).await
+    axum::serve(listener, router.into_make_service_with_connect_info::<std::net::SocketAddr>())
+        .with_graceful_shutdown(shutdown)
+        .await
 }

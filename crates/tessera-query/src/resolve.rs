@@ -18,7 +18,8 @@ pub trait FieldResolver {
 }
 
 /// Resolves the fields of one table: its user fields plus `id`, `created_at`,
-/// `updated_at`. Names match case-insensitively, as in SQL.
+/// `updated_at`. Names match case-insensitively, as in SQL. Hidden fields (a password
+/// hash) are unknown here, so no filter, sort or field list can reach them.
 impl FieldResolver for TableSchema {
     fn resolve(&self, name: &str) -> Option<ResolvedField> {
         let system = match name.to_ascii_lowercase().as_str() {
@@ -30,7 +31,7 @@ impl FieldResolver for TableSchema {
         if let Some((column, field_type)) = system {
             return Some(ResolvedField { column: column.to_string(), field_type });
         }
-        self.field(name).map(|(column, def): (&str, &FieldDef)| ResolvedField {
+        self.field(name).filter(|(_, def)| !def.hidden).map(|(column, def): (&str, &FieldDef)| ResolvedField {
             column: column.to_string(),
             field_type: def.field_type,
         })

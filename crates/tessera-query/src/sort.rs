@@ -67,6 +67,8 @@ mod tests {
             name: "animals".into(),
             version: 1,
             fields: parse_fields(&json!({"name": "string", "age": "integer", "doc": "json"})).unwrap(),
+            kind: Default::default(),
+            rules: Default::default(),
         }
     }
 

@@ -1,13 +1,15 @@
 //! Property tests of the filter language through its public API:
 //! 1. no input, however malformed, makes parsing or compiling panic;
 //! 2. a syntax tree written back as text parses to the same tree;
-//! 3. string literals never reach the SQL text: they are always bound parameters.
+//! 3. string literals never reach the SQL text: they are always bound parameters;
+//! 4. `decide` refuses exactly what `compile` refuses, with the same error, and agrees
+//!    with the constants compile writes.
 
 use proptest::prelude::*;
 use serde_json::json;
 use tessera_query::filter::{
-    compile, compile_filter, parse, CompareOp, Comparison, CompileContext, Expr, InList, ListItem, Literal, Operand,
-    OperandKind, MAX_CONDITIONS, MAX_INPUT_CHARS,
+    compile, compile_filter, decide, parse, references_fields, CompareOp, Comparison, CompileContext, Decision, Expr,
+    InList, ListItem, Literal, Operand, OperandKind, MAX_CONDITIONS, MAX_INPUT_CHARS,
 };
 use tessera_query::{Dialect, SqlWriter};
 use tessera_schema::{parse_fields, FieldType, TableSchema, Value};
@@ -33,6 +35,8 @@ fn animals() -> TableSchema {
             "bio": "text",
         }))
         .unwrap(),
+        kind: Default::default(),
+        rules: Default::default(),
     }
 }
 
@@ -97,6 +101,33 @@ fn compile_both(input: &str) {
             }
         }
     }
+}
+
+/// Checks `decide` against `compile` on one tree: the same error when refused; when
+/// accepted, a filter compiled to a bare constant is decided to it, and a filter naming
+/// no field is always decided.
+fn decide_agrees_with_compile(expr: &Expr) -> Result<(), TestCaseError> {
+    let schema = animals();
+    let lookup = macros;
+    let ctx = CompileContext::new(&schema).with_macros(&lookup);
+    let decision = decide(expr, &ctx);
+    for dialect in [Dialect::Sqlite, Dialect::Postgres] {
+        let mut w = SqlWriter::new(dialect);
+        let compiled = compile(expr, &ctx, &mut w);
+        prop_assert_eq!(compiled.clone().err(), decision.clone().err(), "{}", expr);
+        if compiled.is_ok() {
+            let (sql, _) = w.finish();
+            match sql.as_str() {
+                "(1=1)" => prop_assert_eq!(decision.clone(), Ok(Decision::Always), "{}", expr),
+                "(1=0)" => prop_assert_eq!(decision.clone(), Ok(Decision::Never), "{}", expr),
+                _ => {}
+            }
+        }
+    }
+    if !references_fields(expr) {
+        prop_assert!(!matches!(decision, Ok(Decision::Depends)), "{}", expr);
+    }
+    Ok(())
 }
 
 /// Pieces of the language, well and badly formed, to build plausible near-misses from.
@@ -474,6 +505,21 @@ proptest! {
                 prop_assert_eq!(sql.matches(placeholder).count(), params.len());
             }
         }
+    }
+
+    #[test]
+    fn decide_refuses_what_compile_refuses(expr in marked_tree()) {
+        decide_agrees_with_compile(&expr)?;
+    }
+
+    #[test]
+    fn decide_refuses_what_compile_refuses_in_any_tree(expr in any_tree()) {
+        decide_agrees_with_compile(&expr)?;
+    }
+
+    #[test]
+    fn decide_accepts_well_typed_trees(expr in typed_tree()) {
+        decide_agrees_with_compile(&expr)?;
     }
 
     #[test]

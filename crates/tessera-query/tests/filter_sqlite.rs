@@ -3,7 +3,8 @@
 //! and checks the rows they select against the documented meaning, computed here
 //! independently of the compiler: null semantics, `!=` as the complement of `=`, `!(…)`
 //! as the complement of its group, `~` as an ASCII-case-insensitive substring test with
-//! `%`, `_` and `\` taken literally, flipped sides, decimals compared by value.
+//! `%`, `_` and `\` taken literally, flipped sides, decimals compared by value. Also
+//! checks that a filter `decide` calls always (never) decided selects every row (none).
 
 use proptest::prelude::*;
 use rusqlite::types::Value as SqlValue;
@@ -11,7 +12,8 @@ use rusqlite::Connection;
 use serde_json::json;
 use std::cmp::Ordering;
 use tessera_query::filter::{
-    compile, parse, CompareOp, Comparison, CompileContext, Expr, InList, ListItem, Literal, Operand, OperandKind,
+    compile, decide, parse, CompareOp, Comparison, CompileContext, Decision, Expr, InList, ListItem, Literal, Operand,
+    OperandKind,
 };
 use tessera_query::{Dialect, SqlWriter};
 use tessera_schema::{parse_fields, TableSchema, Value};
@@ -34,6 +36,8 @@ fn animals() -> TableSchema {
             "doc": "json",
         }))
         .unwrap(),
+        kind: Default::default(),
+        rules: Default::default(),
     }
 }
 
@@ -315,6 +319,11 @@ enum Cond {
         field: Field,
         items: Vec<(Literal, Meaning)>,
     },
+    /// A comparison of constants, as filter text, and whether it holds.
+    Constant {
+        filter: &'static str,
+        holds: bool,
+    },
     Not(Box<Cond>),
     And(Vec<Cond>),
     Or(Vec<Cond>),
@@ -349,6 +358,7 @@ fn to_expr(cond: &Cond) -> Expr {
             in_position: 0,
             items: items.iter().map(|(literal, _)| ListItem { literal: literal.clone(), position: 0 }).collect(),
         }),
+        Cond::Constant { filter, .. } => parse(filter).unwrap_or_else(|e| panic!("{filter}: {e}")),
         Cond::Not(inner) => Expr::Not(Box::new(to_expr(inner))),
         Cond::And(parts) => Expr::And(parts.iter().map(to_expr).collect()),
         Cond::Or(parts) => Expr::Or(parts.iter().map(to_expr).collect()),
@@ -425,6 +435,7 @@ fn evaluate(cond: &Cond, row: &Row) -> bool {
             let value = value_of(row, *field);
             value != Meaning::Null && items.iter().any(|(_, meaning)| holds(&value, CompareOp::Eq, meaning))
         }
+        Cond::Constant { holds, .. } => *holds,
         Cond::Not(inner) => !evaluate(inner, row),
         Cond::And(parts) => parts.iter().all(|part| evaluate(part, row)),
         Cond::Or(parts) => parts.iter().any(|part| evaluate(part, row)),
@@ -560,8 +571,24 @@ fn leaf() -> impl Strategy<Value = Cond> {
             .prop_flat_map(|field| {
                 proptest::collection::vec(literal_for(field), 1..4).prop_map(move |items| Cond::In { field, items })
             });
-    prop_oneof![6 => compare, 1 => null_test, 1 => fields, 1 => list]
+    let constant = proptest::sample::select(CONSTANTS).prop_map(|(filter, holds)| Cond::Constant { filter, holds });
+    prop_oneof![6 => compare, 1 => null_test, 1 => fields, 1 => list, 1 => constant]
 }
+
+/// Comparisons of constants and whether they hold, as the language documents them.
+const CONSTANTS: &[(&str, bool)] = &[
+    ("1 = 1", true),
+    ("1 < 0.5", false),
+    ("null = null", true),
+    ("null != null", false),
+    ("1 = null", false),
+    ("true != false", true),
+    ("'abc' ~ 'B'", true),
+    ("'abc' !~ 'B'", false),
+    ("'a' > 'b'", false),
+    ("2 in (1, 2)", true),
+    ("'a' in ('b', 'c')", false),
+];
 
 fn cond() -> impl Strategy<Value = Cond> {
     leaf().prop_recursive(4, 24, 3, |inner| {
@@ -586,5 +613,20 @@ proptest! {
             .map(|row| row.id)
             .collect();
         prop_assert_eq!(select(&connection, &expr), expected, "filter: {}", expr);
+    }
+
+    #[test]
+    fn a_decided_filter_selects_every_row_or_none(cond in cond()) {
+        let connection = database();
+        let expr = to_expr(&cond);
+        let schema = animals();
+        let decision = decide(&expr, &CompileContext::new(&schema)).unwrap_or_else(|e| panic!("{expr}: {e}"));
+        let every: Vec<i64> = rows().iter().map(|row| row.id).collect();
+        let selected = select(&connection, &expr);
+        match decision {
+            Decision::Always => prop_assert_eq!(selected, every, "filter: {}", expr),
+            Decision::Never => prop_assert_eq!(selected, Vec::<i64>::new(), "filter: {}", expr),
+            Decision::Depends => {}
+        }
     }
 }

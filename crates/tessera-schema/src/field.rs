@@ -124,6 +124,14 @@ pub struct FieldDef {
     /// Allowed values (enum only).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub values: Option<Vec<String>>,
+    /// Managed by tessera (a table's `owner`, the users table's auth fields): set by the
+    /// server rather than taken from a body as-is, and never renamed, dropped or changed
+    /// by a schema change.
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub system: bool,
+    /// Never returned, filtered or sorted on (a password hash).
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub hidden: bool,
 }
 
 fn is_false(flag: &bool) -> bool {
@@ -144,7 +152,14 @@ impl FieldDef {
             max_length: None,
             pattern: None,
             values: None,
+            system: false,
+            hidden: false,
         }
+    }
+
+    /// The same field, managed by tessera.
+    pub fn managed(self) -> FieldDef {
+        FieldDef { system: true, ..self }
     }
 
     /// Parses the short form (a type name string) or the long form (an object).
@@ -160,6 +175,9 @@ impl FieldDef {
                     None => return Err("is missing 'type'".into()),
                 };
                 parse_type(type_name)?;
+                if let Some(option) = ["system", "hidden"].into_iter().find(|option| map.contains_key(*option)) {
+                    return Err(format!("'{option}' is set by tessera, not in a request"));
+                }
                 serde_json::from_value::<FieldDef>(json.clone()).map_err(|e| e.to_string())?
             }
             _ => return Err("must be a type name or an object with a 'type'".into()),

@@ -8,11 +8,13 @@ pub mod convert;
 pub mod field;
 pub mod ident;
 pub mod plan;
+pub mod rules;
 pub mod table;
 pub mod validate;
 pub mod value;
 
 pub use field::{FieldDef, FieldType};
 pub use ident::{validate_field_name, validate_table_name, IdentError, SYSTEM_FIELDS};
-pub use table::{parse_fields, FieldsError, TableSchema};
+pub use rules::{Action, Rule, Rules};
+pub use table::{parse_fields, FieldsError, TableKind, TableSchema, OWNER_FIELD};
 pub use value::Value;

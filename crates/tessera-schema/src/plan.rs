@@ -8,6 +8,7 @@
 use crate::convert::{classify, Conversion};
 use crate::field::FieldDef;
 use crate::ident::{validate_table_name, IdentError};
+use crate::rules::Rules;
 use crate::table::{parse_fields, FieldsError, TableSchema, MAX_FIELDS};
 use crate::validate::check_default;
 use indexmap::IndexMap;
@@ -41,6 +42,11 @@ pub enum Step {
         from: FieldDef,
         to: FieldDef,
     },
+    /// New access rules; no data or DDL is involved.
+    ChangeRules {
+        from: Rules,
+        to: Rules,
+    },
 }
 
 /// How a step treats existing data, as reported in a dry run.
@@ -59,7 +65,7 @@ impl Step {
     /// How this step treats existing rows.
     pub fn kind(&self) -> StepKind {
         match self {
-            Step::RenameTable { .. } | Step::RenameField { .. } => StepKind::Lossless,
+            Step::RenameTable { .. } | Step::RenameField { .. } | Step::ChangeRules { .. } => StepKind::Lossless,
             Step::DropField { .. } => StepKind::Destructive,
             Step::AddField { field, .. } => {
                 if field.required && field.default.is_none() {
@@ -131,6 +137,12 @@ impl Plan {
         }
     }
 
+    /// Whether any step changes the table itself (not only its rules): only then are its
+    /// columns and indexes touched.
+    pub fn changes_table(&self) -> bool {
+        self.steps.iter().any(|s| !matches!(s, Step::ChangeRules { .. }))
+    }
+
     /// Whether any step has to look at (and possibly convert) existing data.
     pub fn touches_data(&self) -> bool {
         self.steps.iter().any(|s| matches!(s, Step::AlterField { .. } | Step::AddField { .. }))
@@ -154,6 +166,10 @@ pub enum PlanError {
     Refused { field: String, from: String, to: String },
     #[error("invalid patch: {0}")]
     BadPatch(String),
+    #[error("field '{0}' is managed by tessera: it cannot be renamed, dropped or changed")]
+    Managed(String),
+    #[error("invalid rules: {0}")]
+    BadRules(String),
 }
 
 impl PlanError {
@@ -161,7 +177,10 @@ impl PlanError {
     pub fn field(&self) -> Option<&str> {
         match self {
             PlanError::Fields(e) => e.field(),
-            PlanError::UnknownField(f) | PlanError::FieldExists(f) | PlanError::Conflict(f) => Some(f),
+            PlanError::UnknownField(f)
+            | PlanError::FieldExists(f)
+            | PlanError::Conflict(f)
+            | PlanError::Managed(f) => Some(f),
             PlanError::Refused { field, .. } => Some(field),
             _ => None,
         }
@@ -169,9 +188,15 @@ impl PlanError {
 }
 
 /// Plans a `PUT`: the desired field map replaces the current one. `new_name`, when given
-/// and different, renames the table.
-pub fn plan_put(before: &TableSchema, new_name: Option<&str>, desired: &Json) -> Result<Plan, PlanError> {
-    let desired = parse_fields(desired)?;
+/// and different, renames the table; `rules`, when given, changes the rules it names.
+/// Fields managed by tessera are kept whether or not the desired map repeats them.
+pub fn plan_put(
+    before: &TableSchema,
+    new_name: Option<&str>,
+    desired: &Json,
+    rules: Option<&Json>,
+) -> Result<Plan, PlanError> {
+    let desired = keep_managed_fields(before, parse_fields(desired)?)?;
     let mut steps = Vec::new();
     push_table_rename(before, new_name, &mut steps)?;
     for (name, from) in &before.fields {
@@ -195,6 +220,8 @@ pub fn plan_put(before: &TableSchema, new_name: Option<&str>, desired: &Json) ->
         name: new_name.unwrap_or(&before.name).to_string(),
         version: before.version + 1,
         fields: desired,
+        kind: before.kind,
+        rules: changed_rules(before, rules, &mut steps)?,
     };
     Ok(Plan { before: before.clone(), after, steps })
 }
@@ -220,6 +247,9 @@ pub struct TablePatch {
     /// Fields to drop (their data is removed).
     #[serde(default)]
     pub drop_fields: Vec<String>,
+    /// Action -> new rule, for the actions to change.
+    #[serde(default)]
+    pub rules: Option<Json>,
 }
 
 /// Plans a `PATCH`.
@@ -238,7 +268,8 @@ pub fn plan_patch(before: &TableSchema, patch: &TablePatch) -> Result<Plan, Plan
 
     for (from, to) in &patch.rename_fields {
         crate::ident::validate_field_name(to)?;
-        let (old_name, _) = before.field(from).ok_or_else(|| PlanError::UnknownField(from.clone()))?;
+        let (old_name, def) = before.field(from).ok_or_else(|| PlanError::UnknownField(from.clone()))?;
+        refuse_managed(old_name, def)?;
         let old_name = old_name.to_string();
         touch(&old_name)?;
         if fields.keys().any(|n| n.eq_ignore_ascii_case(to) && !n.eq_ignore_ascii_case(&old_name)) {
@@ -250,13 +281,15 @@ pub fn plan_patch(before: &TableSchema, patch: &TablePatch) -> Result<Plan, Plan
         steps.push(Step::RenameField { from: old_name, to: to.clone() });
     }
     for name in &patch.drop_fields {
-        let (current, _) = find_field(&fields, name)?;
+        let (current, def) = find_field(&fields, name)?;
+        refuse_managed(&current, &def)?;
         touch(&current)?;
         let def = fields.shift_remove(&current).expect("field exists");
         steps.push(Step::DropField { name: current, field: def });
     }
     for (name, spec) in &patch.alter_fields {
         let (current, from) = find_field(&fields, name)?;
+        refuse_managed(&current, &from)?;
         let to = merged_definition(&from, spec)
             .map_err(|message| PlanError::Fields(FieldsError::BadField { field: current.clone(), message }))?;
         push_alter(&current, &from, &to, &mut steps)?;
@@ -279,8 +312,51 @@ pub fn plan_patch(before: &TableSchema, patch: &TablePatch) -> Result<Plan, Plan
         name: patch.name.clone().unwrap_or_else(|| before.name.clone()),
         version: before.version + 1,
         fields,
+        kind: before.kind,
+        rules: changed_rules(before, patch.rules.as_ref(), &mut steps)?,
     };
     Ok(Plan { before: before.clone(), after, steps })
+}
+
+fn refuse_managed(name: &str, def: &FieldDef) -> Result<(), PlanError> {
+    if def.system {
+        return Err(PlanError::Managed(name.to_string()));
+    }
+    Ok(())
+}
+
+/// A desired field map with the managed fields of `before` put back where they were. A
+/// desired map may repeat a managed field only unchanged (e.g. a schema read, edited and
+/// sent back).
+fn keep_managed_fields(
+    before: &TableSchema,
+    mut desired: IndexMap<String, FieldDef>,
+) -> Result<IndexMap<String, FieldDef>, PlanError> {
+    for (index, (name, def)) in before.fields.iter().enumerate().filter(|(_, (_, def))| def.system) {
+        match desired.iter().find(|(n, _)| n.eq_ignore_ascii_case(name)).map(|(n, d)| (n.clone(), d.clone())) {
+            Some((given_name, given)) => {
+                let same = given_name == *name && FieldDef { system: def.system, hidden: def.hidden, ..given } == *def;
+                if !same {
+                    return Err(PlanError::Managed(name.clone()));
+                }
+                desired.insert(name.clone(), def.clone());
+            }
+            None => {
+                desired.shift_insert(index.min(desired.len()), name.clone(), def.clone());
+            }
+        }
+    }
+    Ok(desired)
+}
+
+/// The rules after a change (or the current ones), recording the change as a step.
+fn changed_rules(before: &TableSchema, changes: Option<&Json>, steps: &mut Vec<Step>) -> Result<Rules, PlanError> {
+    let Some(changes) = changes else { return Ok(before.rules.clone()) };
+    let rules = before.rules.merged(changes).map_err(PlanError::BadRules)?;
+    if rules != before.rules {
+        steps.push(Step::ChangeRules { from: before.rules.clone(), to: rules.clone() });
+    }
+    Ok(rules)
 }
 
 fn push_table_rename(before: &TableSchema, new_name: Option<&str>, steps: &mut Vec<Step>) -> Result<(), PlanError> {
@@ -348,20 +424,22 @@ mod tests {
             name: "Person".into(),
             version: 1,
             fields: parse_fields(&json!({"first_name": "string", "age": "integer"})).unwrap(),
+            kind: Default::default(),
+            rules: Default::default(),
         }
     }
 
     #[test]
     fn put_diffs_by_name() {
         let plan =
-            plan_put(&person(), None, &json!({"first_name": "string", "age": "float", "ok": "boolean"})).unwrap();
+            plan_put(&person(), None, &json!({"first_name": "string", "age": "float", "ok": "boolean"}), None).unwrap();
         assert_eq!(plan.after.version, 2);
         assert!(matches!(&plan.steps[0], Step::AlterField { name, .. } if name == "age"));
         assert!(matches!(&plan.steps[1], Step::AddField { name, .. } if name == "ok"));
-        let plan = plan_put(&person(), None, &json!({"first_name": "string"})).unwrap();
+        let plan = plan_put(&person(), None, &json!({"first_name": "string"}), None).unwrap();
         assert!(matches!(&plan.steps[0], Step::DropField { name, .. } if name == "age"));
         assert_eq!(plan.steps[0].kind(), StepKind::Destructive);
-        assert!(plan_put(&person(), None, &json!({"first_name": "string", "age": "integer"})).unwrap().is_noop());
+        assert!(plan_put(&person(), None, &json!({"first_name": "string", "age": "integer"}), None).unwrap().is_noop());
     }
 
     #[test]
@@ -398,5 +476,45 @@ mod tests {
             let patch: TablePatch = serde_json::from_value(patch.clone()).unwrap();
             assert!(plan_patch(&person(), &patch).is_err(), "{patch:?}");
         }
+    }
+
+    fn owned_person() -> TableSchema {
+        let mut schema = person();
+        schema.fields.insert("owner".into(), FieldDef::new(crate::FieldType::Integer).managed());
+        schema.rules = Rules::owned();
+        schema
+    }
+
+    #[test]
+    fn managed_fields_survive_put_and_refuse_changes() {
+        let before = owned_person();
+        let plan = plan_put(&before, None, &json!({"first_name": "string", "age": "integer"}), None).unwrap();
+        assert!(plan.is_noop(), "{:?}", plan.steps);
+        assert!(plan.after.has_owner());
+        let resent = plan_put(&before, None, &json!({"first_name": "string", "age": "integer", "owner": "integer"}), None);
+        assert!(resent.unwrap().is_noop());
+        let changed = plan_put(&before, None, &json!({"first_name": "string", "owner": "text"}), None);
+        assert_eq!(changed.unwrap_err(), PlanError::Managed("owner".into()));
+        for patch in [
+            json!({"drop_fields": ["owner"]}),
+            json!({"rename_fields": {"owner": "creator"}}),
+            json!({"alter_fields": {"owner": {"indexed": true}}}),
+        ] {
+            let patch: TablePatch = serde_json::from_value(patch).unwrap();
+            assert_eq!(plan_patch(&before, &patch).unwrap_err(), PlanError::Managed("owner".into()));
+        }
+    }
+
+    #[test]
+    fn rule_changes_are_steps_without_table_changes() {
+        let patch: TablePatch = serde_json::from_value(json!({"rules": {"list": "authenticated"}})).unwrap();
+        let plan = plan_patch(&owned_person(), &patch).unwrap();
+        assert!(!plan.is_noop());
+        assert!(!plan.changes_table());
+        assert_eq!(plan.after.rules.list, crate::Rule::Authenticated);
+        let same: TablePatch = serde_json::from_value(json!({"rules": {"list": "public"}})).unwrap();
+        assert!(plan_patch(&owned_person(), &same).unwrap().is_noop());
+        let bad: TablePatch = serde_json::from_value(json!({"rules": {"lists": "public"}})).unwrap();
+        assert!(matches!(plan_patch(&owned_person(), &bad), Err(PlanError::BadRules(_))));
     }
 }

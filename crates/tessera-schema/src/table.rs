@@ -2,6 +2,7 @@
 
 use crate::field::FieldDef;
 use crate::ident::{validate_field_name, IdentError};
+use crate::rules::Rules;
 use indexmap::IndexMap;
 use serde::{Deserialize, Serialize};
 use serde_json::Value as Json;
@@ -20,9 +21,46 @@ pub struct TableSchema {
     pub version: i64,
     /// User fields in the order they were declared (system fields are implicit).
     pub fields: IndexMap<String, FieldDef>,
+    /// What the table is for: ordinary data, or the users who sign in.
+    #[serde(default, skip_serializing_if = "TableKind::is_base")]
+    pub kind: TableKind,
+    /// Who may list, view, create, update and delete its rows.
+    #[serde(default)]
+    pub rules: Rules,
 }
 
+/// What a table is for.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum TableKind {
+    /// A table of user data.
+    #[default]
+    Base,
+    /// The built-in users table: its `email`, `username`, `password` and `role` fields
+    /// are managed by tessera's auth service.
+    Auth,
+}
+
+impl TableKind {
+    fn is_base(&self) -> bool {
+        *self == TableKind::Base
+    }
+}
+
+/// The field tessera sets to the creating user on tables that opt in.
+pub const OWNER_FIELD: &str = "owner";
+
 impl TableSchema {
+    /// A base table with the default rules (as planners and tests build them).
+    pub fn new(id: i64, name: impl Into<String>, version: i64, fields: IndexMap<String, FieldDef>) -> TableSchema {
+        TableSchema { id, name: name.into(), version, fields, kind: TableKind::Base, rules: Rules::default() }
+    }
+
+    /// Whether rows carry an `owner` set by the server.
+    pub fn has_owner(&self) -> bool {
+        self.fields.get(OWNER_FIELD).is_some_and(|def| def.system)
+    }
+
     /// Looks a user field up by name, case-insensitively (as SQL does).
     pub fn field(&self, name: &str) -> Option<(&str, &FieldDef)> {
         self.fields

@@ -636,10 +636,16 @@ fn bare_classification_matches_the_type_table() {
 
 #[test]
 fn the_planner_refuses_refused_pairs() {
-    let before =
-        TableSchema { id: 1, name: "t".into(), version: 1, fields: parse_fields(&json!({"day": "date"})).unwrap() };
-    let err = plan_put(&before, None, &json!({"day": "integer"})).unwrap_err();
+    let before = TableSchema {
+        id: 1,
+        name: "t".into(),
+        version: 1,
+        fields: parse_fields(&json!({"day": "date"})).unwrap(),
+        kind: Default::default(),
+        rules: Default::default(),
+    };
+    let err = plan_put(&before, None, &json!({"day": "integer"}), None).unwrap_err();
     assert!(matches!(err, PlanError::Refused { .. }), "{err}");
     assert_eq!(err.field(), Some("day"));
-    assert!(plan_put(&before, None, &json!({"day": "datetime"})).is_ok());
+    assert!(plan_put(&before, None, &json!({"day": "datetime"}), None).is_ok());
 }

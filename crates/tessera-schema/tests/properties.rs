@@ -454,7 +454,7 @@ fn plan_edit(schema: &TableSchema, edit: &Edit) -> Option<Plan> {
                 let d = if *n == name { build_def(def) } else { d.clone() };
                 desired.insert(n.clone(), def_json(&d));
             }
-            plan_put(schema, None, &Json::Object(desired)).ok()
+            plan_put(schema, None, &Json::Object(desired), None).ok()
         }
         Edit::Options { field, options } => patch(json!({"alter_fields": {field_name(*field)?: options}})),
         Edit::AlterFull { field, def } => {
@@ -545,7 +545,14 @@ fn initial_table(defs: &[DefSeed], cells: &[Vec<Seed>]) -> (TableSchema, Vec<Row
     for (i, seed) in defs.iter().enumerate() {
         fields.insert(NAMES[i].to_string(), build_def(seed));
     }
-    let schema = TableSchema { id: 1, name: "t".into(), version: 1, fields };
+    let schema = TableSchema {
+        id: 1,
+        name: "t".into(),
+        version: 1,
+        fields,
+        kind: Default::default(),
+        rules: Default::default(),
+    };
     let mut rows = Vec::new();
     'rows: for row_seeds in cells {
         let mut row = Row::new();
@@ -664,7 +671,7 @@ proptest! {
         for (i, seed) in defs.iter().enumerate() {
             fields.insert(NAMES[i].to_string(), build_def(seed));
         }
-        let validator = RowValidator::new(&TableSchema { id: 1, name: "t".into(), version: 1, fields });
+        let validator = RowValidator::new(&TableSchema { id: 1, name: "t".into(), version: 1, fields, kind: Default::default(), rules: Default::default(),  });
         let mode = [WriteMode::Create, WriteMode::Replace, WriteMode::Update][mode as usize];
         match validator.validate(&body, mode) {
             Ok(_) => prop_assert!(body.is_object()),

@@ -559,7 +559,14 @@ fn csv_text_parses_into_each_type() {
 // ---------------------------------------------------------------------------------------
 
 fn schema(fields: Json) -> TableSchema {
-    TableSchema { id: 7, name: "things".into(), version: 1, fields: parse_fields(&fields).unwrap() }
+    TableSchema {
+        id: 7,
+        name: "things".into(),
+        version: 1,
+        fields: parse_fields(&fields).unwrap(),
+        kind: Default::default(),
+        rules: Default::default(),
+    }
 }
 
 fn people() -> RowValidator {
@@ -655,7 +662,14 @@ fn field_names_match_exactly_then_case_insensitively() {
     let mut fields = indexmap::IndexMap::new();
     fields.insert("name".to_string(), def(json!("string")));
     fields.insert("Name".to_string(), def(json!("integer")));
-    let validator = RowValidator::new(&TableSchema { id: 1, name: "t".into(), version: 1, fields });
+    let validator = RowValidator::new(&TableSchema {
+        id: 1,
+        name: "t".into(),
+        version: 1,
+        fields,
+        kind: Default::default(),
+        rules: Default::default(),
+    });
     let values = validator.validate(&json!({"Name": 5, "name": "x"}), WriteMode::Update).unwrap();
     assert_eq!(values, vec![("name".into(), text("x")), ("Name".into(), int(5))]);
 }
@@ -688,7 +702,14 @@ fn an_invalid_default_fails_the_write_that_needs_it() {
     let mut field = def(json!("integer"));
     field.default = Some(json!("three"));
     fields.insert("n".to_string(), field);
-    let validator = RowValidator::new(&TableSchema { id: 1, name: "t".into(), version: 1, fields });
+    let validator = RowValidator::new(&TableSchema {
+        id: 1,
+        name: "t".into(),
+        version: 1,
+        fields,
+        kind: Default::default(),
+        rules: Default::default(),
+    });
     let errors = validator.validate(&json!({}), WriteMode::Create).unwrap_err();
     assert_eq!((errors[0].field.as_str(), errors[0].code), ("n", codes::WRONG_TYPE));
     assert!(errors[0].message.contains("default"));

@@ -3,6 +3,8 @@
 //! each, and reads and writes user rows. All SQL over user tables is written here, from
 //! the plans the pure crates produce.
 
+mod auth;
+mod auth_queries;
 mod error;
 pub mod migrate;
 mod pg_arrays;
@@ -12,6 +14,7 @@ mod sqlite;
 pub mod sqlite_functions;
 pub mod table_queries;
 
+pub use auth::{ApiTokenRecord, Credentials, RefreshTokenRecord};
 pub use error::{FailingRow, StoreError};
 
 /// How values are bound as parameters on each driver (public so tools such as the
@@ -21,13 +24,13 @@ pub mod bind {
     pub use crate::sqlite::{params as sqlite_params, Param as SqliteParam};
 }
 pub use migrate::MigrationReport;
-pub use row_queries::ListSpec;
+pub use row_queries::{AccessFilter, ListSpec};
 
 use serde::Serialize;
 use std::path::PathBuf;
 use tessera_query::Dialect;
 use tessera_schema::plan::Plan;
-use tessera_schema::{FieldDef, TableSchema, Value};
+use tessera_schema::{TableSchema, Value};
 
 /// Where the data lives.
 #[derive(Debug, Clone)]
@@ -109,13 +112,10 @@ impl Store {
         backend!(self.load_tables())
     }
 
-    /// Creates a table (catalog entry, table, indexes, history) in one transaction.
-    pub async fn create_table(
-        &self,
-        name: &str,
-        fields: indexmap::IndexMap<String, FieldDef>,
-    ) -> Result<TableSchema, StoreError> {
-        backend!(self.create_table(name.to_string(), fields))
+    /// Creates a table (catalog entry, table, indexes, history) in one transaction, from
+    /// a draft whose `id` and `version` are ignored (the store assigns them).
+    pub async fn create_table(&self, draft: TableSchema) -> Result<TableSchema, StoreError> {
+        backend!(self.create_table(draft))
     }
 
     /// Drops a table and its catalog entry in one transaction.
@@ -134,9 +134,14 @@ impl Store {
         backend!(self.history(table_id))
     }
 
-    /// One row as JSON text.
-    pub async fn get_row(&self, schema: &TableSchema, id: i64) -> Result<Option<String>, StoreError> {
-        let (sql, params) = row_queries::select_by_id(self.dialect(), schema, id);
+    /// One row as JSON text; `None` if it does not exist or `access` hides it.
+    pub async fn get_row(
+        &self,
+        schema: &TableSchema,
+        id: i64,
+        access: Option<&AccessFilter<'_>>,
+    ) -> Result<Option<String>, StoreError> {
+        let (sql, params) = row_queries::select_by_id(self.dialect(), schema, id, access).map_err(rule_rejected)?;
         Ok(backend!(self.query_strings(sql, params))?.into_iter().next())
     }
 
@@ -150,15 +155,17 @@ impl Store {
         backend!(self.insert_rows(schema.clone(), rows, return_rows))
     }
 
-    /// Updates the given fields of a row; `None` if it does not exist, `Stale` if the
-    /// table changed version since `schema` was read.
+    /// Updates the given fields of a row; `None` if it does not exist or `access` hides
+    /// it, `Stale` if the table changed version since `schema` was read.
     pub async fn update_row(
         &self,
         schema: &TableSchema,
         id: i64,
         values: NewRow,
+        access: Option<&AccessFilter<'_>>,
     ) -> Result<Option<String>, StoreError> {
-        let (sql, params) = row_queries::update(self.dialect(), schema, id, values, &now_text());
+        let (sql, params) =
+            row_queries::update(self.dialect(), schema, id, values, &now_text(), access).map_err(rule_rejected)?;
         let updated = backend!(self.write_strings(sql, params))?.into_iter().next();
         if updated.is_none() {
             let (sql, params) = row_queries::table_version(self.dialect(), schema.id);
@@ -170,23 +177,36 @@ impl Store {
         Ok(updated)
     }
 
-    /// Deletes a row; false if it did not exist.
-    pub async fn delete_row(&self, schema: &TableSchema, id: i64) -> Result<bool, StoreError> {
-        let (sql, params) = row_queries::delete(self.dialect(), schema, id);
+    /// Deletes a row; false if it did not exist or `access` hides it.
+    pub async fn delete_row(
+        &self,
+        schema: &TableSchema,
+        id: i64,
+        access: Option<&AccessFilter<'_>>,
+    ) -> Result<bool, StoreError> {
+        let (sql, params) = row_queries::delete(self.dialect(), schema, id, access).map_err(rule_rejected)?;
         Ok(backend!(self.execute(sql, params))? > 0)
     }
 
     /// One page of a list, each row as JSON text, in one statement.
-    pub async fn list_rows(&self, schema: &TableSchema, spec: &ListSpec) -> Result<Vec<String>, StoreError> {
-        let (sql, params) = row_queries::list(self.dialect(), schema, spec)
-            .map_err(|e| StoreError::Corrupt(format!("filter rejected after validation: {e}")))?;
+    pub async fn list_rows(
+        &self,
+        schema: &TableSchema,
+        spec: &ListSpec,
+        access: Option<&AccessFilter<'_>>,
+    ) -> Result<Vec<String>, StoreError> {
+        let (sql, params) = row_queries::list(self.dialect(), schema, spec, access).map_err(rule_rejected)?;
         backend!(self.query_strings(sql, params))
     }
 
-    /// How many rows match a filter.
-    pub async fn count_rows(&self, schema: &TableSchema, filter: Option<&str>) -> Result<i64, StoreError> {
-        let (sql, params) = row_queries::count(self.dialect(), schema, filter)
-            .map_err(|e| StoreError::Corrupt(format!("filter rejected after validation: {e}")))?;
+    /// How many rows match a filter (and `access`).
+    pub async fn count_rows(
+        &self,
+        schema: &TableSchema,
+        filter: Option<&str>,
+        access: Option<&AccessFilter<'_>>,
+    ) -> Result<i64, StoreError> {
+        let (sql, params) = row_queries::count(self.dialect(), schema, filter, access).map_err(rule_rejected)?;
         backend!(self.query_count(sql, params))
     }
 
@@ -204,6 +224,12 @@ impl Store {
     pub async fn close(&self) {
         backend!(self.close())
     }
+}
+
+/// A filter or rule that the service checked but the store could not compile: the
+/// catalog changed in between, or a bug.
+fn rule_rejected(error: tessera_query::filter::FilterError) -> StoreError {
+    StoreError::Corrupt(format!("filter or rule rejected after validation: {error}"))
 }
 
 /// The current time in the canonical datetime form tessera stores and returns.

@@ -63,7 +63,7 @@ impl MigrationReport {
                     step: step.clone(),
                     kind: step.kind(),
                     rows_touched: match step {
-                        Step::RenameTable { .. } | Step::RenameField { .. } => 0,
+                        Step::RenameTable { .. } | Step::RenameField { .. } | Step::ChangeRules { .. } => 0,
                         _ => rows,
                     },
                 })
@@ -226,6 +226,7 @@ pub fn alter_statements(dialect: Dialect, plan: &Plan) -> Vec<String> {
             Step::DropField { name, .. } => statements.push(table_queries::drop_column(&table, name)),
             Step::AddField { name, field } => statements.push(table_queries::add_column(dialect, &table, name, field)),
             Step::AlterField { .. } => unreachable!("plans with altered fields are rebuilt"),
+            Step::ChangeRules { .. } => {}
         }
     }
     statements

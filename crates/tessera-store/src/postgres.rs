@@ -8,12 +8,11 @@ use crate::pg_arrays::{unnest_insert_sql, ColumnArray};
 use crate::row_queries::Returning;
 use crate::{now_text, row_queries, table_queries, HistoryEntry, Inserted, NewRow};
 use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod, Transaction};
-use indexmap::IndexMap;
 use std::error::Error;
 use std::sync::Arc;
 use tessera_query::{quote_ident, Dialect, SqlWriter};
 use tessera_schema::plan::{Plan, Step};
-use tessera_schema::{FieldDef, FieldType, TableSchema, Value};
+use tessera_schema::{FieldType, TableSchema, Value};
 use tokio_postgres::types::{to_sql_checked, IsNull, ToSql, Type};
 
 /// Rows per bulk-insert statement (arrays bound per column; bounded for memory).
@@ -24,7 +23,7 @@ const CATALOG_CHANNEL: &str = "tessera_catalog";
 
 #[derive(Clone)]
 pub struct PostgresStore {
-    pool: Pool,
+    pub(crate) pool: Pool,
     config: Arc<tokio_postgres::Config>,
 }
 
@@ -105,11 +104,8 @@ impl PostgresStore {
             .collect()
     }
 
-    pub async fn create_table(
-        &self,
-        name: String,
-        fields: IndexMap<String, FieldDef>,
-    ) -> Result<TableSchema, StoreError> {
+    pub async fn create_table(&self, draft: TableSchema) -> Result<TableSchema, StoreError> {
+        let name = draft.name.clone();
         let mut client = self.pool.get().await?;
         let tx = client.transaction().await?;
         let key = name.to_ascii_lowercase();
@@ -124,7 +120,7 @@ impl PostgresStore {
         let Some(row) = inserted else {
             return Err(StoreError::TableExists(name));
         };
-        let schema = TableSchema { id: row.get(0), name, version: 1, fields };
+        let schema = TableSchema { id: row.get(0), version: 1, ..draft };
         let schema_json = serde_json::to_string(&schema).expect("schema serializes");
         tx.execute("UPDATE _tessera_tables SET schema = $1 WHERE id = $2", &[&schema_json, &schema.id]).await?;
         tx.batch_execute(&table_queries::create_table(Dialect::Postgres, &schema.name, &schema.fields)).await?;
@@ -328,19 +324,21 @@ impl PostgresStore {
         if report.failing_rows > 0 {
             return Err(StoreError::MigrationRefused { failing: report.failing_rows, rows: report.failures });
         }
-        for statement in table_queries::drop_indexes(&plan.before) {
-            tx.batch_execute(&statement).await?;
-        }
-        if migrate::needs_rebuild(&plan) {
-            rebuild(&tx, &plan).await?;
-        } else {
-            for statement in migrate::alter_statements(Dialect::Postgres, &plan) {
+        if plan.changes_table() {
+            for statement in table_queries::drop_indexes(&plan.before) {
                 tx.batch_execute(&statement).await?;
             }
-            fill_defaults(&tx, &plan).await?;
-        }
-        for statement in table_queries::create_indexes(&plan.after) {
-            tx.batch_execute(&statement).await.map_err(classify_postgres)?;
+            if migrate::needs_rebuild(&plan) {
+                rebuild(&tx, &plan).await?;
+            } else {
+                for statement in migrate::alter_statements(Dialect::Postgres, &plan) {
+                    tx.batch_execute(&statement).await?;
+                }
+                fill_defaults(&tx, &plan).await?;
+            }
+            for statement in table_queries::create_indexes(&plan.after) {
+                tx.batch_execute(&statement).await.map_err(classify_postgres)?;
+            }
         }
         let now = now_text();
         let after_json = serde_json::to_string(&plan.after).expect("schema serializes");

@@ -10,14 +10,13 @@ use crate::error::{classify_sqlite, StoreError};
 use crate::migrate::{self, MigrationReport, RowConverter, PAGE_ROWS};
 use crate::row_queries::Returning;
 use crate::{now_text, row_queries, table_queries, HistoryEntry, Inserted, NewRow};
-use indexmap::IndexMap;
 use rusqlite::types::{ToSqlOutput, ValueRef};
 use rusqlite::{Connection, OpenFlags, OptionalExtension, ToSql};
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 use tessera_query::{quote_ident, Dialect};
 use tessera_schema::plan::Plan;
-use tessera_schema::{FieldDef, FieldType, TableSchema, Value};
+use tessera_schema::{FieldType, TableSchema, Value};
 
 /// Page cache per connection, in KiB (negative `cache_size` means KiB).
 const CACHE_KIB: i64 = 4096;
@@ -120,7 +119,7 @@ impl SqliteStore {
 
     /// Runs `work` in the writer's current transaction, inside a savepoint of its own,
     /// and answers once the transaction is durably committed (see [`writer_loop`]).
-    async fn write<T: Send + 'static>(
+    pub(crate) async fn write<T: Send + 'static>(
         &self,
         work: impl FnOnce(&Connection) -> Result<T, StoreError> + Send + 'static,
     ) -> Result<T, StoreError> {
@@ -152,7 +151,7 @@ impl SqliteStore {
     /// Runs `work` on one of the reader threads, each of which owns a connection. The
     /// number of threads is fixed, so memory and threads stay bounded whatever the load;
     /// a request that is dropped (client gone) lets its job finish and the answer is lost.
-    async fn read<T: Send + 'static>(
+    pub(crate) async fn read<T: Send + 'static>(
         &self,
         work: impl FnOnce(&Connection) -> Result<T, StoreError> + Send + 'static,
     ) -> Result<T, StoreError> {
@@ -183,11 +182,8 @@ impl SqliteStore {
         .await
     }
 
-    pub async fn create_table(
-        &self,
-        name: String,
-        fields: IndexMap<String, FieldDef>,
-    ) -> Result<TableSchema, StoreError> {
+    pub async fn create_table(&self, draft: TableSchema) -> Result<TableSchema, StoreError> {
+        let name = draft.name.clone();
         self.write(move |conn| {
             let tx = conn;
             let key = name.to_ascii_lowercase();
@@ -201,7 +197,7 @@ impl SqliteStore {
                 "INSERT INTO _tessera_tables (name, name_key, version, schema, created_at, updated_at) VALUES (?, ?, 1, '{}', ?, ?)",
                 rusqlite::params![name, key, now, now],
             )?;
-            let schema = TableSchema { id: tx.last_insert_rowid(), name, version: 1, fields };
+            let schema = TableSchema { id: tx.last_insert_rowid(), version: 1, ..draft };
             let schema_json = serde_json::to_string(&schema).expect("schema serializes");
             tx.execute("UPDATE _tessera_tables SET schema = ? WHERE id = ?", rusqlite::params![schema_json, schema.id])?;
             tx.execute(&table_queries::create_table(Dialect::Sqlite, &schema.name, &schema.fields), [])?;
@@ -666,6 +662,9 @@ fn scan_rows_with_stamps(
 
 /// Applies a checked plan inside the caller's transaction.
 fn apply(tx: &Connection, plan: &Plan) -> Result<(), StoreError> {
+    if !plan.changes_table() {
+        return Ok(());
+    }
     for statement in table_queries::drop_indexes(&plan.before) {
         tx.execute(&statement, [])?;
     }

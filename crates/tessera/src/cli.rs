@@ -1,11 +1,11 @@
-//! Subcommands: `serve`, `tables list|show`, `import`, `export`.
+//! Subcommands: `serve`, `admin create`, `tables list|show`, `import`, `export`.
 
-use crate::config::{ServeArgs, StoreArgs};
+use crate::config::{AuthArgs, ServeArgs, StoreArgs};
 use crate::transfer;
 use anyhow::Context;
 use clap::{Parser, Subcommand, ValueEnum};
 use std::path::PathBuf;
-use tessera_core::App;
+use tessera_core::{App, AppOptions};
 use tessera_http::HttpConfig;
 use tessera_store::Store;
 
@@ -14,6 +14,8 @@ use tessera_store::Store;
 pub struct Cli {
     #[command(flatten)]
     pub store: StoreArgs,
+    #[command(flatten)]
+    pub auth: AuthArgs,
     #[command(subcommand)]
     pub command: Command,
 }
@@ -22,6 +24,11 @@ pub struct Cli {
 pub enum Command {
     /// Run the HTTP server.
     Serve(ServeArgs),
+    /// Manage admins.
+    Admin {
+        #[command(subcommand)]
+        command: AdminCommand,
+    },
     /// Inspect tables.
     Tables {
         #[command(subcommand)]
@@ -50,6 +57,18 @@ pub enum Command {
 }
 
 #[derive(Debug, Subcommand)]
+pub enum AdminCommand {
+    /// Create an admin user. The password comes from `--password`, else
+    /// `TESSERA_ADMIN_PASSWORD`, else the first line of stdin.
+    Create {
+        #[arg(long)]
+        email: String,
+        #[arg(long)]
+        password: Option<String>,
+    },
+}
+
+#[derive(Debug, Subcommand)]
 pub enum TablesCommand {
     /// One line per table.
     List,
@@ -63,15 +82,29 @@ pub enum Format {
     Ndjson,
 }
 
-async fn open_app(store_args: &StoreArgs) -> anyhow::Result<App> {
+async fn open_app(store_args: &StoreArgs, auth_args: &AuthArgs) -> anyhow::Result<App> {
+    let options = AppOptions { auth: auth_args.auth_config()?, ..AppOptions::default() };
     let store = Store::open(&store_args.store_config()).await.context("cannot open the store")?;
-    Ok(App::new(store).await?)
+    Ok(App::with_options(store, options).await?)
 }
 
 pub async fn run(cli: Cli) -> anyhow::Result<()> {
-    let app = open_app(&cli.store).await?;
+    let app = open_app(&cli.store, &cli.auth).await?;
     let result = match cli.command {
         Command::Serve(args) => serve(app.clone(), args).await,
+        Command::Admin { command: AdminCommand::Create { email, password } } => {
+            let password = match password.or_else(|| cli.auth.admin_password.clone()) {
+                Some(password) => password,
+                None => {
+                    let mut line = String::new();
+                    std::io::stdin().read_line(&mut line).context("cannot read the password from stdin")?;
+                    line.trim_end_matches(['\r', '\n']).to_string()
+                }
+            };
+            let id = app.create_admin(&email, &password).await?;
+            println!("created admin {} (user {id})", email.trim().to_lowercase());
+            Ok(())
+        }
         Command::Tables { command: TablesCommand::List } => {
             for table in app.catalog().tables() {
                 let schema = &table.schema;
@@ -100,7 +133,8 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
 async fn serve(app: App, args: ServeArgs) -> anyhow::Result<()> {
     let addr = args.listen_addr();
     let listener = tokio::net::TcpListener::bind(&addr).await.with_context(|| format!("cannot listen on {addr}"))?;
-    let router = tessera_http::router(app, &HttpConfig { max_body_bytes: args.max_body_bytes });
+    let config = HttpConfig { max_body_bytes: args.max_body_bytes, cors_origins: args.cors_origins.clone() };
+    let router = tessera_http::router(app, &config);
     tracing::info!("tessera listening on http://{}", listener.local_addr()?);
     tessera_http::serve(listener, router, shutdown_signal()).await?;
     tracing::info!("stopped; requests in flight finished");

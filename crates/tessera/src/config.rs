@@ -3,6 +3,7 @@
 
 use clap::Args;
 use std::path::PathBuf;
+use tessera_core::auth::AuthConfig;
 use tessera_store::StoreConfig;
 
 /// Where the data lives (shared by every subcommand).
@@ -43,6 +44,61 @@ pub struct ServeArgs {
     /// Largest accepted request body in bytes (larger: 413).
     #[arg(long, env = "TESSERA_MAX_BODY_BYTES", default_value_t = 32 * 1024 * 1024)]
     pub max_body_bytes: usize,
+    /// Origins allowed to call the API from browsers, comma-separated (`*`: any).
+    /// Default: none (no cross-origin access).
+    #[arg(long, env = "TESSERA_CORS_ORIGINS", value_delimiter = ',')]
+    pub cors_origins: Vec<String>,
+}
+
+/// Auth settings (shared by every subcommand: the CLI creates admins too).
+#[derive(Debug, Clone, Args)]
+pub struct AuthArgs {
+    /// Secret that signs access tokens. Default: one generated at first start and kept
+    /// in the store, so every copy of tessera on the store shares it.
+    #[arg(long, env = "TESSERA_JWT_SECRET", hide_env_values = true, global = true)]
+    pub jwt_secret: Option<String>,
+    /// Lifetime of access tokens, in seconds.
+    #[arg(long, env = "TESSERA_ACCESS_TOKEN_TTL", default_value_t = 900, global = true)]
+    pub access_token_ttl: i64,
+    /// Lifetime of refresh tokens, in seconds (default 30 days).
+    #[arg(long, env = "TESSERA_REFRESH_TOKEN_TTL", default_value_t = 30 * 24 * 3600, global = true)]
+    pub refresh_token_ttl: i64,
+    /// Login attempts per minute for one account.
+    #[arg(long, env = "TESSERA_LOGIN_ATTEMPTS_PER_ACCOUNT", default_value_t = 10, global = true)]
+    pub login_attempts_per_account: usize,
+    /// Login attempts per minute from one client address.
+    #[arg(long, env = "TESSERA_LOGIN_ATTEMPTS_PER_ADDRESS", default_value_t = 100, global = true)]
+    pub login_attempts_per_address: usize,
+    /// Email of an admin to create at start-up if the store has no admin yet.
+    #[arg(long, env = "TESSERA_ADMIN_EMAIL", global = true)]
+    pub admin_email: Option<String>,
+    /// Password of that admin.
+    #[arg(long, env = "TESSERA_ADMIN_PASSWORD", hide_env_values = true, global = true)]
+    pub admin_password: Option<String>,
+}
+
+impl AuthArgs {
+    pub fn auth_config(&self) -> anyhow::Result<AuthConfig> {
+        if self.access_token_ttl < 1 || self.refresh_token_ttl < 1 {
+            anyhow::bail!("token lifetimes must be at least 1 second");
+        }
+        if self.jwt_secret.as_ref().is_some_and(|secret| secret.len() < 32) {
+            anyhow::bail!("--jwt-secret (TESSERA_JWT_SECRET) must be at least 32 characters");
+        }
+        let bootstrap_admin = match (&self.admin_email, &self.admin_password) {
+            (Some(email), Some(password)) => Some((email.clone(), password.clone())),
+            (None, None) => None,
+            _ => anyhow::bail!("set both TESSERA_ADMIN_EMAIL and TESSERA_ADMIN_PASSWORD, or neither"),
+        };
+        Ok(AuthConfig {
+            jwt_secret: self.jwt_secret.clone(),
+            access_ttl_seconds: self.access_token_ttl,
+            refresh_ttl_seconds: self.refresh_token_ttl,
+            login_attempts_per_account: self.login_attempts_per_account,
+            login_attempts_per_address: self.login_attempts_per_address,
+            bootstrap_admin,
+        })
+    }
 }
 
 impl ServeArgs {

@@ -1,6 +1,7 @@
 //! `tessera import` and `tessera export`: files in and out, streamed so a file of any size
 //! runs in bounded memory. Rows go through the same validation as the HTTP API.
 
+use tessera_core::auth::Caller;
 use crate::cli::Format;
 use anyhow::{bail, Context};
 use indicatif::{ProgressBar, ProgressStyle};
@@ -151,7 +152,7 @@ pub async fn import(
         }
         if rows.len() >= batch || (done && !rows.is_empty()) {
             let count = rows.len() as u64;
-            match app.create_rows(table, std::mem::take(&mut rows).into_iter().map(Ok), false).await {
+            match app.create_rows(table, std::mem::take(&mut rows).into_iter().map(Ok), false, &Caller::System).await {
                 Ok(WriteResult::Many { .. } | WriteResult::One(_)) => imported += count,
                 Err(tessera_core::CoreError::InvalidRow { errors, row_index }) => {
                     let line = row_index.and_then(|i| lines.get(i)).copied().unwrap_or(0);
@@ -194,7 +195,7 @@ pub async fn export(app: &App, table: &str, format: Format) -> anyhow::Result<()
     };
     let mut params = ListParams { limit: Some("1000".into()), ..ListParams::default() };
     loop {
-        let page = app.list_rows(table, &params).await?;
+        let page = app.list_rows(table, &params, &Caller::System).await?;
         for item in &page.items {
             match &mut sink {
                 Sink::Ndjson(out) => {

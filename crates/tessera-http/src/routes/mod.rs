@@ -1,5 +1,6 @@
 //! Route groups; each module's `router()` sits beside its handlers.
 
+pub mod auth;
 pub mod docs;
 pub mod legacy;
 pub mod rows;

@@ -3,7 +3,7 @@
 
 use super::raw_json;
 use crate::error::ApiError;
-use crate::extract::{ApiPath, ApiQuery, JsonBody, RowsBody};
+use crate::extract::{ApiPath, ApiQuery, Auth, JsonBody, RowsBody};
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::Response;
@@ -30,50 +30,56 @@ pub fn created(result: WriteResult) -> Response {
 
 pub(crate) async fn create_rows(
     State(app): State<App>,
+    Auth(caller): Auth,
     ApiPath(table): ApiPath<String>,
     body: RowsBody,
 ) -> Result<Response, ApiError> {
     Ok(created({
         let single = body.is_single();
-        app.create_rows(&table, body.into_rows(), single).await?
+        app.create_rows(&table, body.into_rows(), single, &caller).await?
     }))
 }
 
 async fn list_rows(
     State(app): State<App>,
+    Auth(caller): Auth,
     ApiPath(table): ApiPath<String>,
     ApiQuery(params): ApiQuery<ListParams>,
 ) -> Result<Response, ApiError> {
-    Ok(raw_json(StatusCode::OK, app.list_rows(&table, &params).await?.to_json_text()))
+    Ok(raw_json(StatusCode::OK, app.list_rows(&table, &params, &caller).await?.to_json_text()))
 }
 
 async fn get_row(
     State(app): State<App>,
+    Auth(caller): Auth,
     ApiPath((table, id)): ApiPath<(String, String)>,
 ) -> Result<Response, ApiError> {
-    Ok(raw_json(StatusCode::OK, app.get_row(&table, &id).await?))
+    Ok(raw_json(StatusCode::OK, app.get_row(&table, &id, &caller).await?))
 }
 
 async fn update_row(
     State(app): State<App>,
+    Auth(caller): Auth,
     ApiPath((table, id)): ApiPath<(String, String)>,
     JsonBody(body): JsonBody,
 ) -> Result<Response, ApiError> {
-    Ok(raw_json(StatusCode::OK, app.update_row(&table, &id, &body, false).await?))
+    Ok(raw_json(StatusCode::OK, app.update_row(&table, &id, &body, false, &caller).await?))
 }
 
 async fn replace_row(
     State(app): State<App>,
+    Auth(caller): Auth,
     ApiPath((table, id)): ApiPath<(String, String)>,
     JsonBody(body): JsonBody,
 ) -> Result<Response, ApiError> {
-    Ok(raw_json(StatusCode::OK, app.update_row(&table, &id, &body, true).await?))
+    Ok(raw_json(StatusCode::OK, app.update_row(&table, &id, &body, true, &caller).await?))
 }
 
 async fn delete_row(
     State(app): State<App>,
+    Auth(caller): Auth,
     ApiPath((table, id)): ApiPath<(String, String)>,
 ) -> Result<StatusCode, ApiError> {
-    app.delete_row(&table, &id).await?;
+    app.delete_row(&table, &id, &caller).await?;
     Ok(StatusCode::NO_CONTENT)
 }

@@ -76,6 +76,103 @@ pub fn compile_filter(input: &str, ctx: &CompileContext<'_>, w: &mut SqlWriter) 
     compile(&parse(input)?, ctx, w)
 }
 
+/// What a rule says for one caller before any row is looked at.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Decision {
+    /// Every row matches: the rule grants access whatever the row holds.
+    Always,
+    /// No row matches: the rule refuses access whatever the row holds.
+    Never,
+    /// Whether a row matches depends on the row: the rule must run as SQL.
+    Depends,
+}
+
+impl Decision {
+    fn known(holds: bool) -> Decision {
+        if holds {
+            Decision::Always
+        } else {
+            Decision::Never
+        }
+    }
+
+    /// `!(x)`: compile writes `NOT COALESCE(x, FALSE)`, the exact complement of `x`, so a
+    /// decided `x` flips and an undecided one stays undecided.
+    fn negated(self) -> Decision {
+        match self {
+            Decision::Always => Decision::Never,
+            Decision::Never => Decision::Always,
+            Decision::Depends => Decision::Depends,
+        }
+    }
+
+    /// Kleene `&&`: one part that never holds decides the whole.
+    fn and(self, other: Decision) -> Decision {
+        match (self, other) {
+            (Decision::Never, _) | (_, Decision::Never) => Decision::Never,
+            (Decision::Always, Decision::Always) => Decision::Always,
+            _ => Decision::Depends,
+        }
+    }
+
+    /// Kleene `||`: one part that always holds decides the whole.
+    fn or(self, other: Decision) -> Decision {
+        match (self, other) {
+            (Decision::Always, _) | (_, Decision::Always) => Decision::Always,
+            (Decision::Never, Decision::Never) => Decision::Never,
+            _ => Decision::Depends,
+        }
+    }
+}
+
+/// Decides `expr` for the caller the macros of `ctx` describe, as far as constants allow,
+/// so that a service can grant or refuse without running SQL when the rule does not need
+/// a row.
+///
+/// Every comparison goes through the very code [`compile`] runs, so both agree on what a
+/// comparison means and on what they refuse: a comparison of two constants (literals and
+/// macros) is folded to true or false; one that names a field depends on the row, except
+/// where compile itself replaces it by a constant (a field ordered against, or searched
+/// for, a macro whose value is null). `&&`, `||` and `!` then combine with three-valued
+/// (Kleene) logic: `false && x` is false and `true || x` is true whatever `x` is.
+///
+/// Errors are exactly those [`compile`] reports for the same `expr` and `ctx`, the first
+/// in the same order: every part is checked even once the answer is known, so a rule is
+/// refused the same way for every caller and by both functions.
+pub fn decide(expr: &Expr, ctx: &CompileContext<'_>) -> Result<Decision, FilterError> {
+    // Comparisons that depend on the row are compiled into a statement thrown away
+    // afterwards: that checks them exactly as compile does. The dialect does not matter,
+    // as no check depends on it.
+    let mut scratch = SqlWriter::new(Dialect::Sqlite);
+    Compiler { ctx, w: &mut scratch }.decision(expr, 0)
+}
+
+/// Whether any operand of `expr` names a field (rather than being a literal or a macro):
+/// a rule that does not can be decided with [`decide`] without any row.
+pub fn references_fields(expr: &Expr) -> bool {
+    // An explicit stack rather than recursion: a tree built by hand may be arbitrarily
+    // deep.
+    let is_field = |operand: &Operand| matches!(operand.kind, OperandKind::Field(_));
+    let mut pending = vec![expr];
+    while let Some(expr) = pending.pop() {
+        match expr {
+            Expr::Compare(comparison) => {
+                if is_field(&comparison.left) || is_field(&comparison.right) {
+                    return true;
+                }
+            }
+            Expr::In(list) => {
+                if is_field(&list.operand) {
+                    return true;
+                }
+            }
+            Expr::Not(inner) => pending.push(inner),
+            Expr::And(parts) | Expr::Or(parts) => pending.extend(parts),
+        }
+    }
+    false
+}
+
 /// Deepest tree compiled. A parsed tree is at most about 3 nodes deep per level of
 /// nesting; this bound only matters for trees built by hand.
 const MAX_TREE_DEPTH: usize = 4 * (MAX_DEPTH + 1);
@@ -166,6 +263,15 @@ fn describe_literal(literal: &Literal) -> String {
     }
 }
 
+/// What one comparison comes to.
+#[derive(Debug, Clone, Copy)]
+enum Leaf {
+    /// Holds (or fails) for every row whatever it holds; nothing was written.
+    Known(bool),
+    /// Depends on the row; its SQL condition was written.
+    Written,
+}
+
 /// The type a literal is converted to, and how to name it in errors.
 struct Target<'t> {
     field_type: FieldType,
@@ -185,14 +291,68 @@ impl Compiler<'_, '_> {
         Ok(())
     }
 
+    /// Decides `expr` as [`decide`] documents. It visits the tree exactly as
+    /// [`Compiler::expr`] does (same order, same depth limit, no short cut once the answer
+    /// is known) so that the first error is the one compile would report.
+    fn decision(&mut self, expr: &Expr, depth: usize) -> Result<Decision, FilterError> {
+        if depth > MAX_TREE_DEPTH {
+            return Err(FilterError::new(0, "the filter is nested too deeply"));
+        }
+        let leaf = match expr {
+            Expr::Compare(comparison) => self.comparison(comparison)?,
+            Expr::In(list) => self.in_list(list)?,
+            Expr::Not(inner) => return Ok(self.decision(inner, depth + 1)?.negated()),
+            Expr::And(parts) => {
+                let mut decision = Decision::Always;
+                for part in parts {
+                    decision = decision.and(self.decision(part, depth + 1)?);
+                }
+                return Ok(decision);
+            }
+            Expr::Or(parts) => {
+                let mut decision = Decision::Never;
+                for part in parts {
+                    decision = decision.or(self.decision(part, depth + 1)?);
+                }
+                return Ok(decision);
+            }
+        };
+        Ok(match leaf {
+            Leaf::Known(holds) => Decision::known(holds),
+            Leaf::Written => Decision::Depends,
+        })
+    }
+
+    /// Writes what a comparison came to if it is a constant; otherwise its SQL is
+    /// already written.
+    fn write_leaf(&mut self, leaf: Leaf) {
+        match leaf {
+            Leaf::Known(true) => {
+                self.w.push("1=1");
+            }
+            Leaf::Known(false) => {
+                self.w.push("1=0");
+            }
+            Leaf::Written => {}
+        }
+    }
+
     /// Writes `expr`; `nested` says whether an `AND`/`OR` must parenthesize itself.
     fn expr(&mut self, expr: &Expr, depth: usize, nested: bool) -> Result<(), FilterError> {
         if depth > MAX_TREE_DEPTH {
             return Err(FilterError::new(0, "the filter is nested too deeply"));
         }
         match expr {
-            Expr::Compare(comparison) => self.comparison(comparison),
-            Expr::In(list) => self.in_list(list),
+            Expr::Compare(comparison) => {
+                let leaf = self.comparison(comparison)?;
+                self.write_leaf(leaf);
+                Ok(())
+            }
+            Expr::In(list) => {
+                let leaf = self.in_list(list)?;
+                self.write_leaf(leaf);
+                Ok(())
+            }
             Expr::Not(inner) => {
                 // NOT alone would keep SQL's third value: NOT (age > 5) is unknown for a
                 // null age and drops the row. COALESCE makes `!(x)` match exactly the
@@ -265,7 +425,7 @@ impl Compiler<'_, '_> {
         }
     }
 
-    fn comparison(&mut self, comparison: &Comparison) -> Result<(), FilterError> {
+    fn comparison(&mut self, comparison: &Comparison) -> Result<Leaf, FilterError> {
         let left = self.side(&comparison.left)?;
         let right = self.side(&comparison.right)?;
         let op = comparison.op;
@@ -284,11 +444,7 @@ impl Compiler<'_, '_> {
                 };
                 self.column_constant(column, flipped, op, op_position, constant)
             }
-            (Side::Constant(left), Side::Constant(right)) => {
-                let holds = fold(left, op, op_position, right)?;
-                self.w.push(if holds { "1=1" } else { "1=0" });
-                Ok(())
-            }
+            (Side::Constant(left), Side::Constant(right)) => Ok(Leaf::Known(fold(left, op, op_position, right)?)),
         }
     }
 
@@ -302,7 +458,7 @@ impl Compiler<'_, '_> {
         op: CompareOp,
         op_position: usize,
         right: &Column<'_>,
-    ) -> Result<(), FilterError> {
+    ) -> Result<Leaf, FilterError> {
         let (a, b) = (&left.field_type, &right.field_type);
         if matches!(op, CompareOp::Contains | CompareOp::NotContains) {
             return Err(FilterError::new(
@@ -337,7 +493,7 @@ impl Compiler<'_, '_> {
             (op, _) => ordering_sql(op),
         });
         self.push_column_against(right, mixed_sqlite_decimal);
-        Ok(())
+        Ok(Leaf::Written)
     }
 
     /// A column compared with a column of another numeric type: SQLite decimals (text)
@@ -382,15 +538,12 @@ impl Compiler<'_, '_> {
         written: CompareOp,
         op_position: usize,
         constant: &Constant<'_>,
-    ) -> Result<(), FilterError> {
+    ) -> Result<Leaf, FilterError> {
         let field_type = column.field_type;
         let literal_null = constant.is_literal_null();
         if field_type == FieldType::Json {
             return match op {
-                CompareOp::Eq | CompareOp::NotEq if literal_null => {
-                    self.null_test(column, op);
-                    Ok(())
-                }
+                CompareOp::Eq | CompareOp::NotEq if literal_null => Ok(self.null_test(column, op)),
                 CompareOp::Eq | CompareOp::NotEq => Err(json_only_null(constant.position(), &column.describe())),
                 _ => Err(json_only_null(op_position, &column.describe())),
             };
@@ -400,10 +553,7 @@ impl Compiler<'_, '_> {
         }
         if literal_null {
             return match op {
-                CompareOp::Eq | CompareOp::NotEq => {
-                    self.null_test(column, op);
-                    Ok(())
-                }
+                CompareOp::Eq | CompareOp::NotEq => Ok(self.null_test(column, op)),
                 _ => Err(null_needs_equality(written, op_position)),
             };
         }
@@ -420,14 +570,11 @@ impl Compiler<'_, '_> {
                 }
                 if value.is_null() {
                     // A macro whose value is null behaves like the literal null for =
-                    // and !=; nothing is ordered against null.
-                    match op {
+                    // and !=; nothing is ordered against null, whatever the row.
+                    return Ok(match op {
                         CompareOp::Eq | CompareOp::NotEq => self.null_test(column, op),
-                        _ => {
-                            self.w.push("1=0");
-                        }
-                    }
-                    return Ok(());
+                        _ => Leaf::Known(false),
+                    });
                 }
                 // The macro's own type fixes the parameter's type: a decimal macro is
                 // text that must be cast as numeric, whatever the column's type.
@@ -444,12 +591,13 @@ impl Compiler<'_, '_> {
         });
         let (value, param_type) = self.sqlite_comparable(value, param_type, field_type);
         self.w.push_param(value, param_type);
-        Ok(())
+        Ok(Leaf::Written)
     }
 
-    fn null_test(&mut self, column: &Column<'_>, op: CompareOp) {
+    fn null_test(&mut self, column: &Column<'_>, op: CompareOp) -> Leaf {
         self.push_column(column);
         self.w.push(if op == CompareOp::Eq { " IS NULL" } else { " IS NOT NULL" });
+        Leaf::Written
     }
 
     /// `column ~ constant` or `column !~ constant`.
@@ -459,7 +607,7 @@ impl Compiler<'_, '_> {
         op: CompareOp,
         op_position: usize,
         constant: &Constant<'_>,
-    ) -> Result<(), FilterError> {
+    ) -> Result<Leaf, FilterError> {
         let Column { name, field_type, .. } = column;
         if !is_searchable(*field_type) {
             return Err(FilterError::new(
@@ -474,8 +622,7 @@ impl Compiler<'_, '_> {
                 Value::Text(text) => text.as_str(),
                 _ => {
                     // A null macro: nothing contains it, so `!~` holds everywhere.
-                    self.w.push(if op == CompareOp::Contains { "1=0" } else { "1=1" });
-                    return Ok(());
+                    return Ok(Leaf::Known(op == CompareOp::NotContains));
                 }
             },
             other => {
@@ -512,10 +659,10 @@ impl Compiler<'_, '_> {
         if negated {
             self.w.push(")");
         }
-        Ok(())
+        Ok(Leaf::Written)
     }
 
-    fn in_list(&mut self, list: &InList) -> Result<(), FilterError> {
+    fn in_list(&mut self, list: &InList) -> Result<Leaf, FilterError> {
         let operand = self.side(&list.operand)?;
         if let Side::Constant(Constant::Literal { literal: Literal::Null, .. }) = operand {
             return Err(FilterError::new(
@@ -542,8 +689,7 @@ impl Compiler<'_, '_> {
                     let member = Constant::Literal { literal: &item.literal, position: item.position };
                     holds |= fold(&constant, CompareOp::Eq, list.in_position, &member)?;
                 }
-                self.w.push(if holds { "1=1" } else { "1=0" });
-                return Ok(());
+                return Ok(Leaf::Known(holds));
             }
         };
         let field_type = column.field_type;
@@ -567,7 +713,7 @@ impl Compiler<'_, '_> {
             self.w.push_param(value, param_type);
         }
         self.w.push(")");
-        Ok(())
+        Ok(Leaf::Written)
     }
 }
 

@@ -87,6 +87,20 @@
 //! `NOT COALESCE(x, FALSE)`; `~` is `LIKE` (SQLite) / `::text ILIKE` (Postgres) with `%`,
 //! `_` and `\` escaped in the bound text. Values are never part of the SQL text.
 //!
+//! # Deciding rules
+//!
+//! An access rule often does not need a row to be answered for a given caller:
+//! `@request.auth.id != null && owner = @request.auth.id` matches nothing for an
+//! anonymous caller. [`decide`] says so before any SQL runs: [`Decision::Always`],
+//! [`Decision::Never`] or [`Decision::Depends`]. It folds comparisons of constants
+//! exactly as [`compile`] does (it runs the same code), takes a comparison that names a
+//! field as unknown unless compile turns it into a constant too (`owner > @m` for a null
+//! `@m`), and combines with three-valued logic: `false && unknown` is false,
+//! `true || unknown` is true, `!unknown` is unknown. It refuses exactly what compile
+//! refuses, with the same error, whatever the caller. [`references_fields`] tells
+//! whether a rule names any field at all, e.g. to refuse such a rule where no row exists
+//! yet.
+//!
 //! # Limits and errors
 //!
 //! At most [`MAX_INPUT_CHARS`] characters, [`MAX_DEPTH`] levels of nesting (each `(` and
@@ -100,7 +114,7 @@ mod lexer;
 mod parser;
 
 pub use ast::{CompareOp, Comparison, Expr, InList, ListItem, Literal, Operand, OperandKind};
-pub use compile::{compile, compile_filter, CompileContext, MacroLookup};
+pub use compile::{compile, compile_filter, decide, references_fields, CompileContext, Decision, MacroLookup};
 pub use parser::parse;
 
 #[cfg(doc)]
@@ -156,6 +170,8 @@ pub(crate) fn quote_for_message(text: &str) -> String {
 
 #[cfg(test)]
 mod tests_compile;
+#[cfg(test)]
+mod tests_decide;
 
 #[cfg(test)]
 mod tests {

@@ -6,7 +6,7 @@ use crate::sql::{Dialect, SqlWriter};
 use serde_json::json;
 use tessera_schema::{parse_fields, FieldType, TableSchema, Value};
 
-fn animals() -> TableSchema {
+pub(super) fn animals() -> TableSchema {
     TableSchema {
         id: 1,
         name: "animals".into(),
@@ -29,10 +29,12 @@ fn animals() -> TableSchema {
             "bio": "text",
         }))
         .unwrap(),
+        kind: Default::default(),
+        rules: Default::default(),
     }
 }
 
-fn macros(path: &str) -> Option<(Value, FieldType)> {
+pub(super) fn macros(path: &str) -> Option<(Value, FieldType)> {
     Some(match path {
         "request.auth.id" => (Value::Integer(7), FieldType::Integer),
         "request.auth.role" => (Value::Text("admin".into()), FieldType::String),
@@ -475,64 +477,67 @@ fn names_and_macros_must_exist() {
     assert_eq!((error.position, error.message.as_str()), (8, "unknown macro '@request.auth.id'"));
 }
 
+/// Well-formed filters `compile` refuses for their types, with the position and message
+/// it reports (also checked against `decide`, which must refuse them identically).
+pub(super) const TYPE_ERRORS: &[(&str, usize, &str)] = &[
+    ("age ~ 'x'", 4, "'~' works only on text fields, but field 'age' is integer"),
+    ("price !~ 'x'", 6, "'!~' works only on text fields, but field 'price' is decimal"),
+    ("doc ~ 'x'", 4, "field 'doc' (json) can only be compared with null (= null or != null)"),
+    ("age = \"abc\"", 6, "field 'age' (integer) cannot be compared with the string \"abc\""),
+    ("\"abc\" < age", 0, "field 'age' (integer) cannot be compared with the string \"abc\""),
+    ("weight = '1.5'", 9, "field 'weight' (float) cannot be compared with the string \"1.5\""),
+    ("active > true", 7, "'>' cannot compare booleans; use = or !="),
+    ("active <= active", 7, "'<=' cannot compare booleans; use = or !="),
+    ("active = 1", 9, "field 'active' (boolean) cannot be compared with the number 1"),
+    ("age = true", 6, "field 'age' (integer) cannot be compared with true"),
+    ("name = 5", 7, "field 'name' (string) cannot be compared with the number 5"),
+    ("born > 5", 7, "field 'born' (date) cannot be compared with the number 5"),
+    ("price = false", 8, "field 'price' (decimal) cannot be compared with false"),
+    ("age > null", 4, "'>' cannot be used with null; only = null and != null are allowed"),
+    ("null <= age", 5, "'<=' cannot be used with null; only = null and != null are allowed"),
+    ("name ~ null", 5, "'~' cannot be used with null; only = null and != null are allowed"),
+    ("name ~ 5", 7, "'~' needs a string, not the number 5"),
+    ("name !~ @request.auth.id", 8, "'!~' needs a string, not @request.auth.id (integer)"),
+    ("\"x\" ~ name", 4, "'~' needs the field on its left, as in name ~ \"abc\""),
+    ("'x' !~ name", 4, "'!~' needs the field on its left, as in name !~ \"abc\""),
+    ("name ~ bio", 5, "'~' needs a string on its right, not field 'bio' (text)"),
+    ("doc = 1", 6, "field 'doc' (json) can only be compared with null (= null or != null)"),
+    ("doc != 'x'", 7, "field 'doc' (json) can only be compared with null (= null or != null)"),
+    ("doc > null", 4, "field 'doc' (json) can only be compared with null (= null or != null)"),
+    ("doc = doc", 4, "field 'doc' (json) can only be compared with null (= null or != null)"),
+    ("doc in (1)", 4, "field 'doc' (json) can only be compared with null (= null or != null)"),
+    ("doc = @request.body", 6, "field 'doc' (json) can only be compared with null (= null or != null)"),
+    ("age = name", 4, "field 'age' (integer) cannot be compared with field 'name' (string)"),
+    ("tag = name", 4, "field 'tag' (uuid) cannot be compared with field 'name' (string)"),
+    ("born < seen", 5, "field 'born' (date) cannot be compared with field 'seen' (datetime)"),
+    ("age in (1, 'a')", 11, "field 'age' (integer) cannot be compared with the string \"a\""),
+    ("age in (1, null)", 11, "null cannot be in a list after 'in'; compare with = null instead"),
+    ("null in (1)", 5, "'in' cannot be used with null; compare with = null instead"),
+    ("1 = 'a'", 4, "the number 1 cannot be compared with the string \"a\""),
+    ("true = 1.5", 7, "true cannot be compared with the number 1.5"),
+    ("true > false", 5, "'>' cannot compare booleans; use = or !="),
+    ("null > 1", 5, "'>' cannot be used with null; only = null and != null are allowed"),
+    ("1 ~ 'a'", 0, "'~' needs strings, not the number 1"),
+    ("'a' ~ 1", 6, "'~' needs strings, not the number 1"),
+    ("age = @request.auth.role", 6, "field 'age' (integer) cannot be compared with @request.auth.role (string)"),
+    ("tag = @request.auth.role", 6, "field 'tag' (uuid) cannot be compared with @request.auth.role (string)"),
+    ("@request.auth.role = 5", 21, "@request.auth.role (string) cannot be compared with the number 5"),
+    (
+        "@request.auth.id = @request.auth.role",
+        19,
+        "@request.auth.id (integer) cannot be compared with @request.auth.role (string)",
+    ),
+    ("@request.auth.id ~ 'x'", 0, "'~' needs strings, not @request.auth.id (integer)"),
+    ("@request.body = 1", 14, "@request.body (json) can only be compared with null (= null or != null)"),
+    ("@request.flag > true", 14, "'>' cannot compare booleans; use = or !="),
+    ("@guest.id > null", 10, "'>' cannot be used with null; only = null and != null are allowed"),
+    ("@request.auth.role in ('a', 1)", 28, "@request.auth.role (string) cannot be compared with the number 1"),
+    ("owner > @guest.name", 8, "field 'owner' (integer) cannot be compared with @guest.name (string)"),
+];
+
 #[test]
 fn type_errors_point_at_the_literal_or_operator() {
-    let cases: &[(&str, usize, &str)] = &[
-        ("age ~ 'x'", 4, "'~' works only on text fields, but field 'age' is integer"),
-        ("price !~ 'x'", 6, "'!~' works only on text fields, but field 'price' is decimal"),
-        ("doc ~ 'x'", 4, "field 'doc' (json) can only be compared with null (= null or != null)"),
-        ("age = \"abc\"", 6, "field 'age' (integer) cannot be compared with the string \"abc\""),
-        ("\"abc\" < age", 0, "field 'age' (integer) cannot be compared with the string \"abc\""),
-        ("weight = '1.5'", 9, "field 'weight' (float) cannot be compared with the string \"1.5\""),
-        ("active > true", 7, "'>' cannot compare booleans; use = or !="),
-        ("active <= active", 7, "'<=' cannot compare booleans; use = or !="),
-        ("active = 1", 9, "field 'active' (boolean) cannot be compared with the number 1"),
-        ("age = true", 6, "field 'age' (integer) cannot be compared with true"),
-        ("name = 5", 7, "field 'name' (string) cannot be compared with the number 5"),
-        ("born > 5", 7, "field 'born' (date) cannot be compared with the number 5"),
-        ("price = false", 8, "field 'price' (decimal) cannot be compared with false"),
-        ("age > null", 4, "'>' cannot be used with null; only = null and != null are allowed"),
-        ("null <= age", 5, "'<=' cannot be used with null; only = null and != null are allowed"),
-        ("name ~ null", 5, "'~' cannot be used with null; only = null and != null are allowed"),
-        ("name ~ 5", 7, "'~' needs a string, not the number 5"),
-        ("name !~ @request.auth.id", 8, "'!~' needs a string, not @request.auth.id (integer)"),
-        ("\"x\" ~ name", 4, "'~' needs the field on its left, as in name ~ \"abc\""),
-        ("'x' !~ name", 4, "'!~' needs the field on its left, as in name !~ \"abc\""),
-        ("name ~ bio", 5, "'~' needs a string on its right, not field 'bio' (text)"),
-        ("doc = 1", 6, "field 'doc' (json) can only be compared with null (= null or != null)"),
-        ("doc != 'x'", 7, "field 'doc' (json) can only be compared with null (= null or != null)"),
-        ("doc > null", 4, "field 'doc' (json) can only be compared with null (= null or != null)"),
-        ("doc = doc", 4, "field 'doc' (json) can only be compared with null (= null or != null)"),
-        ("doc in (1)", 4, "field 'doc' (json) can only be compared with null (= null or != null)"),
-        ("doc = @request.body", 6, "field 'doc' (json) can only be compared with null (= null or != null)"),
-        ("age = name", 4, "field 'age' (integer) cannot be compared with field 'name' (string)"),
-        ("tag = name", 4, "field 'tag' (uuid) cannot be compared with field 'name' (string)"),
-        ("born < seen", 5, "field 'born' (date) cannot be compared with field 'seen' (datetime)"),
-        ("age in (1, 'a')", 11, "field 'age' (integer) cannot be compared with the string \"a\""),
-        ("age in (1, null)", 11, "null cannot be in a list after 'in'; compare with = null instead"),
-        ("null in (1)", 5, "'in' cannot be used with null; compare with = null instead"),
-        ("1 = 'a'", 4, "the number 1 cannot be compared with the string \"a\""),
-        ("true = 1.5", 7, "true cannot be compared with the number 1.5"),
-        ("true > false", 5, "'>' cannot compare booleans; use = or !="),
-        ("null > 1", 5, "'>' cannot be used with null; only = null and != null are allowed"),
-        ("1 ~ 'a'", 0, "'~' needs strings, not the number 1"),
-        ("'a' ~ 1", 6, "'~' needs strings, not the number 1"),
-        ("age = @request.auth.role", 6, "field 'age' (integer) cannot be compared with @request.auth.role (string)"),
-        ("tag = @request.auth.role", 6, "field 'tag' (uuid) cannot be compared with @request.auth.role (string)"),
-        ("@request.auth.role = 5", 21, "@request.auth.role (string) cannot be compared with the number 5"),
-        (
-            "@request.auth.id = @request.auth.role",
-            19,
-            "@request.auth.id (integer) cannot be compared with @request.auth.role (string)",
-        ),
-        ("@request.auth.id ~ 'x'", 0, "'~' needs strings, not @request.auth.id (integer)"),
-        ("@request.body = 1", 14, "@request.body (json) can only be compared with null (= null or != null)"),
-        ("@request.flag > true", 14, "'>' cannot compare booleans; use = or !="),
-        ("@guest.id > null", 10, "'>' cannot be used with null; only = null and != null are allowed"),
-        ("@request.auth.role in ('a', 1)", 28, "@request.auth.role (string) cannot be compared with the number 1"),
-        ("owner > @guest.name", 8, "field 'owner' (integer) cannot be compared with @guest.name (string)"),
-    ];
-    for (input, position, message) in cases {
+    for (input, position, message) in TYPE_ERRORS {
         assert_eq!(refused(input), (*position, message.to_string()), "{input}");
     }
 }

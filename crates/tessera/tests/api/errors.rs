@@ -113,7 +113,7 @@ async fn wrong_content_type_is_415(t: TestApp) {
 }
 
 async fn oversized_bodies_are_413(t: TestApp) {
-    let small = TestApp::start_with(t.kind, HttpConfig { max_body_bytes: 1024 }).await;
+    let small = TestApp::start_with(t.kind, HttpConfig { max_body_bytes: 1024, ..HttpConfig::default() }).await;
     drop(t);
     small.create_table("animals", json!({"name": "string", "doc": "json"})).await;
     small.insert("animals", json!([{"name": "Leo"}])).await;

@@ -9,7 +9,9 @@ use reqwest::{Method, StatusCode};
 use serde_json::Value;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicU64, Ordering};
-use tessera_core::App;
+use std::sync::Arc;
+use tessera_core::auth::{AuthConfig, Clock, ManualClock, SystemClock};
+use tessera_core::{App, AppOptions};
 use tessera_http::HttpConfig;
 use tessera_store::{Store, StoreConfig};
 
@@ -98,6 +100,11 @@ impl Drop for StoreLocation {
     }
 }
 
+/// The admin every TestApp starts with (created through the same service as
+/// `tessera admin create`); its token is sent by default.
+pub const ADMIN_EMAIL: &str = "admin@tessera.test";
+pub const ADMIN_PASSWORD: &str = "admin-password-1";
+
 /// A running tessera and a client for it.
 pub struct TestApp {
     pub base: String,
@@ -105,6 +112,11 @@ pub struct TestApp {
     pub kind: StoreKind,
     pub app: App,
     pub location: StoreLocation,
+    /// The admin's access token, sent as `Authorization: Bearer` by `call` and friends.
+    pub token: Option<String>,
+    pub admin_id: i64,
+    /// The app's clock: tests move it instead of sleeping.
+    pub clock: Arc<ManualClock>,
     server: tokio::task::JoinHandle<()>,
 }
 
@@ -115,21 +127,56 @@ impl TestApp {
 
     pub async fn start_with(kind: StoreKind, config: HttpConfig) -> TestApp {
         let location = StoreLocation::new(kind).await;
+        TestApp::start_on(location, config, AuthConfig::default()).await
+    }
+
+    /// A TestApp on an existing store location (e.g. a restart on the same store).
+    pub async fn start_on(location: StoreLocation, config: HttpConfig, auth: AuthConfig) -> TestApp {
         let store = Store::open(&location.config).await.expect("open store");
-        let app = App::new(store).await.expect("load catalog");
+        let clock = Arc::new(ManualClock::new(SystemClock.now()));
+        let options = AppOptions { auth, clock: clock.clone() };
+        let app = App::with_options(store, options).await.expect("load catalog");
+        let admin_id = match app.create_admin(ADMIN_EMAIL, ADMIN_PASSWORD).await {
+            Ok(id) => id,
+            Err(tessera_core::CoreError::Duplicate { .. }) => {
+                app.login(ADMIN_EMAIL, ADMIN_PASSWORD, "harness").await.expect("admin login").user["id"]
+                    .as_i64()
+                    .expect("admin id")
+            }
+            Err(other) => panic!("create the test admin: {other}"),
+        };
+        let session = app.login(ADMIN_EMAIL, ADMIN_PASSWORD, "harness").await.expect("admin login");
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
         let base = format!("http://{}", listener.local_addr().expect("addr"));
         let router = tessera_http::router(app.clone(), &config);
         let server = tokio::spawn(async move {
             tessera_http::serve(listener, router, std::future::pending()).await.expect("serve");
         });
-        TestApp { base, client: reqwest::Client::new(), kind, app, location, server }
+        TestApp {
+            base,
+            client: reqwest::Client::new(),
+            kind: location.kind,
+            app,
+            location,
+            token: Some(session.access_token),
+            admin_id,
+            clock,
+            server,
+        }
+    }
+
+    /// Adds the default token, if any.
+    fn authorized(&self, request: reqwest::RequestBuilder) -> reqwest::RequestBuilder {
+        match &self.token {
+            Some(token) => request.bearer_auth(token),
+            None => request,
+        }
     }
 
     /// Sends a request with an optional JSON body; returns status and parsed body
     /// (`Value::Null` for an empty body).
     pub async fn call(&self, method: Method, path: &str, body: Option<Value>) -> (StatusCode, Value) {
-        let mut request = self.client.request(method, format!("{}{}", self.base, path));
+        let mut request = self.authorized(self.client.request(method, format!("{}{}", self.base, path)));
         if let Some(body) = body {
             request = request.json(&body);
         }
@@ -140,8 +187,7 @@ impl TestApp {
     /// Sends raw bytes with a content type.
     pub async fn send_raw(&self, method: Method, path: &str, content_type: &str, body: Vec<u8>) -> (StatusCode, Value) {
         let response = self
-            .client
-            .request(method, format!("{}{}", self.base, path))
+            .authorized(self.client.request(method, format!("{}{}", self.base, path)))
             .header("content-type", content_type)
             .body(body)
             .send()
@@ -249,7 +295,8 @@ pub struct Snapshot {
 impl TestApp {
     /// GET with query parameters encoded by the client (filters hold spaces, quotes, `&`).
     pub async fn get_with(&self, path: &str, params: &[(&str, &str)]) -> (StatusCode, Value) {
-        let response = self.client.get(format!("{}{}", self.base, path)).query(params).send().await.expect("request");
+        let response =
+            self.authorized(self.client.get(format!("{}{}", self.base, path))).query(params).send().await.expect("request");
         read(response).await
     }
 
@@ -610,4 +657,81 @@ macro_rules! both_store_locations {
             }
         )*
     };
+}
+
+// ---------------------------------------------------------------------------------------
+// Users, tokens and access rules (auth.rs, rules.rs): calls as any caller, sign-ups and
+// sign-ins.
+// ---------------------------------------------------------------------------------------
+
+/// The password [`TestApp::user_token`] registers its users with.
+pub const USER_PASSWORD: &str = "password-123";
+
+impl TestApp {
+    /// Like [`TestApp::call`], with `token` as the bearer token (`None`: anonymous, no
+    /// `Authorization` header) instead of the admin's.
+    pub async fn call_as(
+        &self,
+        token: Option<&str>,
+        method: Method,
+        path: &str,
+        body: Option<Value>,
+    ) -> (StatusCode, Value) {
+        let mut request = self.client.request(method, format!("{}{}", self.base, path));
+        if let Some(token) = token {
+            request = request.bearer_auth(token);
+        }
+        if let Some(body) = body {
+            request = request.json(&body);
+        }
+        read(request.send().await.expect("request")).await
+    }
+
+    /// Sends a request with exactly these extra headers (no automatic token); returns the
+    /// status, the response headers and the parsed body.
+    pub async fn call_with_headers(
+        &self,
+        method: Method,
+        path: &str,
+        body: Option<Value>,
+        headers: &[(&str, &str)],
+    ) -> (StatusCode, reqwest::header::HeaderMap, Value) {
+        let mut request = self.client.request(method, format!("{}{}", self.base, path));
+        for (name, value) in headers {
+            request = request.header(*name, *value);
+        }
+        if let Some(body) = body {
+            request = request.json(&body);
+        }
+        let response = request.send().await.expect("request");
+        let headers = response.headers().clone();
+        let (status, body) = read(response).await;
+        (status, headers, body)
+    }
+
+    /// Registers a user anonymously, asserting 201; returns the user.
+    pub async fn register(&self, email: &str, password: &str) -> Value {
+        let body = serde_json::json!({"email": email, "password": password});
+        let (status, user) = self.call_as(None, Method::POST, "/api/auth/register", Some(body)).await;
+        assert_eq!(status, StatusCode::CREATED, "register {email}: {user}");
+        user
+    }
+
+    /// Signs in anonymously, asserting 200; returns the whole answer (tokens and user).
+    pub async fn login(&self, identity: &str, password: &str) -> Value {
+        let body = serde_json::json!({"identity": identity, "password": password});
+        let (status, session) = self.call_as(None, Method::POST, "/api/auth/login", Some(body)).await;
+        assert_eq!(status, StatusCode::OK, "login {identity}: {session}");
+        session
+    }
+
+    /// Registers `email` with [`USER_PASSWORD`] and signs in; returns the user's id and
+    /// access token.
+    pub async fn user_token(&self, email: &str) -> (i64, String) {
+        let user = self.register(email, USER_PASSWORD).await;
+        let id = user["id"].as_i64().unwrap_or_else(|| panic!("user id in {user}"));
+        let session = self.login(email, USER_PASSWORD).await;
+        let token = session["access_token"].as_str().unwrap_or_else(|| panic!("access_token in {session}"));
+        (id, token.to_string())
+    }
 }

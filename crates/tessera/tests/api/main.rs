@@ -6,6 +6,7 @@ mod cluster;
 mod harness;
 mod tables;
 
+mod auth;
 mod browser;
 mod cli;
 mod crash;
@@ -15,3 +16,4 @@ mod legacy;
 mod migrations;
 mod query;
 mod rows;
+mod rules;
