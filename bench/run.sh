@@ -6,16 +6,19 @@
 #
 # Builds tessera and the raw driver ceiling (release), measures cold start, starts tessera
 # on a free loopback port with a fresh store (SQLite: a new data dir; Postgres: a new
-# schema, dropped at the end), creates the zoo schema and seeds it through the NDJSON bulk
-# path, then for each operation runs the raw driver ceiling and wrk. Prints a markdown
-# report and writes it to bench/results/<store>-<date>.md (<store>-<date>-quick.md with
-# --quick).
+# schema, dropped at the end) with a first admin from the environment, logs the admin in,
+# creates the zoo schema and seeds it through the NDJSON bulk path with the admin's token,
+# registers an ordinary user (access token + `tsk_` API token), then for each operation
+# runs the raw driver ceiling and wrk (reads anonymous and with tokens, creates with the
+# user's token), and last measures logins/s. Prints a markdown report and writes it to
+# bench/results/<store>-<date>.md (<store>-<date>-quick.md with --quick).
 #
 # Environment (defaults in brackets; --quick shortens the durations):
 #   BENCH_DURATION [20]  BENCH_WARMUP [5]  BENCH_CEILING_SECONDS [10]  BENCH_COLD_STARTS [5]
-#   BENCH_THREADS [2]  BENCH_CONNECTIONS [32]
+#   BENCH_THREADS [2]  BENCH_CONNECTIONS [32]  BENCH_LOGIN_DURATION [10]  BENCH_LOGIN_WARMUP [2]
 #   BENCH_ANIMALS [100000]  BENCH_ZOOS [100]  BENCH_CHUNK [10000]
 #   BENCH_PG_URL [postgres://postgres@127.0.0.1:5432/test]
+#   BENCH_KEEP_WORK [0]: 1 keeps the work directory (server log, wrk outputs) after a good run
 set -euo pipefail
 
 usage() {
@@ -40,11 +43,15 @@ if [ "$QUICK" = 1 ]; then
   WARMUP="${BENCH_WARMUP:-1}"
   CEILING_SECONDS="${BENCH_CEILING_SECONDS:-2}"
   COLD_STARTS="${BENCH_COLD_STARTS:-3}"
+  LOGIN_DURATION="${BENCH_LOGIN_DURATION:-3}"
+  LOGIN_WARMUP="${BENCH_LOGIN_WARMUP:-1}"
 else
   DURATION="${BENCH_DURATION:-20}"
   WARMUP="${BENCH_WARMUP:-5}"
   CEILING_SECONDS="${BENCH_CEILING_SECONDS:-10}"
   COLD_STARTS="${BENCH_COLD_STARTS:-5}"
+  LOGIN_DURATION="${BENCH_LOGIN_DURATION:-10}"
+  LOGIN_WARMUP="${BENCH_LOGIN_WARMUP:-2}"
 fi
 THREADS="${BENCH_THREADS:-2}"
 CONNECTIONS="${BENCH_CONNECTIONS:-32}"
@@ -60,7 +67,22 @@ LUA="$BENCH/lua/zoo.lua"
 
 # The server must run with its defaults (4 SQLite readers, 16 Postgres connections, ...).
 unset DATABASE_URL PORT TESSERA_ADDR TESSERA_DATA_DIR TESSERA_SQLITE_READERS TESSERA_PG_POOL_SIZE \
-  TESSERA_MAX_BODY_BYTES TESSERA_LOG
+  TESSERA_MAX_BODY_BYTES TESSERA_LOG TESSERA_CORS_ORIGINS TESSERA_JWT_SECRET TESSERA_ACCESS_TOKEN_TTL \
+  TESSERA_REFRESH_TOKEN_TTL TESSERA_LOGIN_ATTEMPTS_PER_ACCOUNT TESSERA_LOGIN_ATTEMPTS_PER_ADDRESS \
+  TESSERA_ADMIN_EMAIL TESSERA_ADMIN_PASSWORD
+
+# Auth settings of every server the run starts, except the admin: access tokens that
+# outlive the run (default 900 s) and login limits no benchmark reaches (defaults 10 per
+# account and 100 per address a minute), so that logins/s measures the login itself.
+export TESSERA_ACCESS_TOKEN_TTL=86400
+export TESSERA_LOGIN_ATTEMPTS_PER_ACCOUNT=100000000
+export TESSERA_LOGIN_ATTEMPTS_PER_ADDRESS=100000000
+# The first admin (created by the server it is given to) and the ordinary user the writes
+# and token reads run as. Throwaway stores, so throwaway passwords.
+ADMIN_EMAIL="bench-admin@example.com"
+ADMIN_PASSWORD="$(python3 -c 'import secrets; print(secrets.token_urlsafe(18))')"
+USER_EMAIL="bench-user@example.com"
+USER_PASSWORD="$(python3 -c 'import secrets; print(secrets.token_urlsafe(18))')"
 
 log() { echo "bench: $*" >&2; }
 die() {
@@ -118,7 +140,7 @@ cleanup() {
     psql "$PG_URL" -qAt -v ON_ERROR_STOP=1 -c "DROP SCHEMA IF EXISTS $schema CASCADE" >/dev/null 2>&1 ||
       log "could not drop schema $schema"
   done
-  if [ "$SUCCESS" = 1 ]; then
+  if [ "$SUCCESS" = 1 ] && [ "${BENCH_KEEP_WORK:-0}" != 1 ]; then
     rm -rf "$WORK"
   else
     log "work files kept in $WORK (server logs: $WORK/*.log)"
@@ -154,12 +176,14 @@ fresh_store() {
   fi
 }
 
-# start_server LOG: starts tessera on a new port with STORE_ARGS; sets PORT, LIVE_PID
-# (the one server running) and START_MS (cold start to the first good /health).
+# start_server LOG [VAR=VALUE...]: starts tessera on a new port with STORE_ARGS and the
+# given extra environment; sets PORT, LIVE_PID (the one server running) and START_MS
+# (cold start to the first good /health).
 start_server() {
   local server_log="$1" out
+  shift
   PORT="$(free_port)"
-  out="$(python3 "$LIB/spawn_wait.py" --port "$PORT" --log "$server_log" --timeout 30 -- \
+  out="$(env "$@" python3 "$LIB/spawn_wait.py" --port "$PORT" --log "$server_log" --timeout 30 -- \
     "$TESSERA" serve --addr "127.0.0.1:$PORT" "${STORE_ARGS[@]}")" ||
     die "tessera did not start; log: $(tail -n 20 "$server_log")"
   LIVE_PID="${out%% *}"
@@ -176,6 +200,19 @@ api() {
     2??) cat "$WORK/api-body" ;;
     *) die "$method $path answered $code: $(head -c 2000 "$WORK/api-body")" ;;
   esac
+}
+
+# status METHOD PATH [curl args...]: only the HTTP status (the body goes to $WORK/status-body).
+status() {
+  local method="$1" path="$2"
+  shift 2
+  curl -sS --max-time 60 -o "$WORK/status-body" -w '%{http_code}' -X "$method" "$@" \
+    "http://127.0.0.1:$PORT$path" || die "$method $path: curl failed"
+}
+
+# json_field FIELD: that top-level field of the JSON document on stdin.
+json_field() {
+  python3 -c 'import json, sys; v = json.load(sys.stdin)[sys.argv[1]]; print(v if isinstance(v, str) else json.dumps(v))' "$1"
 }
 
 kib() { awk -v key="$2:" '$1 == key { print $2 }' "/proc/$1/status"; }
@@ -195,7 +232,9 @@ put store "$STORE"
 put quick "$QUICK"
 put date "$(date -u +%Y-%m-%dT%H:%M:%SZ)"
 put commit "$(cd "$ROOT" && git rev-parse --short HEAD 2>/dev/null || echo unknown)$(cd "$ROOT" &&
-  git diff --quiet HEAD -- crates Cargo.toml Cargo.lock 2>/dev/null || echo ' (with uncommitted changes)')"
+  git diff --quiet HEAD -- crates bench/ceiling Cargo.toml Cargo.lock 2>/dev/null ||
+  echo " (with uncommitted changes: git diff HEAD -- crates bench/ceiling Cargo.toml Cargo.lock | sha256sum = $(
+    git diff HEAD -- crates bench/ceiling Cargo.toml Cargo.lock | sha256sum | cut -c1-12))")"
 put cpus "$(nproc)"
 put cpu_model "$(awk -F': ' '/^model name/ { print $2; exit }' /proc/cpuinfo)"
 put load_before "$(cut -d' ' -f1-3 /proc/loadavg)"
@@ -207,9 +246,14 @@ put ceiling_seconds "$CEILING_SECONDS"
 put animals "$ANIMALS"
 put zoos "$ZOOS"
 put chunk "$CHUNK"
+put login_duration "$LOGIN_DURATION"
+put login_warmup "$LOGIN_WARMUP"
+put access_token_ttl "$TESSERA_ACCESS_TOKEN_TTL"
 put binary_bytes "$(stat -c %s "$TESSERA")"
 
 # ---------------------------------------------------------------- cold start
+# Without a first admin to create: that costs one argon2 hash, once in a store's life; the
+# start of the run's own server below, which does create it, is reported on its own.
 log "cold start: $COLD_STARTS throwaway starts on fresh stores"
 COLD_RUNS=()
 for i in $(seq 1 "$COLD_STARTS"); do
@@ -221,10 +265,10 @@ done
 
 # ---------------------------------------------------------------- the server
 fresh_store
-start_server "$WORK/server.log"
-COLD_RUNS+=("$START_MS")
+start_server "$WORK/server.log" TESSERA_ADMIN_EMAIL="$ADMIN_EMAIL" TESSERA_ADMIN_PASSWORD="$ADMIN_PASSWORD"
+put cold_start_admin_ms "$START_MS"
 SERVER_PID="$LIVE_PID"
-log "tessera pid $SERVER_PID on port $PORT (${STORE_ARGS[*]}); cold start ${START_MS} ms"
+log "tessera pid $SERVER_PID on port $PORT (${STORE_ARGS[*]}); cold start creating the first admin ${START_MS} ms"
 put cold_start_runs "$(
   IFS=,
   echo "${COLD_RUNS[*]}"
@@ -238,11 +282,20 @@ else
   CEILING_STORE=(--store postgres --url "$SERVER_URL")
 fi
 
+# ---------------------------------------------------------------- auth
+log "logging the admin in"
+ADMIN_TOKEN="$(api POST /api/auth/login --json "{\"identity\": \"$ADMIN_EMAIL\", \"password\": \"$ADMIN_PASSWORD\"}" |
+  json_field access_token)"
+ADMIN_AUTH=(-H "Authorization: Bearer $ADMIN_TOKEN")
+code="$(status POST /api/tables --json '{"name": "probe", "fields": {"name": "string"}}')"
+put create_table_anonymous_status "$code"
+case "$code" in 401 | 403) ;; *) die "creating a table without a token answered $code, expected 401: $(head -c 500 "$WORK/status-body")" ;; esac
+
 # ---------------------------------------------------------------- schema and seed
-log "creating the zoo schema"
-api POST /api/tables --json '{"name": "zoos", "fields": {"name": {"type": "string", "required": true}}}' >/dev/null
+log "creating the zoo schema (admin token)"
+api POST /api/tables "${ADMIN_AUTH[@]}" --json '{"name": "zoos", "fields": {"name": {"type": "string", "required": true}}}' >/dev/null
 # `zoo` stands in for the relation to zoos, which does not exist yet.
-api POST /api/tables --json '{"name": "animals", "fields": {
+api POST /api/tables "${ADMIN_AUTH[@]}" --json '{"name": "animals", "fields": {
   "name": {"type": "string", "required": true},
   "species": "string",
   "age": {"type": "integer", "indexed": true},
@@ -252,14 +305,15 @@ api POST /api/tables --json '{"name": "animals", "fields": {
 
 log "generating the seed ($ZOOS zoos, $ANIMALS animals)"
 python3 "$LIB/gen_seed.py" "$WORK/seed" --animals "$ANIMALS" --zoos "$ZOOS" --chunk "$CHUNK"
-api POST /api/tables/zoos/rows -H 'Content-Type: application/x-ndjson' --data-binary "@$WORK/seed/zoos.ndjson" >/dev/null
+api POST /api/tables/zoos/rows "${ADMIN_AUTH[@]}" -H 'Content-Type: application/x-ndjson' \
+  --data-binary "@$WORK/seed/zoos.ndjson" >/dev/null
 
 log "bulk load: $ANIMALS animals as NDJSON, $CHUNK rows per request"
 SEED_FILES=("$WORK"/seed/animals-*.ndjson)
 t0="$(date +%s%N)"
 for file in "${SEED_FILES[@]}"; do
-  api POST /api/tables/animals/rows -H 'Content-Type: application/x-ndjson' --data-binary "@$file" \
-    >"$file.response"
+  api POST /api/tables/animals/rows "${ADMIN_AUTH[@]}" -H 'Content-Type: application/x-ndjson' \
+    --data-binary "@$file" >"$file.response"
 done
 t1="$(date +%s%N)"
 for file in "${SEED_FILES[@]}"; do
@@ -271,6 +325,9 @@ total="$(api GET '/api/tables/animals/rows?limit=1&total=true' |
   python3 -c 'import json, sys; print(json.load(sys.stdin)["total"])')"
 [ "$total" = "$ANIMALS" ] || die "animals holds $total rows after seeding, expected $ANIMALS"
 put bulk_requests "${#SEED_FILES[@]}"
+api GET /api/tables/animals "${ADMIN_AUTH[@]}" >"$WORK/animals-schema.json"
+put table_fields "$(python3 -c 'import json, sys; print(", ".join(json.load(open(sys.argv[1]))["fields"]))' "$WORK/animals-schema.json")"
+put table_rules "$(python3 -c 'import json, sys; print(json.dumps(json.load(open(sys.argv[1])).get("rules"), separators=(",", ":")))' "$WORK/animals-schema.json")"
 put bulk_seconds "$(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.3f", (b - a) / 1e9 }')"
 put bulk_rps "$(awk -v a="$t0" -v b="$t1" -v n="$ANIMALS" 'BEGIN { printf "%.0f", n / ((b - a) / 1e9) }')"
 log "bulk load: $ANIMALS rows in $(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.2f", (b - a) / 1e9 }') s"
@@ -323,17 +380,18 @@ ceiling() {
   put "params.$key" "$(sed -n 's/^PARAMS //p' "$WORK/ceiling-$key.txt")"
 }
 
-# measure KEY WRK_SCRIPT_ARGS...: warm-up, then the measured wrk run.
+# measure KEY WRK_SCRIPT_ARGS...: warm-up, then the measured wrk run (M_WARMUP and
+# M_DURATION, when set, replace WARMUP and DURATION).
 measure() {
-  local key="$1" line
+  local key="$1" line warmup="${M_WARMUP:-$WARMUP}" duration="${M_DURATION:-$DURATION}"
   shift
-  if [ "$WARMUP" != 0 ]; then
-    log "$key: wrk warm-up (${WARMUP} s)"
-    wrk -t"$THREADS" -c"$CONNECTIONS" -d"${WARMUP}s" -s "$LUA" "http://127.0.0.1:$PORT" -- "$@" \
+  if [ "$warmup" != 0 ]; then
+    log "$key: wrk warm-up (${warmup} s)"
+    wrk -t"$THREADS" -c"$CONNECTIONS" -d"${warmup}s" -s "$LUA" "http://127.0.0.1:$PORT" -- "$@" \
       >"$WORK/wrk-$key-warmup.txt" 2>&1 || die "wrk warm-up for $key failed: $(cat "$WORK/wrk-$key-warmup.txt")"
   fi
-  log "$key: wrk -t$THREADS -c$CONNECTIONS -d${DURATION}s"
-  wrk -t"$THREADS" -c"$CONNECTIONS" -d"${DURATION}s" --timeout 10s --latency -s "$LUA" \
+  log "$key: wrk -t$THREADS -c$CONNECTIONS -d${duration}s"
+  wrk -t"$THREADS" -c"$CONNECTIONS" -d"${duration}s" --timeout 10s --latency -s "$LUA" \
     "http://127.0.0.1:$PORT" -- "$@" >"$WORK/wrk-$key.txt" 2>&1 ||
     die "wrk for $key failed: $(cat "$WORK/wrk-$key.txt")"
   line="$(grep '^WRKRESULT ' "$WORK/wrk-$key.txt")" || die "no WRKRESULT line from wrk for $key: $(cat "$WORK/wrk-$key.txt")"
@@ -346,6 +404,25 @@ measure() {
   log "$key: $(sed -E 's/^WRKRESULT //' <<<"$line")"
 }
 
+# ---------------------------------------------------------------- the ordinary user
+# WORKLOAD.md: writes by an authenticated ordinary user. Registered through the API (role
+# "user"), signed in for an access token, which then makes an API token (`tsk_...`).
+log "registering and logging in an ordinary user; creating an API token"
+USER_ID="$(api POST /api/auth/register --json "{\"email\": \"$USER_EMAIL\", \"password\": \"$USER_PASSWORD\"}" |
+  json_field id)"
+api POST /api/auth/login --json "{\"identity\": \"$USER_EMAIL\", \"password\": \"$USER_PASSWORD\"}" >"$WORK/login.json"
+USER_TOKEN="$(json_field access_token <"$WORK/login.json")"
+[ "$(json_field expires_in <"$WORK/login.json")" = "$TESSERA_ACCESS_TOKEN_TTL" ] ||
+  die "the access token lasts $(json_field expires_in <"$WORK/login.json") s, expected $TESSERA_ACCESS_TOKEN_TTL"
+USER_ROLE="$(python3 -c 'import json, sys; print(json.load(open(sys.argv[1]))["user"]["role"])' "$WORK/login.json")"
+[ "$USER_ROLE" = user ] || die "the registered user has role '$USER_ROLE', expected 'user'"
+USER_AUTH=(-H "Authorization: Bearer $USER_TOKEN")
+API_TOKEN="$(api POST /api/auth/tokens "${USER_AUTH[@]}" --json '{"name": "bench", "scopes": ["write"]}' | json_field token)"
+case "$API_TOKEN" in tsk_*) ;; *) die "the API token does not start with tsk_: ${API_TOKEN:0:12}..." ;; esac
+APITOKEN_AUTH=(-H "Authorization: Bearer $API_TOKEN")
+put user_id "$USER_ID"
+put api_token_scopes write
+
 log "checking every request once, and that the ceiling runs the server's statements"
 api GET /api/tables/animals/rows/1 >"$WORK/http-get.json"
 "$CEILING" "${CEILING_STORE[@]}" --op get --sample >"$WORK/sample-get.txt"
@@ -354,18 +431,35 @@ python3 "$LIB/check_sample.py" get "$WORK/sample-get.txt" "$WORK/http-get.json" 
 api GET "/api/tables/animals/rows/$ANIMALS" >/dev/null
 verify_list list "$LIST_PATH" name
 verify_list list_indexed "$LIST_INDEXED_PATH" -age
+# With a token the reads must answer exactly what they answer anonymously (rule: public).
+api GET /api/tables/animals/rows/1 "${USER_AUTH[@]}" >"$WORK/http-get-token.json"
+api GET /api/tables/animals/rows/1 "${APITOKEN_AUTH[@]}" >"$WORK/http-get-apitoken.json"
+api GET "$LIST_INDEXED_PATH" "${USER_AUTH[@]}" >"$WORK/http-list_indexed-token.json"
+cmp -s "$WORK/http-get.json" "$WORK/http-get-token.json" || die "get with the access token answers differently"
+cmp -s "$WORK/http-get.json" "$WORK/http-get-apitoken.json" || die "get with the API token answers differently"
+cmp -s "$WORK/http-list_indexed.json" "$WORK/http-list_indexed-token.json" ||
+  die "list-indexed with the access token answers differently"
+# The operations below measure with wrk; run it once each way (with and without a token),
+# then again after the token runs, so the token runs are bracketed by anonymous runs: the
+# ratio token / anonymous is taken against the mean of both, which cancels a drift of the
+# machine over the three runs, and the two anonymous runs show the noise.
 
 ceiling get --op get --max-id "$ANIMALS"
 measure get get "$ANIMALS"
+measure get_token get "$ANIMALS" "$USER_TOKEN"
+measure get_apitoken get "$ANIMALS" "$API_TOKEN"
+measure get_repeat get "$ANIMALS"
 
 ceiling list --op list --filter 'age > 50' --sort=name --limit 20
 measure list path "$LIST_PATH"
 
 ceiling list_indexed --op list --filter 'age > 50' --sort=-age --limit 20
 measure list_indexed path "$LIST_INDEXED_PATH"
+measure list_indexed_token path "$LIST_INDEXED_PATH" "$USER_TOKEN"
+measure list_indexed_repeat path "$LIST_INDEXED_PATH"
 
 log "adding an index on name"
-api PATCH /api/tables/animals --json '{"alter_fields": {"name": {"indexed": true}}}' >/dev/null
+api PATCH /api/tables/animals "${ADMIN_AUTH[@]}" --json '{"alter_fields": {"name": {"indexed": true}}}' >/dev/null
 if [ "$STORE" = postgres ]; then
   psql "$SERVER_URL" -qAt -v ON_ERROR_STOP=1 -c "ANALYZE animals" >/dev/null || die "ANALYZE failed"
 fi
@@ -373,17 +467,41 @@ verify_list list_name_index "$LIST_PATH" name
 ceiling list_name_index --op list --filter 'age > 50' --sort=name --limit 20
 measure list_name_index path "$LIST_PATH"
 
-# Writes last: they grow the table the reads above measured.
-api POST /api/tables/animals/rows \
-  --json '{"name": "Check", "species": "lion", "age": 7, "weight": 190.5, "zoo": 1, "created": "2024-01-01T00:00:00Z"}' \
-  >/dev/null
+# Writes last: they grow the table the reads above measured. Without a token a create is
+# refused now (default create rule: authenticated); with the user's token the server sets
+# the row's owner to the user.
+CHECK_ROW='{"name": "Check", "species": "lion", "age": 7, "weight": 190.5, "zoo": 1, "created": "2024-01-01T00:00:00Z"}'
+code="$(status POST /api/tables/animals/rows --json "$CHECK_ROW")"
+put create_anonymous_status "$code"
+put create_anonymous_body "$(head -c 300 "$WORK/status-body" | tr '\n' ' ')"
+case "$code" in 401) ;; *) die "an anonymous create answered $code, expected 401: $(head -c 500 "$WORK/status-body")" ;; esac
+owner="$(api POST /api/tables/animals/rows "${USER_AUTH[@]}" --json "$CHECK_ROW" | json_field owner)"
+[ "$owner" = "$USER_ID" ] || die "a row created with the user's token has owner $owner, expected $USER_ID"
 # The server's SQLite writer commits the writes waiting in its queue together (at most one
 # per wrk connection); the ceiling commits groups of that size the same way.
-ceiling create --op create --zoos "$ZOOS" --group "$CONNECTIONS"
-measure create create "$ZOOS"
+ceiling create --op create --zoos "$ZOOS" --group "$CONNECTIONS" --owner "$USER_ID"
+measure create create "$ZOOS" "$USER_TOKEN"
 
 put hwm_load_kib "$(kib "$SERVER_PID" VmHWM)"
+
+# ---------------------------------------------------------------- logins
+# Last, and with VmHWM reset first: every login in flight holds an argon2 block of 19 MiB,
+# so its peak memory is reported on its own rather than as the request load's.
+log "login: POST /api/auth/login as the ordinary user"
+if echo 5 >"/proc/$SERVER_PID/clear_refs" 2>/dev/null; then
+  put login_hwm_reset 1
+else
+  put login_hwm_reset 0
+fi
+put login_rss_before_kib "$(kib "$SERVER_PID" VmRSS)"
+M_WARMUP="$LOGIN_WARMUP" M_DURATION="$LOGIN_DURATION" measure login login "$USER_EMAIL" "$USER_PASSWORD"
+sleep 2
+put login_rss_after_kib "$(kib "$SERVER_PID" VmRSS)"
+
 put load_after "$(cut -d' ' -f1-3 /proc/loadavg)"
+grep -E '(ERROR|WARN)' "$WORK/server.log" | head -n 20 >"$WORK/server-errors.txt" || true
+put server_log_problems "$(grep -cE '(ERROR|WARN)' "$WORK/server.log" || true)"
+put server_log_excerpt "$(head -n 3 "$WORK/server-errors.txt" | sed -E 's/\x1b\[[0-9;]*m//g' | cut -c1-300 | paste -sd '|' -)"
 stop_live_server
 
 # ---------------------------------------------------------------- report

@@ -5,13 +5,33 @@
 """
 import sys
 
+# (key, label, what, key of the raw ceiling it is compared with): the token variants run
+# the same statement as their anonymous operation, so they share its ceiling.
 OPS = [
-    ("get", "get", "GET one animal by a random id"),
-    ("list", "list", "age > 50, sort name (unindexed), limit 20"),
-    ("list_indexed", "list-indexed", "age > 50, sort -age (index), limit 20"),
-    ("list_name_index", "list (name indexed)", "list again after adding an index on name"),
-    ("create", "create", "POST one animal (unauthenticated)"),
+    ("get", "get", "GET one animal by a random id, anonymous", "get"),
+    ("get_token", "get-token", "get with the user's access token", "get"),
+    ("get_apitoken", "get-apitoken", "get with the user's `tsk_` API token", "get"),
+    ("get_repeat", "get (again)", "anonymous get again, after the token runs", "get"),
+    ("list", "list", "age > 50, sort name (unindexed), limit 20", "list"),
+    ("list_indexed", "list-indexed", "age > 50, sort -age (index), limit 20, anonymous", "list_indexed"),
+    ("list_indexed_token", "list-indexed-token", "list-indexed with the user's access token", "list_indexed"),
+    ("list_indexed_repeat", "list-indexed (again)", "anonymous list-indexed again, after the token run",
+     "list_indexed"),
+    ("list_name_index", "list (name indexed)", "list again after adding an index on name", "list_name_index"),
+    ("create", "create", "POST one animal with the user's access token (rule `authenticated`, owner set "
+     "by the server)", "create"),
 ]
+
+# Auth overhead (issue 3): (token operation, anonymous operations bracketing it, label).
+# The issue: verifying a token and applying a rule must cost under 10% of requests/s
+# against the same unauthenticated operation.
+AUTH_PAIRS = [
+    ("get_token", ("get", "get_repeat"), "get, access token (JWT, verified by signature)"),
+    ("get_apitoken", ("get", "get_repeat"), "get, API token (`tsk_`, looked up in the store)"),
+    ("list_indexed_token", ("list_indexed", "list_indexed_repeat"), "list-indexed, access token"),
+]
+AUTH_MIN_RATIO = 0.90
+ARGON2 = "argon2id, m=19456 KiB (19 MiB), t=2, p=1 (crates/tessera-auth/src/password.rs)"
 
 # (kind, threshold): rps = requests/s at least; p99_ms = p99 at most; ratio = share of
 # the raw driver ceiling at least.
@@ -92,19 +112,24 @@ def main():
     w("| operation | what | req/s | p50 | p99 | non-2xx | socket errors | raw ceiling q/s (p50 / p99) | vs ceiling | target | met |")
     w("|---|---|---:|---:|---:|---:|---:|---:|---:|---|---|")
     targets = TARGETS.get(store, {})
-    for key, label, what in OPS:
+    for key, label, what, ckey in OPS:
         rps = num(kv, f"{key}.rps")
         if rps is None:
             continue
         p50, p99 = num(kv, f"{key}.p50_us"), num(kv, f"{key}.p99_us")
         non2xx = num(kv, f"{key}.non2xx")
         errors = num(kv, f"{key}.errors")
-        cq = num(kv, f"ceiling.{key}.qps")
-        ceiling = "—" if cq is None else (
-            f"{cq:,.0f} ({fmt_ms(num(kv, f'ceiling.{key}.p50_us'))} / {fmt_ms(num(kv, f'ceiling.{key}.p99_us'))}, "
-            f"{kv.get(f'ceiling.{key}.workers', '?')} workers"
-            + (f", groups of {kv[f'ceiling.{key}.group']}" if kv.get(f"ceiling.{key}.group", "1") != "1" else "")
-            + ")")
+        cq = num(kv, f"ceiling.{ckey}.qps")
+        if cq is None:
+            ceiling = "—"
+        elif ckey != key:
+            ceiling = f"(same statement: {ckey}'s)"
+        else:
+            ceiling = (
+                f"{cq:,.0f} ({fmt_ms(num(kv, f'ceiling.{key}.p50_us'))} / {fmt_ms(num(kv, f'ceiling.{key}.p99_us'))}, "
+                f"{kv.get(f'ceiling.{key}.workers', '?')} workers"
+                + (f", groups of {kv[f'ceiling.{key}.group']}" if kv.get(f"ceiling.{key}.group", "1") != "1" else "")
+                + ")")
         ratio = None if not cq else rps / cq
         texts, checks = [], []
         for kind, threshold in targets.get(key, []):
@@ -124,6 +149,66 @@ def main():
           f"{fmt_int(errors)} | {ceiling} | {'—' if ratio is None else f'{ratio:.0%}'} | "
           f"{', '.join(texts) or '—'} | {verdict(checks)} |")
     w("")
+    create_status = kv.get("create_anonymous_status")
+    if create_status:
+        w(f"Auth: every server of the run has a first admin from `TESSERA_ADMIN_EMAIL` / "
+          f"`TESSERA_ADMIN_PASSWORD`; the zoo schema was created and seeded with the admin's access "
+          f"token (a table created without a token answered {kv.get('create_table_anonymous_status', '?')}). "
+          f"Reads are anonymous unless marked; `create` runs as an ordinary user (user "
+          f"{kv.get('user_id', '?')}, role `user`) with an access token valid "
+          f"{kv.get('access_token_ttl', '?')} s. **The old unauthenticated create no longer works**: an "
+          f"anonymous `POST /api/tables/animals/rows` answered {create_status} "
+          f"(`{kv.get('create_anonymous_body', '').strip()}`), as the default create rule "
+          f"`authenticated` says. animals' fields: {kv.get('table_fields', '?')}; rules: "
+          f"`{kv.get('table_rules', '?')}`.")
+        w("")
+    auth_rows = []
+    for key, anon_keys, label in AUTH_PAIRS:
+        rps = num(kv, f"{key}.rps")
+        anon = [num(kv, f"{k}.rps") for k in anon_keys]
+        anon = [a for a in anon if a is not None]
+        if rps is None or not anon:
+            continue
+        mean = sum(anon) / len(anon)
+        ratio = rps / mean
+        p99s = [num(kv, f"{k}.p99_us") for k in anon_keys]
+        anon_p99 = " / ".join(fmt_ms(p) for p in p99s if p is not None)
+        non2xx = num(kv, f"{key}.non2xx")
+        ok = ratio >= AUTH_MIN_RATIO and not non2xx
+        auth_rows.append(
+            f"| {label} | {' / '.join(fmt_int(a) for a in anon)} (mean {fmt_int(mean)}) | {fmt_int(rps)} | "
+            f"{ratio:.1%} (overhead {1 - ratio:.1%}) | {anon_p99} | {fmt_ms(num(kv, f'{key}.p99_us'))} | "
+            f"{fmt_int(non2xx)} | {verdict([ok])} |")
+    if auth_rows:
+        w("Auth overhead (issue 3: verifying a token and applying a rule must cost under 10% of requests/s "
+          "against the same unauthenticated operation). The token run is bracketed by two anonymous runs "
+          "(before and after); the ratio is against their mean, and their difference is the noise:")
+        w("")
+        w("| operation | anonymous req/s (before / after) | with token req/s | token / anonymous | "
+          "p99 anonymous (before / after) | p99 token | non-2xx | >= 90% |")
+        w("|---|---:|---:|---:|---:|---:|---:|---|")
+        for line in auth_rows:
+            w(line)
+        w("")
+    login = num(kv, "login.rps")
+    if login is not None:
+        note = "" if kv.get("login_hwm_reset") == "1" else " (VmHWM could not be reset: includes everything before)"
+        w(f"Logins: `POST /api/auth/login` as the ordinary user, wrk -t{kv.get('threads')} "
+          f"-c{kv.get('connections')} -d{kv.get('login_duration')}s after a {kv.get('login_warmup')} s warm-up "
+          f"(login limits set to 100,000,000 a minute); passwords hashed with {ARGON2}; each login also "
+          f"stores a refresh token.")
+        w("")
+        w("| logins/s | p50 | p99 | non-2xx | socket errors | RSS before / after | peak RSS during the logins (VmHWM) |")
+        w("|---:|---:|---:|---:|---:|---:|---:|")
+        w(f"| {login:,.1f} | {fmt_ms(num(kv, 'login.p50_us'))} | {fmt_ms(num(kv, 'login.p99_us'))} | "
+          f"{fmt_int(num(kv, 'login.non2xx'))} | {fmt_int(num(kv, 'login.errors'))} | "
+          f"{fmt_mib(num(kv, 'login_rss_before_kib'))} / {fmt_mib(num(kv, 'login_rss_after_kib'))} | "
+          f"{fmt_mib(num(kv, 'login.hwm_kib'))}{note} |")
+        w("")
+    problems = num(kv, "server_log_problems")
+    if problems:
+        w(f"**The server logged {problems:.0f} ERROR/WARN lines**; first: `{kv.get('server_log_excerpt', '')}`")
+        w("")
     w("| measure | value | target | met |")
     w("|---|---:|---|---|")
     rt = RESOURCE_TARGETS.get(store, {})
@@ -141,18 +226,21 @@ def main():
     row("bulk load (NDJSON, %s requests of %s rows)" % (kv.get("bulk_requests", "?"), kv.get("chunk", "?")),
         "bulk_rps", f"{fmt_int(bulk)} rows/s ({kv.get('bulk_seconds', '?')} s)", bulk, False, "rows/s")
     cold = num(kv, "cold_start_ms")
-    row("cold start to first good /health (median)", "cold_start_ms",
+    row("cold start to first good /health (median; fresh store, no admin to create)", "cold_start_ms",
         f"{'—' if cold is None else f'{cold:.1f} ms'} (runs: {kv.get('cold_start_runs', '?')} ms)", cold, True, "ms")
+    cold_admin = num(kv, "cold_start_admin_ms")
+    if cold_admin is not None:
+        w(f"| first start creating the first admin (one argon2 hash), the run's server | {cold_admin:.1f} ms | — | |")
     w(f"| RSS just after start (empty store) | {fmt_mib(num(kv, 'rss_start_kib'))} | — | |")
     idle = num(kv, "rss_idle_kib")
     row("idle RSS (after seeding)", "rss_idle_mib", fmt_mib(idle), None if idle is None else idle / 1024, True, "MiB")
     w(f"| peak RSS during the bulk load (VmHWM) | {fmt_mib(num(kv, 'hwm_seed_kib'))} | — | |")
     hwm = num(kv, "hwm_load_kib")
     note = "" if kv.get("hwm_reset") == "1" else " (VmHWM could not be reset after seeding: includes the bulk load)"
-    row(f"peak RSS under request load (VmHWM){note}", "hwm_load_mib", fmt_mib(hwm),
+    row(f"peak RSS under request load (VmHWM; every operation but login){note}", "hwm_load_mib", fmt_mib(hwm),
         None if hwm is None else hwm / 1024, True, "MiB")
     snapshots = [f"{label} {fmt_mib(num(kv, f'{key}.rss_kib'))} ({fmt_mib(num(kv, f'{key}.hwm_kib'))})"
-                 for key, label, _ in OPS if num(kv, f"{key}.rss_kib") is not None]
+                 for key, label, _, _ in OPS if num(kv, f"{key}.rss_kib") is not None]
     if snapshots:
         w(f"| RSS (VmHWM) after each operation | {'; '.join(snapshots)} | — | |")
     size = num(kv, "binary_bytes")
@@ -161,7 +249,7 @@ def main():
     w("The raw ceiling runs the server's own statement for each operation through the driver, no HTTP "
       "(`bench/ceiling`); its rows were checked identical to the HTTP answers before measuring. Statements:")
     w("")
-    for key, label, _ in OPS:
+    for key, label, _, _ in OPS:
         sql = kv.get(f"sql.{key}")
         if sql:
             w(f"- {label}: `{sql}` with `{kv.get(f'params.{key}', '')}`")

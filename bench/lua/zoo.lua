@@ -1,12 +1,17 @@
 -- wrk script for the zoo benchmark (bench/run.sh).
 --
---   wrk ... -s zoo.lua http://127.0.0.1:PORT -- get <max_id>
---   wrk ... -s zoo.lua http://127.0.0.1:PORT -- path <path-with-query>
---   wrk ... -s zoo.lua http://127.0.0.1:PORT -- create <zoos>
+--   wrk ... -s zoo.lua http://127.0.0.1:PORT -- get <max_id> [bearer]
+--   wrk ... -s zoo.lua http://127.0.0.1:PORT -- path <path-with-query> [bearer]
+--   wrk ... -s zoo.lua http://127.0.0.1:PORT -- create <zoos> [bearer]
+--   wrk ... -s zoo.lua http://127.0.0.1:PORT -- login <identity> <password>
 --
 -- get:    GET /api/tables/animals/rows/<random id in 1..max_id>
 -- path:   GET the given path (a list request); the request is built once
 -- create: POST /api/tables/animals/rows with one random animal (JSON object)
+-- login:  POST /api/auth/login {"identity": ..., "password": ...}; the request is built once
+--
+-- With [bearer], every request carries `Authorization: Bearer <bearer>` (an access token
+-- or a `tsk_` API token); without it the request is anonymous.
 --
 -- done() prints one machine-readable line for run.sh:
 --   WRKRESULT requests=N duration_us=N rps=X p50_us=N p99_us=N non2xx=N connect=N read=N write=N timeout=N
@@ -26,19 +31,35 @@ local species = {
    "lion", "tiger", "bear", "wolf", "zebra", "giraffe", "elephant", "hippo", "rhino", "gorilla",
    "chimp", "panda", "koala", "kangaroo", "penguin", "flamingo", "crocodile", "cobra", "otter", "lemur",
 }
-local headers = { ["Content-Type"] = "application/json" }
+local get_headers = {}
+local post_headers = { ["Content-Type"] = "application/json" }
+
+-- JSON string literal for login credentials (quotes and backslashes escaped).
+local function json_string(text)
+   return '"' .. text:gsub('[%c"\\]', function(c) return string.format("\\u%04x", c:byte()) end) .. '"'
+end
 
 function init(args)
    op = args[1]
    arg = args[2]
-   if op ~= "get" and op ~= "path" and op ~= "create" then
-      error("zoo.lua: first script argument must be get, path or create, got " .. tostring(op))
+   if op ~= "get" and op ~= "path" and op ~= "create" and op ~= "login" then
+      error("zoo.lua: first script argument must be get, path, create or login, got " .. tostring(op))
+   end
+   if op ~= "login" and args[3] ~= nil and args[3] ~= "" then
+      get_headers["Authorization"] = "Bearer " .. args[3]
+      post_headers["Authorization"] = "Bearer " .. args[3]
    end
    math.randomseed(os.time() * 1000 + (thread_index or 0) * 7919)
    if op == "get" then
       arg = tonumber(arg) or 100000
    elseif op == "path" then
-      static_request = wrk.format("GET", arg)
+      static_request = wrk.format("GET", arg, get_headers)
+   elseif op == "login" then
+      if arg == nil or args[3] == nil then
+         error("zoo.lua: login needs <identity> <password>")
+      end
+      local body = '{"identity":' .. json_string(arg) .. ',"password":' .. json_string(args[3]) .. '}'
+      static_request = wrk.format("POST", "/api/auth/login", post_headers, body)
    else
       arg = tonumber(arg) or 100
    end
@@ -46,15 +67,15 @@ end
 
 function request()
    if op == "get" then
-      return wrk.format("GET", "/api/tables/animals/rows/" .. math.random(1, arg))
-   elseif op == "path" then
+      return wrk.format("GET", "/api/tables/animals/rows/" .. math.random(1, arg), get_headers)
+   elseif op == "path" or op == "login" then
       return static_request
    end
    local body = string.format(
       '{"name":"Wrk %d","species":"%s","age":%d,"weight":%.1f,"zoo":%d,"created":"2024-%02d-%02dT12:00:00Z"}',
       math.random(1, 1000000), species[math.random(1, #species)], math.random(0, 99),
       math.random(1, 5000) / 10, math.random(1, arg), math.random(1, 12), math.random(1, 28))
-   return wrk.format("POST", "/api/tables/animals/rows", headers, body)
+   return wrk.format("POST", "/api/tables/animals/rows", post_headers, body)
 end
 
 function done(summary, latency, requests)

@@ -25,7 +25,7 @@ use std::time::{Duration, Instant};
 use tessera_query::sort::parse_sort;
 use tessera_query::Dialect;
 use tessera_schema::validate::{RowValidator, WriteMode};
-use tessera_schema::{TableSchema, Value};
+use tessera_schema::{TableSchema, Value, OWNER_FIELD};
 use tessera_store::row_queries::{self, ListSpec, Returning};
 use tessera_store::NewRow;
 
@@ -75,6 +75,10 @@ struct Args {
     /// Zoo ids of created animals are drawn from 1..=zoos.
     #[arg(long, default_value_t = 100)]
     zoos: i64,
+    /// Creates on a table with an `owner`: the user id the server sets it to (the user
+    /// whose token creates the rows). Without it the owner is left empty.
+    #[arg(long)]
+    owner: Option<i64>,
     /// Concurrent workers: threads with one connection each (SQLite), or connections with
     /// one query in flight each (Postgres). Default: the server's 4 SQLite readers, 1 SQLite
     /// writer, or its 16 Postgres pool connections.
@@ -194,7 +198,8 @@ const SPECIES: [&str; 20] = [
 fn build_op(args: &Args, dialect: Dialect, schema: &TableSchema) -> Result<Op> {
     Ok(match args.op {
         OpKind::Get => {
-            let (sql, params) = row_queries::select_by_id(dialect, schema, 1, None).map_err(|e| anyhow!("rule: {e}"))?;
+            let (sql, params) =
+                row_queries::select_by_id(dialect, schema, 1, None).map_err(|e| anyhow!("rule: {e}"))?;
             if params != [Value::Integer(1)] {
                 bail!("select_by_id no longer takes exactly the id as its parameter: {params:?}");
             }
@@ -217,7 +222,7 @@ fn build_op(args: &Args, dialect: Dialect, schema: &TableSchema) -> Result<Op> {
             let mut rng = Rng::new(42);
             let mut rows = Vec::with_capacity(1024);
             for _ in 0..1024 {
-                let body = json!({
+                let mut body = json!({
                     "name": format!("Ceiling {}", rng.below(1_000_000)),
                     "species": SPECIES[rng.below(SPECIES.len() as u64) as usize],
                     "age": rng.below(100),
@@ -225,6 +230,10 @@ fn build_op(args: &Args, dialect: Dialect, schema: &TableSchema) -> Result<Op> {
                     "zoo": rng.range(1, args.zoos),
                     "created": format!("2024-{:02}-{:02}T12:00:00Z", 1 + rng.below(12), 1 + rng.below(28)),
                 });
+                // As the server's create does for an ordinary user: the owner is the caller.
+                if let (true, Some(owner)) = (schema.has_owner(), args.owner) {
+                    body[OWNER_FIELD] = json!(owner);
+                }
                 let values = validator
                     .validate(&body, WriteMode::Create)
                     .map_err(|errors| anyhow!("the sample animal is invalid for this schema: {errors:?}"))?;

@@ -96,6 +96,25 @@ pub fn authorize<'t>(
     }
 }
 
+/// Refuses at once what the caller may never do whatever the body: an action outside an
+/// API token's scopes, or a keyword rule the caller does not meet. Run before a body is
+/// looked at, so an anonymous write answers 401 rather than a complaint about its body.
+pub fn precheck(table: &Table, action: Action, caller: &Caller) -> Result<(), CoreError> {
+    caller.check_scope(action, &table.schema.name)?;
+    if caller.is_admin() {
+        return Ok(());
+    }
+    let refused = match table.rule(action) {
+        CompiledRule::Public | CompiledRule::Expression(_) => false,
+        CompiledRule::Authenticated => caller.user_id().is_none(),
+        CompiledRule::Admin | CompiledRule::Broken => true,
+    };
+    if refused {
+        return Err(caller.refusal(&format!("{} on table '{}'", action.name(), table.schema.name)));
+    }
+    Ok(())
+}
+
 /// Checks every expression rule of a schema: it must parse and type-check against the
 /// table with the macros of its action, and a create rule must not name fields (there is
 /// no row yet; `@request.body.<field>` is the new row's value).

@@ -1,10 +1,10 @@
 //! The catalog snapshot: every table with what requests need precomputed (its
 //! validator with compiled patterns).
 
+use crate::access::CompiledRule;
 use std::collections::HashMap;
 use std::sync::Arc;
 use tessera_schema::validate::RowValidator;
-use crate::access::CompiledRule;
 use tessera_schema::{Action, TableKind, TableSchema};
 
 /// A table as requests use it.

@@ -57,7 +57,8 @@ impl App {
     pub async fn with_options(store: Store, options: AppOptions) -> Result<App, CoreError> {
         let tables = store.load_tables().await?;
         let auth = AuthState::new(options.auth, options.clock, &store).await?;
-        let app = App { inner: Arc::new(AppInner { store, catalog: ArcSwap::from_pointee(Catalog::new(tables)), auth }) };
+        let app =
+            App { inner: Arc::new(AppInner { store, catalog: ArcSwap::from_pointee(Catalog::new(tables)), auth }) };
         app.ensure_users_table().await?;
         app.bootstrap_admin().await?;
         app.follow_catalog_changes();

@@ -1,7 +1,7 @@
 //! Row services: validate, then one store call. Rows come back from the store as JSON
 //! text built by the database and are passed through untouched.
 
-use crate::access::{authorize, RequestMacros};
+use crate::access::{authorize, precheck, RequestMacros};
 use crate::auth::users::{hash_password_in, prepare_user_body};
 use crate::auth::Caller;
 use crate::catalog::Table;
@@ -166,7 +166,7 @@ impl App {
         caller: &Caller,
     ) -> Result<WriteResult, CoreError> {
         let table = self.table(key)?;
-        caller.check_scope(Action::Create, &table.schema.name)?;
+        precheck(&table, Action::Create, caller)?;
         if table.is_users() && !single {
             return Err(CoreError::bad_request("body", "users are created one at a time"));
         }
@@ -257,13 +257,19 @@ impl App {
         let table = self.table(key)?;
         let id_number = parse_id(id)?;
         if table.is_users() && replace {
-            return Err(CoreError::bad_request("body", "change a user with PATCH, which keeps the fields it does not name"));
+            return Err(CoreError::bad_request(
+                "body",
+                "change a user with PATCH, which keeps the fields it does not name",
+            ));
         }
+        precheck(&table, Action::Update, caller)?;
         let mut body = body.clone();
         prepare_body(&table, &mut body, caller, false)?;
         let mode = if replace { WriteMode::Replace } else { WriteMode::Update };
-        let mut values =
-            table.validator.validate(&body, mode).map_err(|errors| CoreError::InvalidRow { errors, row_index: None })?;
+        let mut values = table
+            .validator
+            .validate(&body, mode)
+            .map_err(|errors| CoreError::InvalidRow { errors, row_index: None })?;
         if table.schema.has_owner() && body.get(OWNER_FIELD).is_none() {
             // A whole-row PUT keeps the owner: it is the server's, not part of the body.
             values.retain(|(name, _)| name != OWNER_FIELD);

@@ -5,7 +5,9 @@ use crate::auth::Caller;
 use crate::{App, CoreError};
 use serde_json::Value as Json;
 use tessera_schema::plan::{plan_patch, plan_put, Plan, TablePatch};
-use tessera_schema::{parse_fields, validate_table_name, FieldDef, FieldType, FieldsError, Rules, TableSchema, OWNER_FIELD};
+use tessera_schema::{
+    parse_fields, validate_table_name, FieldDef, FieldType, FieldsError, Rules, TableSchema, OWNER_FIELD,
+};
 use tessera_store::{HistoryEntry, MigrationReport};
 
 /// A create-table request: `{"name": ..., "fields": {...}}`.
@@ -55,7 +57,8 @@ impl App {
                 }
                 .into());
             }
-            fields.insert(OWNER_FIELD.into(), FieldDef { indexed: true, ..FieldDef::new(FieldType::Integer) }.managed());
+            fields
+                .insert(OWNER_FIELD.into(), FieldDef { indexed: true, ..FieldDef::new(FieldType::Integer) }.managed());
         }
         let defaults = if owner { Rules::owned() } else { Rules::default() };
         let rules = match &request.rules {

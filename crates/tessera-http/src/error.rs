@@ -19,7 +19,7 @@ pub struct ApiError {
     /// Extra members of the error object (e.g. `failing_rows`).
     pub extra: Option<Box<(&'static str, Json)>>,
     /// A header the answer needs (`Retry-After`, `WWW-Authenticate`).
-    pub header: Option<(axum::http::HeaderName, String)>,
+    pub header: Option<Box<(axum::http::HeaderName, String)>>,
 }
 
 impl ApiError {
@@ -28,7 +28,7 @@ impl ApiError {
     }
 
     pub fn with_header(mut self, name: axum::http::HeaderName, value: String) -> ApiError {
-        self.header = Some((name, value));
+        self.header = Some(Box::new((name, value)));
         self
     }
 
@@ -56,7 +56,7 @@ impl IntoResponse for ApiError {
             error[key] = value;
         }
         let mut response = (self.status, axum::Json(json!({ "error": error }))).into_response();
-        if let Some((name, value)) = self.header {
+        if let Some((name, value)) = self.header.map(|header| *header) {
             if let Ok(value) = axum::http::HeaderValue::from_str(&value) {
                 response.headers_mut().insert(name, value);
             }
@@ -122,12 +122,11 @@ impl From<CoreError> for ApiError {
             CoreError::InvalidToken(_) => ApiError::new(StatusCode::UNAUTHORIZED, "invalid_token", message)
                 .with_header(header::WWW_AUTHENTICATE, "Bearer error=\"invalid_token\"".into()),
             CoreError::InvalidCredentials => ApiError::new(StatusCode::UNAUTHORIZED, "invalid_credentials", message),
-            CoreError::InvalidRefreshToken => {
-                ApiError::new(StatusCode::UNAUTHORIZED, "invalid_refresh_token", message)
-            }
+            CoreError::InvalidRefreshToken => ApiError::new(StatusCode::UNAUTHORIZED, "invalid_refresh_token", message),
             CoreError::Forbidden(_) => ApiError::new(StatusCode::FORBIDDEN, "forbidden", message),
-            CoreError::InvalidPassword(_) => ApiError::bad_request("invalid_password", message)
-                .with_details(vec![json!({"field": "password"})]),
+            CoreError::InvalidPassword(_) => {
+                ApiError::bad_request("invalid_password", message).with_details(vec![json!({"field": "password"})])
+            }
             CoreError::InvalidRules(_) => ApiError::bad_request("invalid_rules", message),
             CoreError::RateLimited { retry_after } => {
                 ApiError::new(StatusCode::TOO_MANY_REQUESTS, "rate_limited", message)

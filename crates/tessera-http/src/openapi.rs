@@ -81,9 +81,17 @@ fn row_schemas(table: &TableSchema) -> (Value, Value) {
     let mut input_properties = Map::new();
     let mut required = Vec::new();
     for (name, def) in &table.fields {
-        properties.insert(name.clone(), field_schema(def));
-        input_properties.insert(name.clone(), field_schema(def));
-        if def.required && def.default.is_none() {
+        let schema = field_schema(def);
+        if def.hidden {
+            // A password: written, never read back.
+            let mut write_only = schema;
+            write_only["writeOnly"] = json!(true);
+            input_properties.insert(name.clone(), write_only);
+            continue;
+        }
+        properties.insert(name.clone(), schema.clone());
+        input_properties.insert(name.clone(), schema);
+        if def.required && def.default.is_none() && !def.system {
             required.push(json!(name));
         }
     }
@@ -174,9 +182,66 @@ fn table_paths(table: &TableSchema, paths: &mut Map<String, Value>) {
     );
 }
 
+/// `/api/auth/...`: sessions and API tokens.
+fn auth_paths(paths: &mut Map<String, Value>) {
+    let session = json!({"$ref": "#/components/schemas/Session"});
+    let credentials = json!({"type": "object", "required": ["identity", "password"], "properties": {
+        "identity": {"type": "string", "description": "Email or username (`email` and `username` are accepted as names of this member)"},
+        "password": {"type": "string", "writeOnly": true}
+    }});
+    let refresh =
+        json!({"type": "object", "required": ["refresh_token"], "properties": {"refresh_token": {"type": "string"}}});
+    let user =
+        json!({"$ref": format!("#/components/schemas/{}", component(tessera_core::auth::USERS_TABLE, Kind::Row))});
+    let new_user =
+        json!({"$ref": format!("#/components/schemas/{}", component(tessera_core::auth::USERS_TABLE, Kind::Input))});
+    let token_info = json!({"type": "object", "properties": {
+        "id": {"type": "integer"}, "user_id": {"type": "integer"}, "name": {"type": "string"},
+        "scopes": {"type": "array", "items": {"type": "string"}},
+        "expires_at": {"type": ["string", "null"], "format": "date-time"}, "created_at": {"type": "string", "format": "date-time"},
+        "revoked": {"type": "boolean"}, "token": {"type": "string", "description": "Only in the answer to a create"}
+    }});
+    paths.insert("/api/auth/register".into(), json!({"post": {"operationId": "register", "tags": ["auth"], "security": [],
+        "requestBody": {"required": true, "content": json_content(new_user)},
+        "responses": {"201": {"description": "The new user", "content": json_content(user.clone())}, "400": error_response("Invalid email, username or password"),
+                      "403": error_response("Setting a role needs an admin"), "409": error_response("Email or username taken")}}}));
+    paths.insert("/api/auth/login".into(), json!({"post": {"operationId": "login", "tags": ["auth"], "security": [],
+        "requestBody": {"required": true, "content": json_content(credentials)},
+        "responses": {"200": {"description": "A session", "content": json_content(session.clone())}, "401": error_response("Invalid identity or password"),
+                      "429": error_response("Too many attempts; see Retry-After")}}}));
+    paths.insert("/api/auth/refresh".into(), json!({"post": {"operationId": "refresh", "tags": ["auth"], "security": [],
+        "requestBody": {"required": true, "content": json_content(refresh.clone())},
+        "responses": {"200": {"description": "A new session; the presented refresh token stops working", "content": json_content(session)},
+                      "401": error_response("Invalid, expired or reused refresh token")}}}));
+    paths.insert(
+        "/api/auth/logout".into(),
+        json!({"post": {"operationId": "logout", "tags": ["auth"], "security": [],
+        "requestBody": {"required": true, "content": json_content(refresh)},
+        "responses": {"204": {"description": "The session ended"}, "401": error_response("Invalid refresh token")}}}),
+    );
+    paths.insert("/api/auth/me".into(), json!({"get": {"operationId": "me", "tags": ["auth"],
+        "responses": {"200": {"description": "The caller", "content": json_content(user)}, "401": error_response("Not signed in")}}}));
+    paths.insert("/api/auth/tokens".into(), json!({
+        "get": {"operationId": "listApiTokens", "tags": ["auth"], "parameters": [{"name": "all", "in": "query", "schema": {"type": "boolean"}, "description": "Admins: everyone's tokens"}],
+                "responses": {"200": {"description": "The caller's API tokens", "content": json_content(json!({"type": "object", "properties": {"items": {"type": "array", "items": token_info.clone()}}}))},
+                              "401": error_response("Not signed in")}},
+        "post": {"operationId": "createApiToken", "tags": ["auth"],
+                 "requestBody": {"required": true, "content": json_content(json!({"type": "object", "required": ["name", "scopes"], "properties": {
+                     "name": {"type": "string"}, "scopes": {"type": "array", "items": {"type": "string"}, "description": "read, write, read:<table>, write:<table>, admin"},
+                     "expires_at": {"type": "string", "format": "date-time"}}}))},
+                 "responses": {"201": {"description": "The token, shown once", "content": json_content(token_info)}, "400": error_response("Invalid name, scopes or expiry"),
+                               "401": error_response("Not signed in"), "403": error_response("Scope not grantable")}}
+    }));
+    paths.insert("/api/auth/tokens/{id}".into(), json!({
+        "parameters": [{"name": "id", "in": "path", "required": true, "schema": {"type": "integer"}}],
+        "delete": {"operationId": "revokeApiToken", "tags": ["auth"], "responses": {"204": {"description": "Revoked"}, "404": error_response("No such token")}}
+    }));
+}
+
 /// The whole document for the current catalog.
 pub fn document(catalog: &Catalog) -> Value {
     let mut paths = Map::new();
+    auth_paths(&mut paths);
     let table_param = json!({"name": "table", "in": "path", "required": true, "description": "Table name or numeric id", "schema": {"type": "string"}});
     let any_object = json!({"type": "object"});
     paths.insert("/health".into(), json!({"get": {"operationId": "health", "tags": ["system"], "responses": {"200": {"description": "Alive and the store answers"}, "503": error_response("The store does not answer")}}}));
@@ -212,7 +277,17 @@ pub fn document(catalog: &Catalog) -> Value {
     );
     schemas.insert("TableDefinition".into(), json!({
         "type": "object", "required": ["fields"],
-        "properties": {"name": {"type": "string", "pattern": "^[A-Za-z][A-Za-z0-9_]{0,62}$"}, "fields": {"type": "object", "additionalProperties": {}}}
+        "properties": {
+            "name": {"type": "string", "pattern": "^[A-Za-z][A-Za-z0-9_]{0,62}$"},
+            "fields": {"type": "object", "additionalProperties": {}},
+            "owner": {"type": "boolean", "description": "Rows get an owner set to the creating user (default true; create only)"},
+            "rules": {"type": "object", "description": "Access rule per action (list, view, create, update, delete)", "additionalProperties": {"type": "string"}}
+        }
+    }));
+    schemas.insert("Session".into(), json!({
+        "type": "object", "required": ["access_token", "token_type", "expires_in", "refresh_token", "user"],
+        "properties": {"access_token": {"type": "string"}, "token_type": {"type": "string"}, "expires_in": {"type": "integer"},
+                       "refresh_token": {"type": "string"}, "user": {"type": "object"}}
     }));
     for table in catalog.tables() {
         let schema = &table.schema;
@@ -228,6 +303,12 @@ pub fn document(catalog: &Catalog) -> Value {
         "openapi": "3.1.0",
         "info": {"title": "tessera", "version": env!("CARGO_PKG_VERSION"), "description": "REST API generated from the live schema."},
         "paths": paths,
-        "components": {"schemas": schemas}
+        "components": {
+            "schemas": schemas,
+            "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer", "description": "An access token (JWT from /api/auth/login) or an API token (tsk_...)"}}
+        },
+        // Every operation works anonymously as far as the table's rules allow; a token
+        // widens what it may do.
+        "security": [{}, {"bearer": []}]
     })
 }

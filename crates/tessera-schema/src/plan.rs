@@ -177,10 +177,9 @@ impl PlanError {
     pub fn field(&self) -> Option<&str> {
         match self {
             PlanError::Fields(e) => e.field(),
-            PlanError::UnknownField(f)
-            | PlanError::FieldExists(f)
-            | PlanError::Conflict(f)
-            | PlanError::Managed(f) => Some(f),
+            PlanError::UnknownField(f) | PlanError::FieldExists(f) | PlanError::Conflict(f) | PlanError::Managed(f) => {
+                Some(f)
+            }
             PlanError::Refused { field, .. } => Some(field),
             _ => None,
         }
@@ -491,7 +490,8 @@ mod tests {
         let plan = plan_put(&before, None, &json!({"first_name": "string", "age": "integer"}), None).unwrap();
         assert!(plan.is_noop(), "{:?}", plan.steps);
         assert!(plan.after.has_owner());
-        let resent = plan_put(&before, None, &json!({"first_name": "string", "age": "integer", "owner": "integer"}), None);
+        let resent =
+            plan_put(&before, None, &json!({"first_name": "string", "age": "integer", "owner": "integer"}), None);
         assert!(resent.unwrap().is_noop());
         let changed = plan_put(&before, None, &json!({"first_name": "string", "owner": "text"}), None);
         assert_eq!(changed.unwrap_err(), PlanError::Managed("owner".into()));

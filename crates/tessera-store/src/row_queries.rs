@@ -36,7 +36,8 @@ fn json_value_expr(dialect: Dialect, column: &str, field_type: FieldType) -> Str
 pub fn all_columns(schema: &TableSchema) -> Vec<(&str, FieldType)> {
     let mut columns = Vec::with_capacity(schema.fields.len() + 3);
     columns.push(("id", FieldType::Integer));
-    columns.extend(schema.fields.iter().filter(|(_, def)| !def.hidden).map(|(name, def)| (name.as_str(), def.field_type)));
+    columns
+        .extend(schema.fields.iter().filter(|(_, def)| !def.hidden).map(|(name, def)| (name.as_str(), def.field_type)));
     columns.push(("created_at", FieldType::Datetime));
     columns.push(("updated_at", FieldType::Datetime));
     columns

@@ -358,7 +358,7 @@ async fn users_table(kind: Kind) {
     assert_eq!(store.user_role(&users, 999_999).await.unwrap(), None);
 
     // A deleted user has no role any more: their tokens stop working.
-    assert!(store.delete_row(&users, bob).await.unwrap());
+    assert!(store.delete_row(&users, bob, None).await.unwrap());
     assert_eq!(store.user_role(&users, bob).await.unwrap(), None);
     assert_eq!(store.credentials(&users, "username", "bob").await.unwrap(), None);
     store.close().await;

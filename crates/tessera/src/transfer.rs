@@ -1,7 +1,6 @@
 //! `tessera import` and `tessera export`: files in and out, streamed so a file of any size
 //! runs in bounded memory. Rows go through the same validation as the HTTP API.
 
-use tessera_core::auth::Caller;
 use crate::cli::Format;
 use anyhow::{bail, Context};
 use indicatif::{ProgressBar, ProgressStyle};
@@ -9,6 +8,7 @@ use serde_json::{Map, Value as Json};
 use std::fs::File;
 use std::io::{BufRead, BufReader, Read, Write};
 use std::path::Path;
+use tessera_core::auth::Caller;
 use tessera_core::{App, ListParams, WriteResult};
 use tessera_schema::validate::FieldChecker;
 use tessera_schema::FieldType;

@@ -107,7 +107,9 @@ impl Scopes {
     /// Parses scope strings; refuses unknown ones and an empty list.
     pub fn parse(items: &[String]) -> Result<Scopes, String> {
         if items.is_empty() {
-            return Err("'scopes' must name at least one scope (read, write, read:<table>, write:<table>, admin)".into());
+            return Err(
+                "'scopes' must name at least one scope (read, write, read:<table>, write:<table>, admin)".into()
+            );
         }
         if items.len() > MAX_SCOPES {
             return Err(format!("at most {MAX_SCOPES} scopes"));
@@ -175,7 +177,8 @@ mod tests {
     fn admin_needs_the_admin_scope_on_tokens() {
         let session = Caller::User(Principal { user_id: 1, role: ADMIN_ROLE.into(), scopes: None });
         assert!(session.is_admin());
-        let token = Caller::User(Principal { user_id: 1, role: ADMIN_ROLE.into(), scopes: Some(scopes(&["write"]).unwrap()) });
+        let token =
+            Caller::User(Principal { user_id: 1, role: ADMIN_ROLE.into(), scopes: Some(scopes(&["write"]).unwrap()) });
         assert!(!token.is_admin());
         assert!(!Caller::Anonymous.is_admin());
     }

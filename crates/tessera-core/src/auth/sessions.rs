@@ -34,8 +34,11 @@ impl App {
     /// is the client's, for the per-address limit.
     pub async fn login(&self, identity: &str, password: &str, address: &str) -> Result<Session, CoreError> {
         let identity = identity.trim();
-        let (column, key) =
-            if identity.contains('@') { ("email", identity.to_lowercase()) } else { ("username", identity.to_string()) };
+        let (column, key) = if identity.contains('@') {
+            ("email", identity.to_lowercase())
+        } else {
+            ("username", identity.to_string())
+        };
         let now = self.auth().now();
         self.rate_limit(&format!("account:{column}:{key}"), &format!("address:{address}"), now)?;
         let users = self.users_table()?;
@@ -72,10 +75,8 @@ impl App {
     async fn new_refresh_token(&self, user_id: i64, family: Option<i64>, now: i64) -> Result<String, CoreError> {
         let secret = opaque::new_secret();
         let expires_at = now + self.auth().config.refresh_ttl_seconds;
-        let id = self
-            .store()
-            .insert_refresh_token(user_id, family, &opaque::hash_secret(&secret), expires_at, now)
-            .await?;
+        let id =
+            self.store().insert_refresh_token(user_id, family, &opaque::hash_secret(&secret), expires_at, now).await?;
         Ok(opaque::token_text(Kind::Refresh, id, &secret))
     }
 
@@ -83,11 +84,8 @@ impl App {
         let auth = self.auth();
         let ttl = auth.config.access_ttl_seconds;
         let users = self.users_table()?;
-        let user = self
-            .store()
-            .get_row(&users.schema, user_id, None)
-            .await?
-            .ok_or_else(|| CoreError::InvalidCredentials)?;
+        let user =
+            self.store().get_row(&users.schema, user_id, None).await?.ok_or_else(|| CoreError::InvalidCredentials)?;
         Ok(Session {
             access_token: auth.signer.issue(&user_id.to_string(), role, now, ttl),
             token_type: "Bearer",
@@ -118,7 +116,8 @@ impl App {
             return Err(CoreError::InvalidRefreshToken);
         }
         let users = self.users_table()?;
-        let role = self.store().user_role(&users.schema, record.user_id).await?.ok_or(CoreError::InvalidRefreshToken)?;
+        let role =
+            self.store().user_role(&users.schema, record.user_id).await?.ok_or(CoreError::InvalidRefreshToken)?;
         let secret = opaque::new_secret();
         let expires_at = now + self.auth().config.refresh_ttl_seconds;
         let Some(new_id) =

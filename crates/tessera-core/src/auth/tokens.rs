@@ -32,9 +32,8 @@ pub struct NewApiToken {
 
 /// A stored token as the API shows it (never its hash).
 fn token_json(record: &ApiTokenRecord) -> Json {
-    let time = |seconds: i64| {
-        chrono::DateTime::from_timestamp(seconds, 0).map(|t| t.format("%Y-%m-%dT%H:%M:%SZ").to_string())
-    };
+    let time =
+        |seconds: i64| chrono::DateTime::from_timestamp(seconds, 0).map(|t| t.format("%Y-%m-%dT%H:%M:%SZ").to_string());
     serde_json::json!({
         "id": record.id,
         "user_id": record.user_id,
@@ -61,7 +60,11 @@ fn session_caller(caller: &Caller, what: &str) -> Result<i64, CoreError> {
 impl App {
     /// Grants a token to the caller (signed in with an access token, so one API token
     /// cannot mint others). Only admins may grant the `admin` scope.
-    pub async fn create_api_token(&self, request: NewApiTokenRequest, caller: &Caller) -> Result<NewApiToken, CoreError> {
+    pub async fn create_api_token(
+        &self,
+        request: NewApiTokenRequest,
+        caller: &Caller,
+    ) -> Result<NewApiToken, CoreError> {
         let user_id = session_caller(caller, "creating an API token")?;
         let name = request.name.trim();
         if name.is_empty() || name.chars().count() > MAX_NAME_CHARS {
@@ -79,7 +82,10 @@ impl App {
                     .map_err(|_| {
                         CoreError::bad_request(
                             "expires_at",
-                            format!("'expires_at' must be an RFC 3339 date-time, got '{}'", text.chars().take(40).collect::<String>()),
+                            format!(
+                                "'expires_at' must be an RFC 3339 date-time, got '{}'",
+                                text.chars().take(40).collect::<String>()
+                            ),
                         )
                     })?
                     .timestamp();
@@ -95,7 +101,8 @@ impl App {
             .store()
             .insert_api_token(user_id, name, &scopes_json, &opaque::hash_secret(&secret), expires_at, now)
             .await?;
-        let record = self.store().api_token(id).await?.ok_or_else(|| CoreError::NotFound("the new token vanished".into()))?;
+        let record =
+            self.store().api_token(id).await?.ok_or_else(|| CoreError::NotFound("the new token vanished".into()))?;
         Ok(NewApiToken { info: token_json(&record), token: opaque::token_text(Kind::Api, id, &secret) })
     }
 
@@ -112,7 +119,8 @@ impl App {
     /// Revokes one of the caller's tokens (an admin: anyone's).
     pub async fn revoke_api_token(&self, id: &str, caller: &Caller) -> Result<(), CoreError> {
         let user_id = session_caller(caller, "revoking an API token")?;
-        let not_found = || CoreError::NotFound(format!("API token {} does not exist", id.chars().take(40).collect::<String>()));
+        let not_found =
+            || CoreError::NotFound(format!("API token {} does not exist", id.chars().take(40).collect::<String>()));
         let id = id.parse::<i64>().map_err(|_| not_found())?;
         let owner = (!caller.is_admin()).then_some(user_id);
         if self.store().revoke_api_token(id, owner, self.auth().now()).await? {

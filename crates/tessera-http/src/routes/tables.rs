@@ -8,11 +8,11 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::{Json, Router};
 use serde_json::{json, Value};
-use tessera_core::tables::{CreateTable, ReplaceTable};
 use tessera_core::auth::Caller;
+use tessera_core::tables::{CreateTable, ReplaceTable};
 use tessera_core::App;
-use tessera_schema::TableSchema;
 use tessera_schema::plan::TablePatch;
+use tessera_schema::TableSchema;
 
 pub fn router() -> Router<App> {
     Router::new()

@@ -295,8 +295,12 @@ pub struct Snapshot {
 impl TestApp {
     /// GET with query parameters encoded by the client (filters hold spaces, quotes, `&`).
     pub async fn get_with(&self, path: &str, params: &[(&str, &str)]) -> (StatusCode, Value) {
-        let response =
-            self.authorized(self.client.get(format!("{}{}", self.base, path))).query(params).send().await.expect("request");
+        let response = self
+            .authorized(self.client.get(format!("{}{}", self.base, path)))
+            .query(params)
+            .send()
+            .await
+            .expect("request");
         read(response).await
     }
 

@@ -284,9 +284,14 @@ async fn rule_matrix_on_an_ownerless_table(t: TestApp) {
 async fn list_rules_and_filters_intersect(t: TestApp) {
     animals(&t, true).await;
     let callers = Callers::new(&t).await;
-    for (token, name, age) in
-        [(&callers.a, "A1", 1), (&callers.a, "A4", 4), (&callers.a, "A6", 6), (&callers.b, "B2", 2), (&callers.b, "B5", 5), (&callers.b, "B9", 9)]
-    {
+    for (token, name, age) in [
+        (&callers.a, "A1", 1),
+        (&callers.a, "A4", 4),
+        (&callers.a, "A6", 6),
+        (&callers.b, "B2", 2),
+        (&callers.b, "B5", 5),
+        (&callers.b, "B9", 9),
+    ] {
         create_as(&t, Some(token), json!({"name": name, "age": age})).await;
     }
 
@@ -301,7 +306,8 @@ async fn list_rules_and_filters_intersect(t: TestApp) {
         assert_eq!(status, StatusCode::OK, "{list}");
         assert_eq!(names(&list), ["A4", "A6", "B5"]);
         assert_eq!(list["total"], 3, "total counts the visible rows only: {list}");
-        let (_, list) = list_as(&t, token, "animals", &[("filter", "age < 3 || name ~ \"a\""), ("total", "true")]).await;
+        let (_, list) =
+            list_as(&t, token, "animals", &[("filter", "age < 3 || name ~ \"a\""), ("total", "true")]).await;
         assert_eq!(names(&list), ["A4", "A6"], "an OR in the filter cannot widen the rule");
         assert_eq!(list["total"], 2);
         let (_, list) = list_as(&t, token, "animals", &[("total", "true"), ("limit", "1")]).await;
@@ -347,11 +353,9 @@ async fn hidden_rows_are_not_found(t: TestApp) {
         missing.1.to_string().replace("999999", "<id>"),
         "a hidden row answers exactly like a missing one"
     );
-    for (method, body) in [
-        (Method::PATCH, Some(json!({"age": 1}))),
-        (Method::PUT, Some(json!({"name": "Mine"}))),
-        (Method::DELETE, None),
-    ] {
+    for (method, body) in
+        [(Method::PATCH, Some(json!({"age": 1}))), (Method::PUT, Some(json!({"name": "Mine"}))), (Method::DELETE, None)]
+    {
         let result = t.call_as(Some(&callers.b), method.clone(), &path, body).await;
         assert_error(&result, StatusCode::NOT_FOUND, "row_not_found");
     }
@@ -380,7 +384,8 @@ async fn rules_with_body_and_role_macros(t: TestApp) {
         assert_eq!(result.0, StatusCode::FORBIDDEN, "{body}: {}", result.1);
         assert_error(&result, StatusCode::FORBIDDEN, "forbidden");
     }
-    let result = t.call_as(None, Method::POST, "/api/tables/animals/rows", Some(json!({"name": "Bad", "age": -1}))).await;
+    let result =
+        t.call_as(None, Method::POST, "/api/tables/animals/rows", Some(json!({"name": "Bad", "age": -1}))).await;
     assert_error(&result, StatusCode::UNAUTHORIZED, "unauthenticated");
     assert_eq!(t.all_rows("animals").await.len(), count, "nothing created");
     let stray = create_as(&t, None, json!({"name": "Stray", "age": 2})).await;
@@ -452,7 +457,8 @@ async fn bad_rules_are_refused(t: TestApp) {
 
 async fn rules_are_shown_to_admins_only(t: TestApp) {
     animals(&t, true).await;
-    let body = json!({"name": "zoos", "fields": {"name": "string"}, "owner": false, "rules": {"list": "authenticated"}});
+    let body =
+        json!({"name": "zoos", "fields": {"name": "string"}, "owner": false, "rules": {"list": "authenticated"}});
     let (status, created) = t.post("/api/tables", body).await;
     assert_eq!(status, StatusCode::CREATED, "{created}");
     let (_, user) = t.user_token("leo@zoo.example").await;
@@ -616,7 +622,10 @@ async fn roles_cannot_be_escalated(t: TestApp) {
     assert_eq!(boss["role"], "admin");
     assert_no_password(&boss);
     let (status, clerk) = t
-        .post("/api/tables/users/rows", json!({"email": "clerk@zoo.example", "password": USER_PASSWORD, "role": "user"}))
+        .post(
+            "/api/tables/users/rows",
+            json!({"email": "clerk@zoo.example", "password": USER_PASSWORD, "role": "user"}),
+        )
         .await;
     assert_eq!((status, &clerk["role"]), (StatusCode::CREATED, &json!("user")), "{clerk}");
     let session = t.login("boss@zoo.example", USER_PASSWORD).await;
@@ -664,7 +673,11 @@ async fn legacy_paths_follow_the_rules(t: TestApp) {
     let table = json!({"name": "Person", "fields": {"first_name": "string"}});
     let result = t.call_as(None, Method::POST, "/api/table/", Some(table.clone())).await;
     assert_error(&result, StatusCode::UNAUTHORIZED, "unauthenticated");
-    assert_error(&t.call_as(a, Method::POST, "/api/table/", Some(table.clone())).await, StatusCode::FORBIDDEN, "forbidden");
+    assert_error(
+        &t.call_as(a, Method::POST, "/api/table/", Some(table.clone())).await,
+        StatusCode::FORBIDDEN,
+        "forbidden",
+    );
     let (status, created) = t.post("/api/table/", table).await;
     assert_eq!(status, StatusCode::CREATED, "{created}");
     let id = created["id"].as_i64().expect("table id");
