@@ -6,6 +6,7 @@ mod cluster;
 mod harness;
 mod tables;
 
+mod admin_cli;
 mod auth;
 mod browser;
 mod cli;
