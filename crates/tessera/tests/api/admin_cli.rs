@@ -17,8 +17,8 @@ async fn admin_create_makes_an_admin_who_can_sign_in(kind: StoreKind) {
     // The same email again is refused, naming the problem; a weak password too.
     let again = run_tessera(&location, &args, TIMEOUT).await;
     assert!(again.assert_failure().contains("email"), "{}", again.stderr);
-    let weak = run_tessera(&location, &["admin", "create", "--email", "b@example.com", "--password", "short"], TIMEOUT)
-        .await;
+    let weak =
+        run_tessera(&location, &["admin", "create", "--email", "b@example.com", "--password", "short"], TIMEOUT).await;
     assert!(weak.assert_failure().contains("at least 8 characters"), "{}", weak.stderr);
 
     // The admin signs in over HTTP and may manage tables.

@@ -34,6 +34,7 @@ both_stores!(
     api_tokens_expire,
     passwords_never_appear,
     cors_is_off_by_default,
+    cors_allows_only_configured_origins,
     tokens_survive_a_restart,
 );
 
@@ -731,6 +732,31 @@ async fn cors_is_off_by_default(t: TestApp) {
     let body = json!({"identity": "leo@zoo.example", "password": USER_PASSWORD});
     let (status, headers, _) = t.call_with_headers(Method::POST, "/api/auth/login", Some(body), &[origin]).await;
     assert_eq!(status, StatusCode::OK);
+    assert!(headers.get("access-control-allow-origin").is_none(), "{headers:?}");
+}
+
+/// With allowed origins configured, browsers on those origins may call the API (preflight
+/// and actual requests), and other origins still get no CORS headers.
+async fn cors_allows_only_configured_origins(t: TestApp) {
+    let config = tessera_http::HttpConfig { cors_origins: vec!["https://app.example".into()], ..Default::default() };
+    let t = TestApp::start_with(t.kind, config).await;
+    let preflight = |origin| {
+        [
+            ("origin", origin),
+            ("access-control-request-method", "POST"),
+            ("access-control-request-headers", "authorization"),
+        ]
+    };
+    let (status, headers, _) =
+        t.call_with_headers(Method::OPTIONS, "/api/tables/users/rows", None, &preflight("https://app.example")).await;
+    assert!(status.is_success(), "{status}");
+    assert_eq!(headers["access-control-allow-origin"], "https://app.example");
+    assert!(headers["access-control-allow-headers"].to_str().unwrap().contains("authorization"), "{headers:?}");
+    let (_, headers, _) =
+        t.call_with_headers(Method::GET, "/api/tables", None, &[("origin", "https://app.example")]).await;
+    assert_eq!(headers["access-control-allow-origin"], "https://app.example");
+    let (_, headers, _) =
+        t.call_with_headers(Method::OPTIONS, "/api/tables", None, &preflight("https://evil.example")).await;
     assert!(headers.get("access-control-allow-origin").is_none(), "{headers:?}");
 }
 
