@@ -3,7 +3,8 @@
 //! field, `--quiet`, large files) and `export` (NDJSON and CSV, round trips).
 
 use crate::harness::{
-    bare_tessera_command, free_port, run_tessera, tessera_command, CliOutput, Server, StoreKind, StoreLocation, TestApp,
+    bare_tessera_command, free_port, run_tessera, tessera_command, CliOutput, Server, StoreKind, StoreLocation,
+    TestApp, ADMIN_EMAIL, ADMIN_PASSWORD,
 };
 use crate::{both_store_locations, both_stores};
 use reqwest::StatusCode;
@@ -90,9 +91,13 @@ fn animal_fields() -> Value {
 }
 
 async fn tables_list_and_show(t: TestApp) {
+    // A new store holds only the built-in `users` table (id 1).
     let empty = tessera(&t, &["tables", "list"]).await;
     empty.assert_success();
-    assert_eq!(empty.stdout.trim(), "", "no tables yet: {empty:?}");
+    let users: Vec<&str> = empty.stdout.lines().filter(|line| !line.trim().is_empty()).collect();
+    assert_eq!(users.len(), 1, "no tables but users yet: {empty:?}");
+    let tokens: Vec<&str> = users[0].split_whitespace().collect();
+    assert!(tokens.contains(&"users") && tokens.contains(&"1"), "the users table, id 1: {empty:?}");
 
     let zoos = t.create_table("zoos", json!({"city": "string"})).await;
     let animals = t.create_table("animals", json!({"name": "string", "age": "integer"})).await;
@@ -103,8 +108,9 @@ async fn tables_list_and_show(t: TestApp) {
     let list = tessera(&t, &["tables", "list"]).await;
     list.assert_success();
     let lines: Vec<&str> = list.stdout.lines().filter(|line| !line.trim().is_empty()).collect();
-    assert_eq!(lines.len(), 2, "one line per table: {}", list.stdout);
-    for (table, version, fields) in [(&zoos, "v1", "1 fields"), (&animals, "v2", "3 fields")] {
+    assert_eq!(lines.len(), 3, "one line per table, users included: {}", list.stdout);
+    // The field counts include the managed `owner` field.
+    for (table, version, fields) in [(&zoos, "v1", "2 fields"), (&animals, "v2", "4 fields")] {
         let name = table["name"].as_str().unwrap();
         let line = lines
             .iter()
@@ -202,7 +208,9 @@ async fn import_ndjson(t: TestApp) {
     assert_eq!(rows.len(), 3, "blank lines are skipped: {rows:?}");
     assert_eq!(
         user_fields(&rows[0]),
-        json!({"name": "Leo", "age": 7, "weight": 190.5, "vaccinated": true, "born": "2017-03-01", "notes": null, "species": "cat"})
+        json!({"name": "Leo", "age": 7, "weight": 190.5, "vaccinated": true, "born": "2017-03-01", "notes": null, "species": "cat",
+               "owner": null}),
+        "the import acts as the system: its rows have no owner"
     );
     assert_eq!(rows[1]["name"], "Mia");
     assert_eq!(rows[1]["notes"], "", "an empty string in JSON stays an empty string");
@@ -528,8 +536,8 @@ async fn export_csv_round_trip(t: TestApp) {
     let records = csv_records(&export.stdout);
     let mut expected_header = vec!["id".to_string()];
     expected_header.extend(everything_fields().as_object().unwrap().keys().cloned());
-    expected_header.extend(["created_at".to_string(), "updated_at".to_string()]);
-    assert_eq!(records[0], expected_header, "the header: id, the fields in order, the timestamps");
+    expected_header.extend(["owner".to_string(), "created_at".to_string(), "updated_at".to_string()]);
+    assert_eq!(records[0], expected_header, "the header: id, the fields in order, owner, the timestamps");
     assert_eq!(records.len(), original.len() + 1, "{}", export.stdout);
     for (record, row) in records[1..].iter().zip(&original) {
         assert_eq!(record[0], row["id"].to_string());
@@ -549,7 +557,7 @@ async fn export_csv_round_trip(t: TestApp) {
     // An empty table exports the header alone.
     t.create_table("empty", json!({"x": "string", "y": "integer"})).await;
     let empty = tessera(&t, &["export", "empty", "--format", "csv"]).await;
-    assert_eq!(empty.assert_success().stdout.trim_end(), "id,x,y,created_at,updated_at");
+    assert_eq!(empty.assert_success().stdout.trim_end(), "id,x,y,owner,created_at,updated_at");
 }
 
 async fn export_csv_round_trip_keeps_json_strings(t: TestApp) {
@@ -617,11 +625,18 @@ async fn unknown_table_fails_clearly(t: TestApp) {
 async fn serve_takes_its_settings_from_the_environment(location: StoreLocation) {
     // `tessera serve` with no flags at all, in a fresh working directory: the store comes
     // from DATABASE_URL (Postgres) or defaults to ./tessera_data (SQLite), the port from
-    // PORT, the body limit from TESSERA_MAX_BODY_BYTES.
+    // PORT, the body limit from TESSERA_MAX_BODY_BYTES, the first admin from
+    // TESSERA_ADMIN_EMAIL and TESSERA_ADMIN_PASSWORD (the harness signs it in).
     let cwd = tempfile::tempdir().unwrap();
     let port = free_port();
     let mut command = bare_tessera_command();
-    command.current_dir(cwd.path()).env("PORT", port.to_string()).env("TESSERA_MAX_BODY_BYTES", "2000").arg("serve");
+    command
+        .current_dir(cwd.path())
+        .env("PORT", port.to_string())
+        .env("TESSERA_MAX_BODY_BYTES", "2000")
+        .env("TESSERA_ADMIN_EMAIL", ADMIN_EMAIL)
+        .env("TESSERA_ADMIN_PASSWORD", ADMIN_PASSWORD)
+        .arg("serve");
     if location.kind == StoreKind::Postgres {
         command.env("DATABASE_URL", &location.cli_args[1]);
     }

@@ -50,9 +50,11 @@ async fn copies_follow_each_others_schema_changes() {
     assert_eq!(status, StatusCode::OK);
     let (_, table) = eventually(&format!("{second}/api/tables/zoos"), |_, b| b["version"] == 2).await;
     assert_eq!(table["fields"]["city"], json!({"type": "string"}), "{table}");
-    // The second copy validates writes against the new schema.
+    // The second copy validates writes against the new schema (and accepts the admin's
+    // token that the first copy issued: the copies share the store's signing secret).
     let response = reqwest::Client::new()
         .post(format!("{second}/api/tables/zoos/rows"))
+        .bearer_auth(first.token.as_deref().expect("admin token"))
         .json(&json!({"name": "Berlin", "city": "Berlin"}))
         .send()
         .await

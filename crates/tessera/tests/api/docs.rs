@@ -185,9 +185,9 @@ async fn openapi_describes_every_table_and_validates(t: TestApp) {
     assert_valid(run_validator(&document).await, &document);
     assert!(document["openapi"].as_str().is_some_and(|v| v.starts_with("3.1")), "OpenAPI 3.1: {}", document["openapi"]);
 
-    // One path set per table, and no other row paths.
-    assert_eq!(tables_in(&document), ["animals", "keepers", "zoos"].map(String::from).into());
-    for table in ["animals", "keepers", "zoos"] {
+    // One path set per table (the built-in users table too), and no other row paths.
+    assert_eq!(tables_in(&document), ["animals", "keepers", "users", "zoos"].map(String::from).into());
+    for table in ["animals", "keepers", "users", "zoos"] {
         assert_row_paths(&document, table);
         let row = row_schema(&document, table);
         for system in ["id", "created_at", "updated_at"] {
@@ -244,13 +244,14 @@ async fn openapi_describes_every_table_and_validates(t: TestApp) {
 async fn openapi_follows_schema_changes(t: TestApp) {
     t.create_table("animals", json!({"name": "string"})).await;
     let document = openapi(&t).await;
-    assert_eq!(tables_in(&document), ["animals"].map(String::from).into());
+    // The built-in users table is always there.
+    assert_eq!(tables_in(&document), ["animals", "users"].map(String::from).into());
     assert!(row_schema(&document, "animals")["properties"]["age"].is_null());
 
     // Created.
     t.create_table("birds", json!({"wingspan": "float"})).await;
     let document = openapi(&t).await;
-    assert_eq!(tables_in(&document), ["animals", "birds"].map(String::from).into());
+    assert_eq!(tables_in(&document), ["animals", "birds", "users"].map(String::from).into());
     assert!(types(&row_schema(&document, "birds")["properties"]["wingspan"]).contains(&"number"));
 
     // Migrated: new field, changed type, new limits.
@@ -270,14 +271,14 @@ async fn openapi_follows_schema_changes(t: TestApp) {
     let (status, body) = t.patch("/api/tables/animals", json!({"name": "creatures"})).await;
     assert_eq!(status, StatusCode::OK, "{body}");
     let document = openapi(&t).await;
-    assert_eq!(tables_in(&document), ["birds", "creatures"].map(String::from).into());
+    assert_eq!(tables_in(&document), ["birds", "creatures", "users"].map(String::from).into());
     assert!(row_schema(&document, "creatures")["properties"]["age"].is_object());
 
     // Dropped.
     let (status, _) = t.delete("/api/tables/birds").await;
     assert_eq!(status, StatusCode::NO_CONTENT);
     let document = openapi(&t).await;
-    assert_eq!(tables_in(&document), ["creatures"].map(String::from).into());
+    assert_eq!(tables_in(&document), ["creatures", "users"].map(String::from).into());
     let components: Vec<&String> = document["components"]["schemas"].as_object().unwrap().keys().collect();
     assert!(
         !components.iter().any(|name| name.starts_with("animals") || name.starts_with("birds")),
@@ -409,7 +410,7 @@ async fn binary_serves_health_docs_and_openapi(location: StoreLocation) {
     assert_eq!(status, StatusCode::CREATED);
     let (status, document) = server.get("/api/openapi.json").await;
     assert_eq!(status, StatusCode::OK);
-    assert_eq!(tables_in(&document), ["animals"].map(String::from).into());
+    assert_eq!(tables_in(&document), ["animals", "users"].map(String::from).into());
     assert_valid(run_validator(&document).await, &document);
     check_swagger_page(&server.client, &server.base, "/docs").await;
 }

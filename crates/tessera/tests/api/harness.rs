@@ -219,6 +219,15 @@ impl TestApp {
         body
     }
 
+    /// Creates a table without the managed `owner` field (`"owner": false`) and asserts it
+    /// worked: for scenarios that compare exact field lists and have no use for owners.
+    pub async fn create_unowned_table(&self, name: &str, fields: Value) -> Value {
+        let body = serde_json::json!({"name": name, "fields": fields, "owner": false});
+        let (status, body) = self.post("/api/tables", body).await;
+        assert_eq!(status, StatusCode::CREATED, "create table {name}: {body}");
+        body
+    }
+
     /// Creates rows (array) and returns their ids.
     pub async fn insert(&self, table: &str, rows: Value) -> Vec<i64> {
         let (status, body) = self.post(&format!("/api/tables/{table}/rows"), rows).await;
@@ -314,6 +323,18 @@ impl TestApp {
         self.list(table, "limit=1000").await
     }
 
+    /// The names of the tables `GET /api/tables` lists, in its order (the built-in `users`
+    /// table, id 1, first).
+    pub async fn table_names(&self) -> Vec<String> {
+        let (status, list) = self.get("/api/tables").await;
+        assert_eq!(status, StatusCode::OK, "list tables: {list}");
+        let items = list["items"].as_array().unwrap_or_else(|| panic!("items in {list}"));
+        items
+            .iter()
+            .map(|table| table["name"].as_str().unwrap_or_else(|| panic!("name in {table}")).to_string())
+            .collect()
+    }
+
     /// The schema, every row and the history of a table.
     pub async fn snapshot(&self, table: &str) -> Snapshot {
         let (status, schema) = self.get(&format!("/api/tables/{table}")).await;
@@ -392,6 +413,9 @@ pub fn bare_tessera_command() -> std::process::Command {
         "TESSERA_MAX_BODY_BYTES",
         "TESSERA_SQLITE_READERS",
         "TESSERA_PG_POOL_SIZE",
+        // `tessera serve` gets the harness's admin explicitly (Server::start_with).
+        "TESSERA_ADMIN_EMAIL",
+        "TESSERA_ADMIN_PASSWORD",
     ] {
         command.env_remove(variable);
     }
@@ -488,9 +512,18 @@ pub fn free_port() -> u16 {
 }
 
 /// `tessera serve` as a child process on a free port; killed (SIGKILL) when dropped.
+///
+/// The server bootstraps the harness's admin ([`ADMIN_EMAIL`], [`ADMIN_PASSWORD`]) from
+/// `TESSERA_ADMIN_EMAIL`/`TESSERA_ADMIN_PASSWORD`; `client` sends that admin's token with
+/// every request, `anonymous` sends none.
 pub struct Server {
     pub base: String,
+    /// Sends `Authorization: Bearer <the admin's access token>` by default.
     pub client: reqwest::Client,
+    /// No `Authorization` header.
+    pub anonymous: reqwest::Client,
+    /// The admin's access token (what `client` sends).
+    pub token: String,
     child: Option<std::process::Child>,
     log: PathBuf,
     _log_dir: tempfile::TempDir,
@@ -509,6 +542,7 @@ impl Server {
             let port = free_port();
             let mut command = tessera_command(location);
             command.arg("serve").arg("--addr").arg(format!("127.0.0.1:{port}")).args(serve_args);
+            Server::with_admin(&mut command);
             match Server::launch(command, port).await {
                 Ok(server) => return server,
                 // Someone took the port between our probe and the server's bind: try another.
@@ -518,8 +552,15 @@ impl Server {
         }
     }
 
-    /// Spawns a prepared `tessera ... serve` command that will listen on `port`, and waits
-    /// until `/health` answers 200; on failure, the server's log.
+    /// Has `command` (a `tessera ... serve`) create the harness's admin at start-up if the
+    /// store has no admin yet (on a store that has one already, it is simply there).
+    pub fn with_admin(command: &mut std::process::Command) -> &mut std::process::Command {
+        command.env("TESSERA_ADMIN_EMAIL", ADMIN_EMAIL).env("TESSERA_ADMIN_PASSWORD", ADMIN_PASSWORD)
+    }
+
+    /// Spawns a prepared `tessera ... serve` command that will listen on `port` (and knows
+    /// the harness's admin: see [`Server::with_admin`]), waits until `/health` answers 200
+    /// and signs the admin in; on failure, the server's log.
     pub async fn launch(mut command: std::process::Command, port: u16) -> Result<Server, String> {
         let log_dir = tempfile::tempdir().expect("temp dir");
         let log = log_dir.path().join("server.log");
@@ -528,10 +569,51 @@ impl Server {
             .stdout(std::fs::File::create(&log).expect("log file"))
             .stderr(std::fs::OpenOptions::new().append(true).open(&log).expect("log file"));
         let child = command.spawn().unwrap_or_else(|e| panic!("cannot start tessera serve: {e}"));
-        let client = reqwest::Client::builder().timeout(std::time::Duration::from_secs(180)).build().expect("client");
-        let mut server =
-            Server { base: format!("http://127.0.0.1:{port}"), client, child: Some(child), log, _log_dir: log_dir };
-        server.wait_healthy(std::time::Duration::from_secs(60)).await.map(|()| server)
+        let anonymous =
+            reqwest::Client::builder().timeout(std::time::Duration::from_secs(180)).build().expect("client");
+        let mut server = Server {
+            base: format!("http://127.0.0.1:{port}"),
+            client: anonymous.clone(),
+            anonymous,
+            token: String::new(),
+            child: Some(child),
+            log,
+            _log_dir: log_dir,
+        };
+        server.wait_healthy(std::time::Duration::from_secs(60)).await?;
+        server.sign_in_admin().await?;
+        Ok(server)
+    }
+
+    /// Signs the harness's admin in and rebuilds `client` to send its token by default;
+    /// on failure (the server is killed) returns the answer and the server's log.
+    async fn sign_in_admin(&mut self) -> Result<(), String> {
+        let body = serde_json::json!({"identity": ADMIN_EMAIL, "password": ADMIN_PASSWORD});
+        let answer = match self.anonymous.post(format!("{}/api/auth/login", self.base)).json(&body).send().await {
+            Ok(response) => read(response).await,
+            Err(e) => {
+                self.kill();
+                return Err(format!("admin login failed: {e}:\n{}", self.log()));
+            }
+        };
+        let token = match (&answer.0, answer.1["access_token"].as_str()) {
+            (&StatusCode::OK, Some(token)) => token.to_string(),
+            _ => {
+                self.kill();
+                return Err(format!("admin login answered {} {}:\n{}", answer.0, answer.1, self.log()));
+            }
+        };
+        let mut headers = reqwest::header::HeaderMap::new();
+        let mut value = reqwest::header::HeaderValue::from_str(&format!("Bearer {token}")).expect("token header");
+        value.set_sensitive(true);
+        headers.insert(reqwest::header::AUTHORIZATION, value);
+        self.client = reqwest::Client::builder()
+            .timeout(std::time::Duration::from_secs(180))
+            .default_headers(headers)
+            .build()
+            .expect("client");
+        self.token = token;
+        Ok(())
     }
 
     /// Waits for `/health` to answer 200; on failure returns the server's log.

@@ -55,7 +55,8 @@ async fn schema_of(t: &TestApp, table: &str) -> Value {
 }
 
 async fn put_adds_drops_and_changes_types(t: TestApp) {
-    t.create_table("zoo", json!({"name": "string", "age": "integer", "legs": "integer", "old": "text"})).await;
+    // Without an owner: the exact field list is checked below.
+    t.create_unowned_table("zoo", json!({"name": "string", "age": "integer", "legs": "integer", "old": "text"})).await;
     t.insert(
         "zoo",
         json!([
@@ -142,9 +143,7 @@ async fn patch_renames_table_keeping_rows(t: TestApp) {
     assert_eq!(schema["version"], 2);
     assert_eq!(t.all_rows("beasts").await, before, "every row kept, ids and timestamps included");
     assert_eq!(t.all_rows(&table_id.to_string()).await, before);
-    let (_, listed) = t.get("/api/tables").await;
-    let names: Vec<&str> = listed["items"].as_array().unwrap().iter().map(|s| s["name"].as_str().unwrap()).collect();
-    assert_eq!(names, ["beasts"]);
+    assert_eq!(t.table_names().await, ["users", "beasts"], "the built-in users table, and beasts");
 
     let ids = t.insert("beasts", json!([{"name": "Kit"}])).await;
     assert!(ids[0] > before.last().unwrap()["id"].as_i64().unwrap());
@@ -160,7 +159,8 @@ async fn patch_renames_table_keeping_rows(t: TestApp) {
 }
 
 async fn patch_renames_field_keeping_data(t: TestApp) {
-    t.create_table(
+    // Without an owner: the exact field list is checked below.
+    t.create_unowned_table(
         "animals",
         json!({"name": "string", "weight": {"type": "float", "min": 0, "indexed": true}, "age": "integer"}),
     )
@@ -221,8 +221,12 @@ async fn patch_renames_field_keeping_data(t: TestApp) {
 }
 
 async fn patch_adds_alters_and_drops_fields(t: TestApp) {
-    t.create_table("zoo", json!({"name": {"type": "string", "max_length": 50}, "age": "integer", "legs": "integer"}))
-        .await;
+    // Without an owner: the exact field list is checked below.
+    t.create_unowned_table(
+        "zoo",
+        json!({"name": {"type": "string", "max_length": 50}, "age": "integer", "legs": "integer"}),
+    )
+    .await;
     t.insert("zoo", json!([{"name": "Leo", "age": 7, "legs": 4}, {"name": "Mia", "age": 60, "legs": 4}])).await;
 
     // Add.
@@ -781,7 +785,8 @@ async fn constraints_survive_rebuilds_and_renames(t: TestApp) {
 }
 
 async fn history_records_every_version(t: TestApp) {
-    let created = t.create_table("zoos", json!({"name": "string"})).await;
+    // Without an owner: the exact fields of the first version are checked below.
+    let created = t.create_unowned_table("zoos", json!({"name": "string"})).await;
     t.insert("zoos", json!([{"name": "Paris"}, {"name": "forty"}])).await;
     let (status, _) = t.put("/api/tables/zoos", json!({"fields": {"name": "string", "size": "integer"}})).await;
     assert_eq!(status, StatusCode::OK);
@@ -920,7 +925,9 @@ async fn writes_during_migrations_are_never_lost(t: TestApp) {
     let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
     let mut writers = Vec::new();
     for writer in 0..4 {
+        // As the admin: an anonymous write would be refused (401) before it met a migration.
         let (client, base, stop) = (t.client.clone(), t.base.clone(), stop.clone());
+        let token = t.token.clone().expect("admin token");
         writers.push(tokio::spawn(async move {
             let mut answers: Vec<(u16, Value)> = Vec::new();
             let mut i = 0;
@@ -931,8 +938,8 @@ async fn writes_during_migrations_are_never_lost(t: TestApp) {
                 } else {
                     json!([{"n": writer * 1000 + i}, {"n": writer * 1000 + i}])
                 };
-                let response =
-                    client.post(format!("{base}/api/tables/busy/rows")).json(&body).send().await.expect("request");
+                let request = client.post(format!("{base}/api/tables/busy/rows")).bearer_auth(&token).json(&body);
+                let response = request.send().await.expect("request");
                 let status = response.status().as_u16();
                 let text = response.text().await.unwrap_or_default();
                 answers.push((status, serde_json::from_str(&text).unwrap_or(Value::String(text))));

@@ -68,7 +68,8 @@ async fn create_one_many_and_ndjson(t: TestApp) {
     let first_id = row["id"].as_i64().expect("id");
     assert!(row["created_at"].as_str().is_some_and(|at| at.ends_with('Z')), "{row}");
     let keys: Vec<&str> = row.as_object().unwrap().keys().map(String::as_str).collect();
-    assert_eq!(keys.len(), 13 + 3, "every field plus id, created_at, updated_at: {row}");
+    assert_eq!(keys.len(), 13 + 4, "every field plus id, owner, created_at, updated_at: {row}");
+    assert_eq!(row["owner"], t.admin_id, "the creating user owns the row: {row}");
 
     // Many: a JSON array answers {"created": n, "ids": [...]}.
     let (status, body) = t
