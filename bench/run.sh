@@ -215,6 +215,22 @@ json_field() {
   python3 -c 'import json, sys; v = json.load(sys.stdin)[sys.argv[1]]; print(v if isinstance(v, str) else json.dumps(v))' "$1"
 }
 
+# wait_idle PID: waits (at most 60 s) until the process stops using CPU — until the
+# requests a finished wrk left in flight are done (a closed connection does not stop a
+# password hash already running, for one) — so they do not eat into the next measurement.
+wait_idle() {
+  local pid="$1" before after _
+  before="$(awk '{ print $14 + $15 }' "/proc/$pid/stat")"
+  for _ in $(seq 1 120); do
+    sleep 0.5
+    after="$(awk '{ print $14 + $15 }' "/proc/$pid/stat")"
+    # Under 10 ticks (100 ms of CPU) in half a second: idle.
+    [ $((after - before)) -lt 10 ] && return 0
+    before="$after"
+  done
+  log "server $pid still busy 60 s after a load ended"
+}
+
 kib() { awk -v key="$2:" '$1 == key { print $2 }' "/proc/$1/status"; }
 
 # ---------------------------------------------------------------- build
@@ -231,10 +247,26 @@ fi
 put store "$STORE"
 put quick "$QUICK"
 put date "$(date -u +%Y-%m-%dT%H:%M:%SZ)"
-put commit "$(cd "$ROOT" && git rev-parse --short HEAD 2>/dev/null || echo unknown)$(cd "$ROOT" &&
-  git diff --quiet HEAD -- crates bench/ceiling Cargo.toml Cargo.lock 2>/dev/null ||
-  echo " (with uncommitted changes: git diff HEAD -- crates bench/ceiling Cargo.toml Cargo.lock | sha256sum = $(
-    git diff HEAD -- crates bench/ceiling Cargo.toml Cargo.lock | sha256sum | cut -c1-12))")"
+# What the binaries are built from: crates (not their tests), the ceiling, the manifests.
+# Uncommitted changes (new untracked files included) are named, with a sha256 of the diff
+# and of the untracked files' contents, so two runs can be told to be on the same tree.
+BUILD_PATHS=(crates ':(exclude)crates/*/tests/*' bench/ceiling Cargo.toml Cargo.lock)
+tree_state() {
+  local changed untracked
+  changed="$(git status --porcelain --untracked-files=all -- "${BUILD_PATHS[@]}" 2>/dev/null | cut -c4- | paste -sd ' ' -)"
+  [ -n "$changed" ] || return 0
+  untracked="$(git ls-files --others --exclude-standard -- "${BUILD_PATHS[@]}")"
+  echo " with uncommitted changes to $changed (sha256 $({
+    git diff HEAD -- "${BUILD_PATHS[@]}"
+    for file in $untracked; do
+      echo "$file"
+      cat "$file"
+    done
+  } | sha256sum | cut -c1-12))"
+}
+put commit "$(cd "$ROOT" && git rev-parse --short HEAD 2>/dev/null || echo unknown)$(cd "$ROOT" && tree_state)"
+put bench_tree "$(cd "$ROOT" && if git diff --quiet HEAD -- bench 2>/dev/null; then echo "bench/ as committed"; else
+  echo "uncommitted changes to $(git diff --name-only HEAD -- bench | paste -sd ' ' -)"; fi)"
 put cpus "$(nproc)"
 put cpu_model "$(awk -F': ' '/^model name/ { print $2; exit }' /proc/cpuinfo)"
 put load_before "$(cut -d' ' -f1-3 /proc/loadavg)"
@@ -389,6 +421,7 @@ measure() {
     log "$key: wrk warm-up (${warmup} s)"
     wrk -t"$THREADS" -c"$CONNECTIONS" -d"${warmup}s" -s "$LUA" "http://127.0.0.1:$PORT" -- "$@" \
       >"$WORK/wrk-$key-warmup.txt" 2>&1 || die "wrk warm-up for $key failed: $(cat "$WORK/wrk-$key-warmup.txt")"
+    wait_idle "$SERVER_PID"
   fi
   log "$key: wrk -t$THREADS -c$CONNECTIONS -d${duration}s"
   wrk -t"$THREADS" -c"$CONNECTIONS" -d"${duration}s" --timeout 10s --latency -s "$LUA" \
@@ -506,7 +539,15 @@ stop_live_server
 
 # ---------------------------------------------------------------- report
 mkdir -p "$BENCH/results"
-REPORT="$BENCH/results/$STORE-$(date -u +%Y-%m-%d)$(if [ "$QUICK" = 1 ]; then echo -quick; fi).md"
+REPORT_BASE="$BENCH/results/$STORE-$(date -u +%Y-%m-%d)"
+REPORT_SUFFIX="$(if [ "$QUICK" = 1 ]; then echo -quick; fi).md"
+REPORT="$REPORT_BASE$REPORT_SUFFIX"
+# Never overwrite an earlier report of the same day: <store>-<date>-2.md, -3, ...
+n=1
+while [ -e "$REPORT" ]; do
+  n=$((n + 1))
+  REPORT="$REPORT_BASE-$n$REPORT_SUFFIX"
+done
 python3 "$LIB/report.py" "$KV" >"$REPORT"
 cat "$REPORT"
 log "report written to ${REPORT#"$ROOT"/}"

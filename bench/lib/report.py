@@ -100,7 +100,7 @@ def main():
     title = "smoke run (--quick)" if kv.get("quick") == "1" else "full run"
     w(f"# tessera zoo benchmark: {store}, {title}")
     w("")
-    w(f"- date: {kv.get('date', '?')}; commit: {kv.get('commit', '?')}")
+    w(f"- date: {kv.get('date', '?')}; commit: {kv.get('commit', '?')}; benchmark scripts: {kv.get('bench_tree', '?')}")
     w(f"- machine: {kv.get('cpus', '?')} CPUs ({kv.get('cpu_model', '?')}); "
       f"load average before: {kv.get('load_before', '?')}, after: {kv.get('load_after', '?')}")
     w(f"- seed: {fmt_int(num(kv, 'zoos'))} zoos, {fmt_int(num(kv, 'animals'))} animals; "

@@ -2,7 +2,7 @@
 //! text built by the database and are passed through untouched.
 
 use crate::access::{authorize, precheck, RequestMacros};
-use crate::auth::users::{hash_password_in, prepare_user_body};
+use crate::auth::users::prepare_user_body;
 use crate::auth::Caller;
 use crate::catalog::Table;
 use crate::cursor;
@@ -187,7 +187,7 @@ impl App {
         }
         if table.is_users() {
             for row in rows.iter_mut() {
-                hash_password_in(row).await?;
+                self.hash_password_in(row).await?;
             }
         }
         let inserted =
@@ -278,12 +278,15 @@ impl App {
         let macros_row = values.clone();
         let macros = RequestMacros { caller, body: Some((&table.schema, &macros_row)) };
         let access = condition.map(|expr| AccessFilter { expr, macros: &macros });
-        let new_password = table.is_users() && hash_password_in(&mut values).await?;
+        let new_password = table.is_users() && self.hash_password_in(&mut values).await?;
         let updated = self
             .store()
             .update_row(&table.schema, id_number, values, access.as_ref())
             .await?
             .ok_or_else(|| CoreError::RowNotFound { table: table.schema.name.clone(), id: id.to_string() })?;
+        if table.is_users() {
+            self.forget_user_tokens(id_number);
+        }
         if new_password {
             // Sessions started with the old password end.
             self.store().revoke_user_refresh_tokens(id_number, self.now()).await?;
@@ -302,6 +305,7 @@ impl App {
         }
         if table.is_users() {
             self.store().delete_user_tokens(id_number).await?;
+            self.forget_user_tokens(id_number);
         }
         Ok(())
     }

@@ -7,7 +7,9 @@
 
 mod caller;
 mod clock;
+mod hashing;
 mod sessions;
+mod token_cache;
 mod tokens;
 pub(crate) mod users;
 
@@ -65,6 +67,8 @@ pub(crate) struct AuthState {
     pub clock: Arc<dyn Clock>,
     pub per_account: Mutex<RateLimiter>,
     pub per_address: Mutex<RateLimiter>,
+    pub passwords: hashing::PasswordWorkers,
+    pub api_tokens: token_cache::TokenCache,
 }
 
 impl AuthState {
@@ -85,6 +89,8 @@ impl AuthState {
             signer: Signer::new(secret.as_bytes(), ISSUER),
             per_account: Mutex::new(RateLimiter::new(config.login_attempts_per_account, 60, RATE_LIMIT_KEYS)),
             per_address: Mutex::new(RateLimiter::new(config.login_attempts_per_address, 60, RATE_LIMIT_KEYS)),
+            passwords: hashing::PasswordWorkers::new(),
+            api_tokens: token_cache::TokenCache::default(),
             config,
             clock,
         })

@@ -2,6 +2,7 @@
 //! account as for a wrong password), refresh with rotation and reuse detection, logout,
 //! and turning a presented bearer token into a [`Caller`].
 
+use super::token_cache::VerifiedToken;
 use super::{Caller, Principal, Scopes};
 use crate::{App, CoreError};
 use serde::Serialize;
@@ -44,16 +45,18 @@ impl App {
         let users = self.users_table()?;
         let credentials = self.store().credentials(&users.schema, column, &key).await?;
         let password = password.to_string();
-        let verified = tokio::task::spawn_blocking(move || match credentials {
-            Some(found) if tessera_auth::password::verify_password(&password, &found.password_hash) => Some(found),
-            Some(_) => None,
-            None => {
-                tessera_auth::password::verify_against_nothing(&password);
-                None
-            }
-        })
-        .await
-        .map_err(|e| CoreError::Internal(tessera_store::StoreError::Pool(format!("password check failed: {e}"))))?;
+        let verified = self
+            .auth()
+            .passwords
+            .run(move || match credentials {
+                Some(found) if tessera_auth::password::verify_password(&password, &found.password_hash) => Some(found),
+                Some(_) => None,
+                None => {
+                    tessera_auth::password::verify_against_nothing(&password);
+                    None
+                }
+            })
+            .await?;
         let Some(user) = verified else { return Err(CoreError::InvalidCredentials) };
         if let Ok(mut limiter) = self.auth().per_account.lock() {
             limiter.reset(&format!("account:{column}:{key}"));
@@ -176,17 +179,32 @@ impl App {
     async fn authenticate_api_token(&self, token: &str, now: i64) -> Result<Caller, CoreError> {
         let invalid = || CoreError::InvalidToken("the API token is not valid".into());
         let (id, secret) = opaque::parse(Kind::Api, token).ok_or_else(invalid)?;
-        let record = self.store().api_token(id).await?.ok_or_else(invalid)?;
-        if !opaque::secret_matches(secret, &record.secret_hash) || record.revoked_at.is_some() {
+        let verified = match self.auth().api_tokens.get(id) {
+            Some(cached) => cached,
+            None => {
+                let record = self.store().api_token(id).await?.ok_or_else(invalid)?;
+                if record.revoked_at.is_some() {
+                    return Err(invalid());
+                }
+                let users = self.users_table()?;
+                let role = self.store().user_role(&users.schema, record.user_id).await?.ok_or_else(invalid)?;
+                let items: Vec<String> = serde_json::from_value(record.scopes).map_err(|_| invalid())?;
+                let scopes = Scopes::parse(&items).map_err(|_| invalid())?;
+                let verified = VerifiedToken {
+                    secret_hash: record.secret_hash,
+                    expires_at: record.expires_at,
+                    principal: Principal { user_id: record.user_id, role, scopes: Some(scopes) },
+                };
+                self.auth().api_tokens.put(id, verified.clone());
+                verified
+            }
+        };
+        if !opaque::secret_matches(secret, &verified.secret_hash) {
             return Err(invalid());
         }
-        if record.expires_at.is_some_and(|expires_at| now >= expires_at) {
+        if verified.expires_at.is_some_and(|expires_at| now >= expires_at) {
             return Err(CoreError::InvalidToken("the API token has expired".into()));
         }
-        let users = self.users_table()?;
-        let role = self.store().user_role(&users.schema, record.user_id).await?.ok_or_else(invalid)?;
-        let items: Vec<String> = serde_json::from_value(record.scopes).map_err(|_| invalid())?;
-        let scopes = Scopes::parse(&items).map_err(|_| invalid())?;
-        Ok(Caller::User(Principal { user_id: record.user_id, role, scopes: Some(scopes) }))
+        Ok(Caller::User(verified.principal))
     }
 }

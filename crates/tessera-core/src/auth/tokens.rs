@@ -124,6 +124,7 @@ impl App {
         let id = id.parse::<i64>().map_err(|_| not_found())?;
         let owner = (!caller.is_admin()).then_some(user_id);
         if self.store().revoke_api_token(id, owner, self.auth().now()).await? {
+            self.auth().api_tokens.evict(id);
             Ok(())
         } else {
             Err(not_found())

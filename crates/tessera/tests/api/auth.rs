@@ -32,6 +32,7 @@ both_stores!(
     api_token_scopes_per_table,
     api_token_scope_requests_are_checked,
     api_tokens_expire,
+    deleting_a_user_or_changing_a_password_ends_their_credentials,
     passwords_never_appear,
     cors_is_off_by_default,
     cors_allows_only_configured_origins,
@@ -664,6 +665,32 @@ async fn api_tokens_expire(t: TestApp) {
     assert_eq!(t.call_as(Some(&token), Method::GET, path, None).await.0, StatusCode::OK, "valid until its expiry");
     t.clock.advance(2);
     assert_error(&t.call_as(Some(&token), Method::GET, path, None).await, StatusCode::UNAUTHORIZED, "invalid_token");
+}
+
+/// A deleted user's API tokens and sessions stop working at once, and a password change
+/// ends the user's sessions (refresh tokens) while the new password signs in.
+async fn deleting_a_user_or_changing_a_password_ends_their_credentials(t: TestApp) {
+    animals_and_zoos(&t).await;
+    let (id, access) = t.user_token("leo@zoo.example").await;
+    let api = text(&new_api_token(&t, &access, json!({"name": "ci", "scopes": ["read"]})).await, "token").to_string();
+    let path = "/api/tables/animals/rows";
+    assert_eq!(t.call_as(Some(&api), Method::GET, path, None).await.0, StatusCode::OK);
+
+    let session = t.login("leo@zoo.example", USER_PASSWORD).await;
+    let change = json!({"password": "a brand new one"});
+    let (status, body) =
+        t.call_as(Some(&access), Method::PATCH, &format!("/api/tables/users/rows/{id}"), Some(change)).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_no_password(&body);
+    assert_error(
+        &refresh(&t, text(&session, "refresh_token")).await,
+        StatusCode::UNAUTHORIZED,
+        "invalid_refresh_token",
+    );
+    t.login("leo@zoo.example", "a brand new one").await;
+
+    assert_eq!(t.delete(&format!("/api/tables/users/rows/{id}")).await.0, StatusCode::NO_CONTENT);
+    assert_error(&t.call_as(Some(&api), Method::GET, path, None).await, StatusCode::UNAUTHORIZED, "invalid_token");
 }
 
 // ---------------------------------------------------------------------------------------
