@@ -3,8 +3,9 @@
 //! One argon2id hash takes ~19 MiB and ~20 ms of a core. Run on tokio's blocking pool, a
 //! flood of logins spreads over hundreds of threads, each allocator arena keeping its
 //! 19 MiB afterwards: a login benchmark drove the process past 5 GiB. A pool of one thread
-//! per core (at most four) bounds both the memory (one hash in flight per thread) and the
-//! CPU that logins can take from other requests; excess logins wait in the queue.
+//! per core (at most four) bounds both the memory (one hash in flight per thread, each
+//! thread reusing its argon2 working area: see `tessera_auth::password`) and the CPU that
+//! logins can take from other requests; excess logins wait in the queue.
 
 use crate::CoreError;
 use std::sync::mpsc::{channel, Receiver, Sender};
