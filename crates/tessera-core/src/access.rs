@@ -78,11 +78,10 @@ pub fn authorize<'t>(
     if caller.is_admin() {
         return Ok(None);
     }
-    let what = format!("{} on table '{}'", action.name(), table.schema.name);
     match table.rule(action) {
         CompiledRule::Public => Ok(None),
         CompiledRule::Authenticated if caller.user_id().is_some() => Ok(None),
-        CompiledRule::Authenticated | CompiledRule::Admin | CompiledRule::Broken => Err(caller.refusal(&what)),
+        CompiledRule::Authenticated | CompiledRule::Admin | CompiledRule::Broken => Err(refusal(table, action, caller)),
         CompiledRule::Expression(expr) => {
             let macros = RequestMacros { caller, body: body.map(|row| (&table.schema, row)) };
             let ctx = CompileContext::new(&table.schema).with_macros(&macros);
@@ -90,7 +89,7 @@ pub fn authorize<'t>(
                 Ok(Decision::Always) => Ok(None),
                 Ok(Decision::Depends) if action != Action::Create => Ok(Some(expr)),
                 // A create rule cannot name fields (refused when set), so it is always decided.
-                Ok(_) | Err(_) => Err(caller.refusal(&what)),
+                Ok(_) | Err(_) => Err(refusal(table, action, caller)),
             }
         }
     }
@@ -110,9 +109,15 @@ pub fn precheck(table: &Table, action: Action, caller: &Caller) -> Result<(), Co
         CompiledRule::Admin | CompiledRule::Broken => true,
     };
     if refused {
-        return Err(caller.refusal(&format!("{} on table '{}'", action.name(), table.schema.name)));
+        return Err(refusal(table, action, caller));
     }
     Ok(())
+}
+
+/// The 401/403 for an action the caller may never do (built only when refusing: the
+/// allowed path of every request stays free of formatting).
+fn refusal(table: &Table, action: Action, caller: &Caller) -> CoreError {
+    caller.refusal(&format!("{} on table '{}'", action.name(), table.schema.name))
 }
 
 /// Checks every expression rule of a schema: it must parse and type-check against the

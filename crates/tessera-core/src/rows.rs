@@ -275,7 +275,9 @@ impl App {
             values.retain(|(name, _)| name != OWNER_FIELD);
         }
         let condition = authorize(&table, Action::Update, caller, Some(&values))?;
-        let macros_row = values.clone();
+        // The rule is compiled inside the store call that consumes `values`: keep a copy
+        // for its `@request.body` macros only when there is a rule to compile.
+        let macros_row = if condition.is_some() { values.clone() } else { Vec::new() };
         let macros = RequestMacros { caller, body: Some((&table.schema, &macros_row)) };
         let access = condition.map(|expr| AccessFilter { expr, macros: &macros });
         let new_password = table.is_users() && self.hash_password_in(&mut values).await?;

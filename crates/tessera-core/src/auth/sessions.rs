@@ -62,7 +62,7 @@ impl App {
             limiter.reset(&format!("account:{column}:{key}"));
         }
         let refresh = self.new_refresh_token(user.id, None, now).await?;
-        self.session(user.id, &user.role, refresh, now).await
+        self.session(user.id, refresh, now).await?.ok_or(CoreError::InvalidCredentials)
     }
 
     fn rate_limit(&self, account_key: &str, address_key: &str, now: i64) -> Result<(), CoreError> {
@@ -83,19 +83,22 @@ impl App {
         Ok(opaque::token_text(Kind::Refresh, id, &secret))
     }
 
-    async fn session(&self, user_id: i64, role: &str, refresh_token: String, now: i64) -> Result<Session, CoreError> {
+    /// A session for a user, with the role read from the same row the answer carries;
+    /// `None` if the user no longer exists.
+    async fn session(&self, user_id: i64, refresh_token: String, now: i64) -> Result<Option<Session>, CoreError> {
         let auth = self.auth();
         let ttl = auth.config.access_ttl_seconds;
         let users = self.users_table()?;
-        let user =
-            self.store().get_row(&users.schema, user_id, None).await?.ok_or_else(|| CoreError::InvalidCredentials)?;
-        Ok(Session {
-            access_token: auth.signer.issue(&user_id.to_string(), role, now, ttl),
+        let Some(text) = self.store().get_row(&users.schema, user_id, None).await? else { return Ok(None) };
+        let user: Json = serde_json::from_str(&text).map_err(|e| CoreError::InvalidJson(e.to_string()))?;
+        let role = user["role"].as_str().unwrap_or_default().to_string();
+        Ok(Some(Session {
+            access_token: auth.signer.issue(&user_id.to_string(), &role, now, ttl),
             token_type: "Bearer",
             expires_in: ttl,
             refresh_token,
-            user: serde_json::from_str(&user).map_err(|e| CoreError::InvalidJson(e.to_string()))?,
-        })
+            user,
+        }))
     }
 
     /// Exchanges a refresh token for a new session. The presented token stops working;
@@ -118,9 +121,6 @@ impl App {
         if now >= record.expires_at {
             return Err(CoreError::InvalidRefreshToken);
         }
-        let users = self.users_table()?;
-        let role =
-            self.store().user_role(&users.schema, record.user_id).await?.ok_or(CoreError::InvalidRefreshToken)?;
         let secret = opaque::new_secret();
         let expires_at = now + self.auth().config.refresh_ttl_seconds;
         let Some(new_id) =
@@ -130,7 +130,8 @@ impl App {
             self.store().revoke_refresh_family(record.family_id, now).await?;
             return Err(CoreError::InvalidRefreshToken);
         };
-        self.session(record.user_id, &role, opaque::token_text(Kind::Refresh, new_id, &secret), now).await
+        let refresh_token = opaque::token_text(Kind::Refresh, new_id, &secret);
+        self.session(record.user_id, refresh_token, now).await?.ok_or(CoreError::InvalidRefreshToken)
     }
 
     /// Ends the session of a refresh token (its whole family).

@@ -101,8 +101,16 @@ impl App {
             .store()
             .insert_api_token(user_id, name, &scopes_json, &opaque::hash_secret(&secret), expires_at, now)
             .await?;
-        let record =
-            self.store().api_token(id).await?.ok_or_else(|| CoreError::NotFound("the new token vanished".into()))?;
+        let record = ApiTokenRecord {
+            id,
+            user_id,
+            name: name.to_string(),
+            scopes: scopes_json,
+            secret_hash: String::new(),
+            expires_at,
+            created_at: now,
+            revoked_at: None,
+        };
         Ok(NewApiToken { info: token_json(&record), token: opaque::token_text(Kind::Api, id, &secret) })
     }
 
