@@ -44,6 +44,12 @@ fn field_schema(def: &FieldDef) -> Value {
         FieldType::Enum => {
             json!({"type": "string", "enum": def.values.clone().unwrap_or_default()})
         }
+        FieldType::Relation if def.multiple => {
+            json!({"type": "array", "items": {"type": "integer", "format": "int64", "minimum": 1}})
+        }
+        FieldType::Relation => json!({"type": "integer", "format": "int64", "minimum": 1}),
+        FieldType::File if def.multiple => json!({"type": "array", "items": {"type": "string"}}),
+        FieldType::File => json!({"type": "string"}),
     };
     let object = schema.as_object_mut().expect("schemas are objects");
     if let Some(max_length) = def.max_length {

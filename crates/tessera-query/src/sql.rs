@@ -143,7 +143,7 @@ fn postgres_param_cast(value: &Value, field_type: FieldType) -> &'static str {
 /// [`SqlWriter::push_param`] writes for a value of the field's own kind).
 pub fn postgres_cast(field_type: FieldType) -> &'static str {
     match field_type {
-        FieldType::Integer => "::int8",
+        FieldType::Integer | FieldType::Relation => "::int8",
         FieldType::Float => "::float8",
         FieldType::Boolean => "::bool",
         FieldType::Decimal => "::text::numeric",

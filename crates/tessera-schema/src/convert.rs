@@ -80,6 +80,8 @@ pub fn type_conversion(from: FieldType, to: FieldType) -> Conversion {
         return Lossless;
     }
     match (from, to) {
+        // A link or a stored file name has no meaning as another type, nor the reverse.
+        (Relation | File, _) | (_, Relation | File) => Refused,
         (_, String | Text) => Lossless,
         (String | Text, _) => Checked,
         (Json, _) => Checked,
@@ -109,6 +111,11 @@ pub fn type_conversion(from: FieldType, to: FieldType) -> Conversion {
 pub fn classify(from: &FieldDef, to: &FieldDef) -> Conversion {
     let by_type = type_conversion(from.field_type, to.field_type);
     if by_type == Conversion::Refused {
+        return Conversion::Refused;
+    }
+    // Another target table, or a single value becoming a list: the stored ids or names
+    // mean something else. Drop the field and add a new one instead.
+    if from.target != to.target || from.multiple != to.multiple {
         return Conversion::Refused;
     }
     if from == to {
@@ -228,7 +235,8 @@ fn text_length_bound(def: &FieldDef) -> Option<usize> {
         FieldType::Datetime => Some(27),
         FieldType::Uuid => Some(36),
         // The shortest form of a float can run to hundreds of digits (1e300).
-        FieldType::Float | FieldType::Json => None,
+        FieldType::Relation => Some(20),
+        FieldType::Float | FieldType::Json | FieldType::File => None,
     }
 }
 

@@ -31,11 +31,37 @@ pub enum FieldType {
     Url,
     /// One of a fixed list of strings (`values`).
     Enum,
+    /// A link to a row of another table (`target`): that row's id, or with `multiple` a
+    /// list of ids kept in a junction table managed by tessera.
+    Relation,
+    /// An uploaded file (or with `multiple` a list of them), stored outside the row; the
+    /// row keeps the stored names.
+    File,
 }
 
 impl FieldType {
     /// Every type, in documentation order.
-    pub const ALL: [FieldType; 13] = [
+    pub const ALL: [FieldType; 15] = [
+        FieldType::String,
+        FieldType::Text,
+        FieldType::Integer,
+        FieldType::Float,
+        FieldType::Decimal,
+        FieldType::Boolean,
+        FieldType::Date,
+        FieldType::Datetime,
+        FieldType::Json,
+        FieldType::Uuid,
+        FieldType::Email,
+        FieldType::Url,
+        FieldType::Enum,
+        FieldType::Relation,
+        FieldType::File,
+    ];
+
+    /// The types that hold one plain value in the row itself: every type but relation and
+    /// file, whose values point elsewhere (another row, a stored object).
+    pub const SCALARS: [FieldType; 13] = [
         FieldType::String,
         FieldType::Text,
         FieldType::Integer,
@@ -67,6 +93,8 @@ impl FieldType {
             FieldType::Email => "email",
             FieldType::Url => "url",
             FieldType::Enum => "enum",
+            FieldType::Relation => "relation",
+            FieldType::File => "file",
         }
     }
 
@@ -124,6 +152,24 @@ pub struct FieldDef {
     /// Allowed values (enum only).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub values: Option<Vec<String>>,
+    /// The table a relation points at (relation only).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub target: Option<String>,
+    /// What deleting a referenced row does to this one (relation only; default `restrict`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub on_delete: Option<OnDelete>,
+    /// Holds a list: many related rows, or many files.
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub multiple: bool,
+    /// Largest accepted file, in bytes (file only).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_size: Option<u64>,
+    /// Accepted media types, e.g. `image/png` or `image/*` (file only; default: any).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub mime_types: Option<Vec<String>>,
+    /// Downloads need the row's view rule to pass for the caller (file only).
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub protected: bool,
     /// Managed by tessera (a table's `owner`, the users table's auth fields): set by the
     /// server rather than taken from a body as-is, and never renamed, dropped or changed
     /// by a schema change.
@@ -133,6 +179,36 @@ pub struct FieldDef {
     #[serde(default, skip_serializing_if = "is_false")]
     pub hidden: bool,
 }
+
+/// What deleting a referenced row does to the rows that point at it.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum OnDelete {
+    /// The delete is refused while rows point at it.
+    #[default]
+    Restrict,
+    /// The rows that point at it are deleted too (with `multiple`: only the links).
+    Cascade,
+    /// The link is cleared (with `multiple`: the id leaves the list).
+    SetNull,
+}
+
+impl OnDelete {
+    /// The name users write.
+    pub fn name(self) -> &'static str {
+        match self {
+            OnDelete::Restrict => "restrict",
+            OnDelete::Cascade => "cascade",
+            OnDelete::SetNull => "set_null",
+        }
+    }
+}
+
+/// Largest `max_size` a file field may declare (1 GiB).
+pub const MAX_FILE_SIZE: u64 = 1 << 30;
+
+/// `max_size` of a file field that sets none (5 MiB, as PocketBase).
+pub const DEFAULT_FILE_SIZE: u64 = 5 << 20;
 
 fn is_false(flag: &bool) -> bool {
     !*flag
@@ -152,6 +228,12 @@ impl FieldDef {
             max_length: None,
             pattern: None,
             values: None,
+            target: None,
+            on_delete: None,
+            multiple: false,
+            max_size: None,
+            mime_types: None,
+            protected: false,
             system: false,
             hidden: false,
         }
@@ -231,7 +313,98 @@ impl FieldDef {
         if self.field_type == FieldType::Json && (self.unique || self.indexed) {
             return Err("json fields cannot be unique or indexed".into());
         }
+        self.check_relation_options()?;
+        self.check_file_options()
+    }
+
+    /// The effective `on_delete` of a relation.
+    pub fn on_delete(&self) -> OnDelete {
+        self.on_delete.unwrap_or_default()
+    }
+
+    /// The effective `max_size` of a file field, in bytes.
+    pub fn max_file_size(&self) -> u64 {
+        self.max_size.unwrap_or(DEFAULT_FILE_SIZE)
+    }
+
+    /// Whether the field is a column of the row's table (a relation with `multiple` lives
+    /// in a junction table instead).
+    pub fn is_column(&self) -> bool {
+        !(self.field_type == FieldType::Relation && self.multiple)
+    }
+
+    fn check_relation_options(&self) -> Result<(), String> {
+        let relation = self.field_type == FieldType::Relation;
+        if !relation {
+            if self.target.is_some() || self.on_delete.is_some() {
+                return Err(format!("'target' and 'on_delete' apply to relation fields, not {}", self.field_type));
+            }
+            return Ok(());
+        }
+        let Some(target) = &self.target else {
+            return Err("a relation needs 'target', the name of the table it points at".into());
+        };
+        crate::ident::validate_table_name(target).map_err(|e| format!("has a bad 'target': {e}"))?;
+        if self.on_delete() == OnDelete::SetNull && self.required && !self.multiple {
+            return Err("cannot be required with on_delete 'set_null' (the link would become null)".into());
+        }
+        if self.default.is_some() {
+            return Err("a relation cannot have a 'default'".into());
+        }
+        if self.multiple && self.unique {
+            return Err("a relation with 'multiple' cannot be unique".into());
+        }
         Ok(())
+    }
+
+    fn check_file_options(&self) -> Result<(), String> {
+        if self.field_type != FieldType::File {
+            if self.max_size.is_some() || self.mime_types.is_some() || self.protected {
+                return Err(format!(
+                    "'max_size', 'mime_types' and 'protected' apply to file fields, not {}",
+                    self.field_type
+                ));
+            }
+            if self.multiple && self.field_type != FieldType::Relation {
+                return Err(format!("'multiple' applies to relation and file fields, not {}", self.field_type));
+            }
+            return Ok(());
+        }
+        if self.unique || self.indexed || self.default.is_some() {
+            return Err("a file field cannot be unique, indexed or have a 'default'".into());
+        }
+        match self.max_size {
+            Some(0) => return Err("'max_size' must be at least 1 byte".into()),
+            Some(size) if size > MAX_FILE_SIZE => {
+                return Err(format!("'max_size' must be at most {MAX_FILE_SIZE} bytes (1 GiB)"))
+            }
+            _ => {}
+        }
+        if let Some(types) = &self.mime_types {
+            if types.is_empty() {
+                return Err("'mime_types' must not be empty (leave it out to accept any type)".into());
+            }
+            if let Some(bad) = types.iter().find(|t| !is_media_type_pattern(t)) {
+                return Err(format!(
+                    "'mime_types' lists '{bad}', which is not a media type like 'image/png' or 'image/*'"
+                ));
+            }
+        }
+        Ok(())
+    }
+}
+
+/// `type/subtype` or `type/*`, lower-case letters, digits and `+-.`.
+fn is_media_type_pattern(text: &str) -> bool {
+    let token = |part: &str| {
+        !part.is_empty()
+            && part.len() <= 64
+            && part.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b"+-.".contains(&b))
+    };
+    match text.split_once('/') {
+        Some((kind, "*")) => token(kind),
+        Some((kind, sub)) => token(kind) && token(sub),
+        None => false,
     }
 }
 
@@ -271,6 +444,18 @@ mod tests {
             json!({"type": "string", "pattern": "("}),
             json!({"type": "string", "colour": "red"}),
             json!({"type": "json", "unique": true}),
+            json!({"type": "relation"}),
+            json!({"type": "relation", "target": "bad name"}),
+            json!({"type": "relation", "target": "zoos", "on_delete": "explode"}),
+            json!({"type": "relation", "target": "zoos", "on_delete": "set_null", "required": true}),
+            json!({"type": "relation", "target": "zoos", "multiple": true, "unique": true}),
+            json!({"type": "integer", "target": "zoos"}),
+            json!({"type": "integer", "multiple": true}),
+            json!({"type": "file", "max_size": 0}),
+            json!({"type": "file", "mime_types": []}),
+            json!({"type": "file", "mime_types": ["png"]}),
+            json!({"type": "file", "unique": true}),
+            json!({"type": "string", "protected": true}),
         ] {
             assert!(FieldDef::from_json(&bad).is_err(), "{bad} should be refused");
         }

@@ -13,7 +13,7 @@ pub mod table;
 pub mod validate;
 pub mod value;
 
-pub use field::{FieldDef, FieldType};
+pub use field::{FieldDef, FieldType, OnDelete};
 pub use ident::{validate_field_name, validate_table_name, IdentError, SYSTEM_FIELDS};
 pub use rules::{Action, Rule, Rules};
 pub use table::{parse_fields, FieldsError, TableKind, TableSchema, OWNER_FIELD};

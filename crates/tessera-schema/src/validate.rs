@@ -149,14 +149,23 @@ impl FieldChecker {
 
     /// Coerces one JSON input value (see [`coerce_coded`]).
     pub fn coerce(&self, json: &Json) -> Result<Value, Invalid> {
-        let value = coerce_type(self.def.field_type, json)?;
+        let value = coerce_field(&self.def, json)?;
         self.check(&value)?;
         Ok(value)
     }
 
     /// Parses one text input (CSV cell) value (see [`coerce_text_coded`]).
     pub fn coerce_text(&self, text: &str) -> Result<Value, Invalid> {
-        let value = if text.is_empty() { Value::Null } else { parse_text_type(self.def.field_type, text)? };
+        let value = match (text.is_empty(), self.def.multiple) {
+            (true, _) => coerce_field(&self.def, &Json::Null)?,
+            (false, true) => {
+                let json = parse_json_text(text).map_err(|e| {
+                    Invalid::new(codes::INVALID_FORMAT, format!("{} is not a JSON list ({e})", quote(text)))
+                })?;
+                coerce_field(&self.def, &json)?
+            }
+            (false, false) => parse_text_type(self.def.field_type, text)?,
+        };
         self.check(&value)?;
         Ok(value)
     }
@@ -288,7 +297,7 @@ pub fn coerce(def: &FieldDef, json: &Json) -> Result<Value, String> {
 /// `required` and every option. Compiles the pattern on each call: use a
 /// [`FieldChecker`] (or [`RowValidator`]) for many values.
 pub fn coerce_coded(def: &FieldDef, json: &Json) -> Result<Value, Invalid> {
-    let value = coerce_type(def.field_type, json)?;
+    let value = coerce_field(def, json)?;
     check_value(def, &value)?;
     Ok(value)
 }
@@ -334,6 +343,14 @@ fn check_options(def: &FieldDef, pattern: Option<&Result<Regex, String>>, value:
         Value::Float(f) if t == FieldType::Float => check_float_bounds(def, *f),
         Value::Boolean(_) if t == FieldType::Boolean => Ok(()),
         Value::Json(_) if t == FieldType::Json => Ok(()),
+        Value::Integer(_) if t == FieldType::Relation && !def.multiple => Ok(()),
+        Value::Text(_) if t == FieldType::File && !def.multiple => Ok(()),
+        Value::Json(Json::Array(items)) if def.multiple => {
+            if items.is_empty() && def.required {
+                return Err(Invalid::new(codes::REQUIRED, "is required (at least one item)"));
+            }
+            Ok(())
+        }
         other => {
             Err(Invalid::new(codes::WRONG_TYPE, format!("{} is not a valid {t} value", describe(&other.to_json()))))
         }
@@ -476,6 +493,39 @@ pub(crate) fn cmp_i64_f64(int: i64, float: f64) -> Ordering {
 // Type-level coercion (no options)
 // ---------------------------------------------------------------------------------------
 
+/// Most items a `multiple` field holds.
+pub const MAX_LIST_ITEMS: usize = 1000;
+
+/// Coerces JSON for a field: its type's canonical value, or for a `multiple` field a JSON
+/// list of them (null is the empty list; repeated relation ids are kept once).
+fn coerce_field(def: &FieldDef, json: &Json) -> Result<Value, Invalid> {
+    if !def.multiple {
+        return coerce_type(def.field_type, json);
+    }
+    let items: &[Json] = match json {
+        Json::Null => &[],
+        Json::Array(items) => items,
+        other => return Err(wrong_type("a list", other)),
+    };
+    if items.len() > MAX_LIST_ITEMS {
+        return Err(Invalid::new(
+            codes::OUT_OF_RANGE,
+            format!("holds {} items; at most {MAX_LIST_ITEMS}", items.len()),
+        ));
+    }
+    let mut list: Vec<Json> = Vec::with_capacity(items.len());
+    for item in items {
+        if item.is_null() {
+            return Err(Invalid::new(codes::WRONG_TYPE, "must not hold null items"));
+        }
+        let value = coerce_type(def.field_type, item)?.to_json();
+        if !list.contains(&value) {
+            list.push(value);
+        }
+    }
+    Ok(Value::Json(Json::Array(list)))
+}
+
 /// Coerces JSON into a type's canonical value, without looking at options.
 pub(crate) fn coerce_type(t: FieldType, json: &Json) -> Result<Value, Invalid> {
     if json.is_null() {
@@ -511,7 +561,33 @@ pub(crate) fn coerce_type(t: FieldType, json: &Json) -> Result<Value, Invalid> {
             check_json_nul(json)?;
             Ok(Value::Json(json.clone()))
         }
+        FieldType::Relation => match json {
+            Json::Number(number) => match number.as_i64() {
+                Some(id) if id > 0 => Ok(Value::Integer(id)),
+                _ => Err(Invalid::new(
+                    codes::OUT_OF_RANGE,
+                    format!("must be a row id (a positive integer), got {number}"),
+                )),
+            },
+            other => Err(wrong_type("a row id (a positive integer)", other)),
+        },
+        FieldType::File => parse_text_type(t, expect_string(t, json)?),
     }
+}
+
+/// Longest stored file name.
+pub const FILE_NAME_MAX_CHARS: usize = 255;
+
+/// A stored file name as a row holds it: a plain name, never a path.
+fn check_file_name(name: &str) -> Result<(), Invalid> {
+    let bad = name.is_empty()
+        || name.chars().count() > FILE_NAME_MAX_CHARS
+        || name.starts_with('.')
+        || name.chars().any(|c| c == '/' || c == '\\' || c.is_control());
+    if bad {
+        return Err(Invalid::new(codes::INVALID_FORMAT, format!("{} is not a stored file name", quote(name))));
+    }
+    Ok(())
 }
 
 fn expect_string(t: FieldType, json: &Json) -> Result<&str, Invalid> {
@@ -618,6 +694,11 @@ pub(crate) fn parse_text_type(t: FieldType, text: &str) -> Result<Value, Invalid
         FieldType::Date => parse_date(text).map(Value::Text),
         FieldType::Datetime => parse_datetime(text).map(Value::Text),
         FieldType::Uuid => parse_uuid(text).map(Value::Text),
+        FieldType::Relation => match parse_integer_text(text)? {
+            id if id > 0 => Ok(Value::Integer(id)),
+            id => Err(Invalid::new(codes::OUT_OF_RANGE, format!("must be a row id (a positive integer), got {id}"))),
+        },
+        FieldType::File => check_file_name(text).map(|()| Value::Text(text.to_string())),
         FieldType::Json => {
             let json = parse_json_text(text)
                 .map_err(|e| Invalid::new(codes::INVALID_FORMAT, format!("{} is not valid JSON ({e})", quote(text))))?;

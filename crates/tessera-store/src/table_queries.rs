@@ -14,12 +14,12 @@ use tessera_schema::{FieldDef, FieldType, TableSchema};
 pub fn column_type(dialect: Dialect, field_type: FieldType) -> &'static str {
     match dialect {
         Dialect::Sqlite => match field_type {
-            FieldType::Integer | FieldType::Boolean => "INTEGER",
+            FieldType::Integer | FieldType::Boolean | FieldType::Relation => "INTEGER",
             FieldType::Float => "REAL",
             _ => "TEXT",
         },
         Dialect::Postgres => match field_type {
-            FieldType::Integer => "bigint",
+            FieldType::Integer | FieldType::Relation => "bigint",
             FieldType::Float => "double precision",
             FieldType::Decimal => "numeric",
             FieldType::Boolean => "boolean",

@@ -191,8 +191,12 @@ enum Family {
 
 fn family(field_type: FieldType) -> Family {
     match field_type {
-        FieldType::Integer | FieldType::Float | FieldType::Decimal => Family::Number,
-        FieldType::String | FieldType::Text | FieldType::Email | FieldType::Url | FieldType::Enum => Family::Text,
+        // A relation compares as the id it holds.
+        FieldType::Integer | FieldType::Float | FieldType::Decimal | FieldType::Relation => Family::Number,
+        // A file compares as its stored name.
+        FieldType::String | FieldType::Text | FieldType::Email | FieldType::Url | FieldType::Enum | FieldType::File => {
+            Family::Text
+        }
         FieldType::Uuid => Family::Uuid,
         FieldType::Date => Family::Date,
         FieldType::Datetime => Family::Datetime,
