@@ -199,7 +199,7 @@ fn build_op(args: &Args, dialect: Dialect, schema: &TableSchema) -> Result<Op> {
     Ok(match args.op {
         OpKind::Get => {
             let (sql, params) =
-                row_queries::select_by_id(dialect, schema, 1, None).map_err(|e| anyhow!("rule: {e}"))?;
+                row_queries::select_by_id(dialect, schema, 1, None, &[]).map_err(|e| anyhow!("rule: {e}"))?;
             if params != [Value::Integer(1)] {
                 bail!("select_by_id no longer takes exactly the id as its parameter: {params:?}");
             }
@@ -214,7 +214,8 @@ fn build_op(args: &Args, dialect: Dialect, schema: &TableSchema) -> Result<Op> {
                 None => Vec::new(),
             };
             let spec = ListSpec { filter, sort, after: None, fields: None, limit: args.limit, offset: 0 };
-            let (sql, params) = row_queries::list(dialect, schema, &spec, None).map_err(|e| anyhow!("filter: {e}"))?;
+            let (sql, params) =
+                row_queries::list(dialect, schema, &spec, None, &[]).map_err(|e| anyhow!("filter: {e}"))?;
             Op::List { sql, params }
         }
         OpKind::Create => {

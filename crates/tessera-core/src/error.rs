@@ -66,8 +66,34 @@ pub enum CoreError {
     /// Something else that does not exist (an API token).
     #[error("{0}")]
     NotFound(String),
+    /// A row others still point at through a relation with `on_delete: restrict` (409).
+    #[error("{table} row {id} is still referenced by {}; delete or re-link those rows first", describe_referrers(.by))]
+    Referenced { table: String, id: String, by: Vec<Referrer> },
+    /// A table others point at through relations (409).
+    #[error("table '{table}' is the target of {}; drop or change those fields first", .by.join(", "))]
+    TableReferenced { table: String, by: Vec<String> },
+    /// A relation field whose target is not a table, or a change relations cannot take.
+    #[error("{0}")]
+    InvalidRelation(String),
     #[error("internal error: {0}")]
     Internal(StoreError),
+}
+
+/// Rows of one relation that point at a row.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct Referrer {
+    pub table: String,
+    pub field: String,
+    pub rows: i64,
+}
+
+fn describe_referrers(by: &[Referrer]) -> String {
+    if by.is_empty() {
+        return "rows of other tables".into();
+    }
+    let parts: Vec<String> =
+        by.iter().map(|r| format!("{} row(s) of '{}' (field '{}')", r.rows, r.table, r.field)).collect();
+    parts.join(", ")
 }
 
 fn invalid_row_message(errors: &[FieldError], row_index: Option<usize>) -> String {
@@ -100,6 +126,14 @@ impl From<StoreError> for CoreError {
             StoreError::Duplicate { field, row_index } => CoreError::Duplicate { field, row_index },
             StoreError::MigrationRefused { failing, rows } => CoreError::MigrationRefused { failing, rows },
             StoreError::Stale(name) => CoreError::Stale(name),
+            StoreError::MissingReference { field, target, id, row_index } => CoreError::InvalidRow {
+                errors: vec![FieldError {
+                    field,
+                    code: "missing_reference",
+                    message: format!("refers to row {id} of table '{target}', which does not exist"),
+                }],
+                row_index,
+            },
             other => CoreError::Internal(other),
         }
     }

@@ -7,12 +7,13 @@ pub mod auth;
 pub mod catalog;
 mod cursor;
 mod error;
+pub mod expand;
 pub mod rows;
 pub mod tables;
 
 pub use catalog::{Catalog, Table};
 pub use error::CoreError;
-pub use rows::{ListParams, ListResult, WriteResult};
+pub use rows::{GetParams, ListParams, ListResult, WriteResult};
 pub use tables::{CreateTable, ReplaceTable};
 
 use auth::{AuthConfig, AuthState, Clock, SystemClock};

@@ -6,13 +6,16 @@ use crate::auth::users::prepare_user_body;
 use crate::auth::Caller;
 use crate::catalog::Table;
 use crate::cursor;
+use crate::error::Referrer;
+use crate::expand::{expansions, parse_expand, ExpandNode};
 use crate::{App, CoreError};
 use serde_json::Value as Json;
 use tessera_query::filter::{compile_filter, CompileContext};
 use tessera_query::sort::parse_sort;
 use tessera_query::{FieldResolver, SqlWriter};
+use tessera_schema::relations::inbound;
 use tessera_schema::validate::WriteMode;
-use tessera_schema::{Action, OWNER_FIELD};
+use tessera_schema::{Action, OnDelete, OWNER_FIELD};
 use tessera_store::{AccessFilter, Inserted, ListSpec, NewRow};
 
 /// Rows per page when `limit` is not given.
@@ -33,6 +36,14 @@ pub struct ListParams {
     pub cursor: Option<String>,
     pub fields: Option<String>,
     pub total: Option<String>,
+    pub expand: Option<String>,
+}
+
+/// Query parameters of a single-row read.
+#[derive(Debug, Clone, Default, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct GetParams {
+    pub expand: Option<String>,
 }
 
 /// One page of rows.
@@ -218,18 +229,26 @@ impl App {
         }
     }
 
-    pub async fn get_row(&self, key: &str, id: &str, caller: &Caller) -> Result<String, CoreError> {
-        self.retry_on_stale(|| self.get_row_once(key, id, caller)).await
+    pub async fn get_row(&self, key: &str, id: &str, params: &GetParams, caller: &Caller) -> Result<String, CoreError> {
+        self.retry_on_stale(|| self.get_row_once(key, id, params, caller)).await
     }
 
-    async fn get_row_once(&self, key: &str, id: &str, caller: &Caller) -> Result<String, CoreError> {
+    async fn get_row_once(
+        &self,
+        key: &str,
+        id: &str,
+        params: &GetParams,
+        caller: &Caller,
+    ) -> Result<String, CoreError> {
         let table = self.table(key)?;
         let id_number = parse_id(id)?;
         let condition = authorize(&table, Action::View, caller, None)?;
+        let nodes = self.parse_expand(&table, params.expand.as_deref())?;
         let macros = RequestMacros { caller, body: None };
         let access = condition.map(|expr| AccessFilter { expr, macros: &macros });
+        let expand = expansions(&nodes, caller, &macros);
         self.store()
-            .get_row(&table.schema, id_number, access.as_ref())
+            .get_row(&table.schema, id_number, access.as_ref(), &expand)
             .await?
             .ok_or_else(|| CoreError::RowNotFound { table: table.schema.name.clone(), id: id.to_string() })
     }
@@ -302,7 +321,11 @@ impl App {
         let condition = authorize(&table, Action::Delete, caller, None)?;
         let macros = RequestMacros { caller, body: None };
         let access = condition.map(|expr| AccessFilter { expr, macros: &macros });
-        if !self.store().delete_row(&table.schema, id_number, access.as_ref()).await? {
+        let deleted = match self.store().delete_row(&table.schema, id_number, access.as_ref()).await {
+            Err(tessera_store::StoreError::Referenced) => return Err(self.referenced(&table, id_number).await),
+            other => other?,
+        };
+        if !deleted {
             return Err(CoreError::RowNotFound { table: table.schema.name.clone(), id: id.to_string() });
         }
         if table.is_users() {
@@ -310,6 +333,31 @@ impl App {
             self.forget_user_tokens(id_number);
         }
         Ok(())
+    }
+
+    fn parse_expand(&self, table: &Table, text: Option<&str>) -> Result<Vec<ExpandNode>, CoreError> {
+        match text.map(str::trim).filter(|t| !t.is_empty()) {
+            Some(text) => parse_expand(&self.catalog(), table, text),
+            None => Ok(Vec::new()),
+        }
+    }
+
+    /// The 409 for a delete that relations with `restrict` refused, naming who points at the row.
+    async fn referenced(&self, table: &Table, id: i64) -> CoreError {
+        let catalog = self.catalog();
+        let schemas = catalog.tables().iter().map(|t| &t.schema);
+        let mut by = Vec::new();
+        for link in inbound(schemas, &table.schema.name) {
+            if link.def.on_delete() != OnDelete::Restrict {
+                continue;
+            }
+            match self.store().count_links(&link, id).await {
+                Ok(0) => {}
+                Ok(rows) => by.push(Referrer { table: link.table.clone(), field: link.field.clone(), rows }),
+                Err(e) => return e.into(),
+            }
+        }
+        CoreError::Referenced { table: table.schema.name.clone(), id: id.to_string(), by }
     }
 
     /// One page of rows: one SQL statement, plus a count when `total=true`.
@@ -388,8 +436,10 @@ impl App {
                 ))
             }
         };
+        let nodes = self.parse_expand(&table, params.expand.as_deref())?;
+        let expand = expansions(&nodes, caller, &macros);
         let spec = ListSpec { filter: filter.map(str::to_string), sort, after, fields, limit, offset };
-        let items = self.store().list_rows(schema, &spec, access.as_ref()).await?;
+        let items = self.store().list_rows(schema, &spec, access.as_ref(), &expand).await?;
         let total = if total { Some(self.store().count_rows(schema, filter, access.as_ref()).await?) } else { None };
         let next_cursor = if items.len() == limit as usize {
             items.last().and_then(|last| cursor::encode(last, sort_spec.unwrap_or(""), &spec.sort))

@@ -117,6 +117,11 @@ impl From<CoreError> for ApiError {
                 error
             }
             CoreError::Stale(_) => ApiError::new(StatusCode::CONFLICT, "schema_changed", message),
+            CoreError::Referenced { by, .. } => ApiError::new(StatusCode::CONFLICT, "row_referenced", message)
+                .with_details(by.iter().map(|r| json!(r)).collect()),
+            CoreError::TableReferenced { by, .. } => ApiError::new(StatusCode::CONFLICT, "table_referenced", message)
+                .with_details(by.iter().map(|field| json!({"field": field})).collect()),
+            CoreError::InvalidRelation(_) => ApiError::bad_request("invalid_relation", message),
             CoreError::Unauthenticated(_) => ApiError::new(StatusCode::UNAUTHORIZED, "unauthenticated", message)
                 .with_header(header::WWW_AUTHENTICATE, "Bearer".into()),
             CoreError::InvalidToken(_) => ApiError::new(StatusCode::UNAUTHORIZED, "invalid_token", message)

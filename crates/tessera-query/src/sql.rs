@@ -113,6 +113,22 @@ impl SqlWriter {
         }
     }
 
+    /// An empty writer for a fragment that will be [`SqlWriter::append`]ed to this one:
+    /// its placeholders continue this writer's numbering.
+    pub fn fragment(&self) -> SqlWriter {
+        SqlWriter { dialect: self.dialect, sql: String::with_capacity(128), params: self.params.clone() }
+    }
+
+    /// Appends a fragment made by [`SqlWriter::fragment`] (when nothing was bound here
+    /// since), wrapped in text that `wrap` puts around it; the wrapping text must hold no
+    /// placeholders before the fragment's.
+    pub fn append_wrapped(&mut self, fragment: SqlWriter, wrap: impl FnOnce(&str) -> String) -> &mut Self {
+        debug_assert!(fragment.params.len() >= self.params.len());
+        self.sql.push_str(&wrap(&fragment.sql));
+        self.params = fragment.params;
+        self
+    }
+
     /// The text written so far.
     pub fn sql(&self) -> &str {
         &self.sql

@@ -300,11 +300,12 @@ impl<'a> Source<'a> {
     fn of(value: &'a Value, from: FieldType) -> Result<Source<'a>, Invalid> {
         use FieldType::*;
         match (from, value) {
-            (Integer, Value::Integer(i)) => Ok(Source::Integer(*i)),
+            (Integer | Relation, Value::Integer(i)) => Ok(Source::Integer(*i)),
+            (Relation | File, Value::Json(j)) => Ok(Source::Json(j)),
             (Float, Value::Float(f)) if f.is_finite() => Ok(Source::Float(*f)),
             (Boolean, Value::Boolean(b)) => Ok(Source::Boolean(*b)),
             (Json, Value::Json(j)) => Ok(Source::Json(j)),
-            (String | Text | Enum | Email | Url | Decimal | Date | Datetime | Uuid, Value::Text(s)) => {
+            (String | Text | Enum | Email | Url | Decimal | Date | Datetime | Uuid | File, Value::Text(s)) => {
                 Ok(Source::Text(s))
             }
             _ => Err(Invalid::new(

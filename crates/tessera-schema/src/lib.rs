@@ -8,6 +8,7 @@ pub mod convert;
 pub mod field;
 pub mod ident;
 pub mod plan;
+pub mod relations;
 pub mod rules;
 pub mod table;
 pub mod validate;

@@ -99,9 +99,37 @@ pub struct Plan {
     pub before: TableSchema,
     pub after: TableSchema,
     pub steps: Vec<Step>,
+    /// Other tables whose relations point at this one, with `target` following a rename
+    /// of it: their catalog entries are rewritten in the migration's transaction (the
+    /// database's foreign keys follow the rename by themselves). Filled by the caller,
+    /// which knows the catalog.
+    pub retargeted: Vec<TableSchema>,
 }
 
 impl Plan {
+    /// The same plan over the fields that are columns of the table: what the store
+    /// checks, converts and rebuilds. Junction-table fields (relations with `multiple`)
+    /// are created, renamed and dropped on their own.
+    pub fn columns_only(&self) -> Plan {
+        let column = |def: &FieldDef| def.is_column();
+        let mut before = self.before.clone();
+        before.fields.retain(|_, def| column(def));
+        let mut after = self.after.clone();
+        after.fields.retain(|_, def| column(def));
+        let steps = self
+            .steps
+            .iter()
+            .filter(|step| match step {
+                Step::AddField { field, .. } | Step::DropField { field, .. } => column(field),
+                Step::AlterField { from, to, .. } => column(from) && column(to),
+                Step::RenameField { from, .. } => self.before.fields.get(from).is_none_or(column),
+                Step::RenameTable { .. } | Step::ChangeRules { .. } => true,
+            })
+            .cloned()
+            .collect();
+        Plan { before, after, steps, retargeted: Vec::new() }
+    }
+
     /// True when the requested schema equals the current one.
     pub fn is_noop(&self) -> bool {
         self.steps.is_empty()
@@ -222,7 +250,7 @@ pub fn plan_put(
         kind: before.kind,
         rules: changed_rules(before, rules, &mut steps)?,
     };
-    Ok(Plan { before: before.clone(), after, steps })
+    Ok(Plan { before: before.clone(), after, steps, retargeted: Vec::new() })
 }
 
 /// An explicit schema change (`PATCH /api/tables/{table}`). Applied in this order:
@@ -314,7 +342,7 @@ pub fn plan_patch(before: &TableSchema, patch: &TablePatch) -> Result<Plan, Plan
         kind: before.kind,
         rules: changed_rules(before, patch.rules.as_ref(), &mut steps)?,
     };
-    Ok(Plan { before: before.clone(), after, steps })
+    Ok(Plan { before: before.clone(), after, steps, retargeted: Vec::new() })
 }
 
 fn refuse_managed(name: &str, def: &FieldDef) -> Result<(), PlanError> {

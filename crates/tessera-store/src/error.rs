@@ -27,6 +27,16 @@ pub enum StoreError {
     /// A value the database refused although validation let it through.
     #[error("field '{field}' was refused by the database: {message}")]
     Constraint { field: String, message: String },
+    /// The database refused a link: a referenced row is missing, or a referenced row
+    /// cannot be deleted (`restrict`). Narrowed down to the next two by the store.
+    #[error("a link between rows was refused")]
+    ForeignKey { row_index: Option<usize> },
+    /// A relation names a row that does not exist.
+    #[error("field '{field}' refers to row {id} of table '{target}', which does not exist")]
+    MissingReference { field: String, target: String, id: i64, row_index: Option<usize> },
+    /// The row is still referenced by rows of other tables whose relation restricts deletes.
+    #[error("the row is still referenced")]
+    Referenced,
     /// A migration was refused because existing data does not convert.
     #[error("{failing} row(s) cannot be migrated")]
     MigrationRefused { failing: u64, rows: Vec<FailingRow> },
@@ -56,6 +66,7 @@ impl StoreError {
     pub fn at_row(self, index: usize) -> StoreError {
         match self {
             StoreError::Duplicate { field, .. } => StoreError::Duplicate { field, row_index: Some(index) },
+            StoreError::ForeignKey { .. } => StoreError::ForeignKey { row_index: Some(index) },
             other => other,
         }
     }
@@ -79,6 +90,9 @@ pub(crate) fn classify_sqlite(error: rusqlite::Error) -> StoreError {
                 let field = field.rsplit('.').next().unwrap_or(field).trim().to_string();
                 return StoreError::Duplicate { field, row_index: None };
             }
+            if message.starts_with("FOREIGN KEY constraint failed") {
+                return StoreError::ForeignKey { row_index: None };
+            }
             return StoreError::Constraint { field: String::new(), message: message.clone() };
         }
     }
@@ -93,6 +107,9 @@ pub(crate) fn classify_postgres(error: tokio_postgres::Error) -> StoreError {
             || db.code() == &tokio_postgres::error::SqlState::UNDEFINED_TABLE
         {
             return StoreError::Stale(String::new());
+        }
+        if db.code() == &tokio_postgres::error::SqlState::FOREIGN_KEY_VIOLATION {
+            return StoreError::ForeignKey { row_index: None };
         }
         if db.code() == &tokio_postgres::error::SqlState::UNIQUE_VIOLATION {
             // detail: Key (email)=(a@b.c) already exists.

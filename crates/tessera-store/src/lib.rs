@@ -6,6 +6,7 @@
 mod auth;
 mod auth_queries;
 mod error;
+pub mod expand;
 pub mod migrate;
 mod pg_arrays;
 mod postgres;
@@ -23,8 +24,9 @@ pub mod bind {
     pub use crate::postgres::{params as postgres_params, refs as postgres_refs, Param as PostgresParam};
     pub use crate::sqlite::{params as sqlite_params, Param as SqliteParam};
 }
+pub use expand::{Expansion, Join};
 pub use migrate::MigrationReport;
-pub use row_queries::{AccessFilter, ListSpec};
+pub use row_queries::{AccessFilter, ListSpec, Returning};
 
 use serde::Serialize;
 use std::path::PathBuf;
@@ -55,6 +57,14 @@ pub struct HistoryEntry {
 
 /// A validated row ready to insert: values for every field, in schema order.
 pub type NewRow = Vec<(String, Value)>;
+
+/// One row write with junction-table links: a statement that writes the row and returns
+/// its id (nothing if no row matched), then the new lists of its `multiple` relations.
+pub struct LinkedWrite {
+    pub(crate) row_sql: String,
+    pub(crate) row_params: Vec<Value>,
+    pub(crate) links: Vec<row_queries::LinkWrite>,
+}
 
 /// The result of a bulk insert.
 #[derive(Debug, Clone)]
@@ -140,19 +150,79 @@ impl Store {
         schema: &TableSchema,
         id: i64,
         access: Option<&AccessFilter<'_>>,
+        expand: &[Expansion<'_>],
     ) -> Result<Option<String>, StoreError> {
-        let (sql, params) = row_queries::select_by_id(self.dialect(), schema, id, access).map_err(rule_rejected)?;
+        let (sql, params) =
+            row_queries::select_by_id(self.dialect(), schema, id, access, expand).map_err(rule_rejected)?;
         Ok(backend!(self.query_strings(sql, params))?.into_iter().next())
     }
 
-    /// Inserts rows in one transaction; any failure writes none of them.
+    /// Inserts rows in one transaction; any failure writes none of them. A relation
+    /// naming a missing row fails with [`StoreError::MissingReference`].
     pub async fn insert_rows(
         &self,
         schema: &TableSchema,
         rows: Vec<NewRow>,
         return_rows: bool,
     ) -> Result<Inserted, StoreError> {
-        backend!(self.insert_rows(schema.clone(), rows, return_rows))
+        let has_relations = schema.fields.values().any(|def| def.field_type == tessera_schema::FieldType::Relation);
+        // Kept only to name the culprit if the database refuses a link.
+        let kept = if has_relations { rows.clone() } else { Vec::new() };
+        let result = if row_queries::has_links(schema) {
+            self.insert_linked(schema, rows, return_rows).await
+        } else {
+            backend!(self.insert_rows(schema.clone(), rows, return_rows))
+        };
+        match result {
+            Err(StoreError::ForeignKey { row_index }) => {
+                let row = kept.get(row_index.unwrap_or(0)).cloned().unwrap_or_default();
+                Err(self.missing_reference(schema, &row, row_index).await)
+            }
+            other => other,
+        }
+    }
+
+    async fn insert_linked(
+        &self,
+        schema: &TableSchema,
+        rows: Vec<NewRow>,
+        return_rows: bool,
+    ) -> Result<Inserted, StoreError> {
+        let dialect = self.dialect();
+        let now = now_text();
+        let row_sql = row_queries::insert_sql(dialect, schema, row_queries::Returning::Id);
+        let writes = rows
+            .into_iter()
+            .map(|row| {
+                let (columns, links) = row_queries::split_links(schema, row);
+                let row_params = row_queries::insert_params(dialect, schema, columns, &now);
+                LinkedWrite { row_sql: row_sql.clone(), row_params, links }
+            })
+            .collect();
+        let written = backend!(self.write_linked(schema.clone(), writes, return_rows))?;
+        let mut ids = Vec::with_capacity(written.len());
+        let mut json_rows = Vec::new();
+        for row in written {
+            // The version guard held the row back: the table changed meanwhile.
+            let (id, json) = row.ok_or_else(|| StoreError::Stale(schema.name.clone()))?;
+            ids.push(id);
+            json_rows.extend(json);
+        }
+        Ok(if return_rows { Inserted::Rows(json_rows) } else { Inserted::Ids(ids) })
+    }
+
+    /// Names the relation of `row` that points at a missing row, after the database
+    /// refused a link (the refusal itself does not say which, on SQLite).
+    async fn missing_reference(&self, schema: &TableSchema, row: &NewRow, row_index: Option<usize>) -> StoreError {
+        for (field, target, id) in row_queries::referenced_ids(schema, row) {
+            let sql = row_queries::exists_sql(self.dialect(), &target);
+            match backend!(self.query_count(sql, vec![Value::Integer(id)])) {
+                Ok(0) => return StoreError::MissingReference { field, target, id, row_index },
+                Ok(_) => {}
+                Err(e) => return e,
+            }
+        }
+        StoreError::ForeignKey { row_index }
     }
 
     /// Updates the given fields of a row; `None` if it does not exist or `access` hides
@@ -164,9 +234,11 @@ impl Store {
         values: NewRow,
         access: Option<&AccessFilter<'_>>,
     ) -> Result<Option<String>, StoreError> {
-        let (sql, params) =
-            row_queries::update(self.dialect(), schema, id, values, &now_text(), access).map_err(rule_rejected)?;
-        let updated = backend!(self.write_strings(sql, params))?.into_iter().next();
+        let kept = values.clone();
+        let updated = match self.update_once(schema, id, values, access).await {
+            Err(StoreError::ForeignKey { .. }) => return Err(self.missing_reference(schema, &kept, None).await),
+            other => other?,
+        };
         if updated.is_none() {
             let (sql, params) = row_queries::table_version(self.dialect(), schema.id);
             let current = backend!(self.query_strings(sql, params))?.into_iter().next();
@@ -177,6 +249,40 @@ impl Store {
         Ok(updated)
     }
 
+    /// The UPDATE of [`Store::update_row`]: one statement, or with new links a linked write.
+    async fn update_once(
+        &self,
+        schema: &TableSchema,
+        id: i64,
+        values: NewRow,
+        access: Option<&AccessFilter<'_>>,
+    ) -> Result<Option<String>, StoreError> {
+        let dialect = self.dialect();
+        let (values, links) = row_queries::split_links(schema, values);
+        if links.is_empty() {
+            let (sql, params) = row_queries::update(dialect, schema, id, values, &now_text(), access, Returning::Json)
+                .map_err(rule_rejected)?;
+            return Ok(backend!(self.write_strings(sql, params))?.into_iter().next());
+        }
+        let (row_sql, row_params) =
+            row_queries::update(dialect, schema, id, values, &now_text(), access, Returning::Id)
+                .map_err(rule_rejected)?;
+        let writes = vec![LinkedWrite { row_sql, row_params, links }];
+        let written = backend!(self.write_linked(schema.clone(), writes, true))?;
+        Ok(written.into_iter().next().flatten().and_then(|(_, json)| json))
+    }
+
+    /// How many rows point at row `id` through a relation: the relation's column on
+    /// `table`, or the `target_id` of its junction table.
+    pub async fn count_links(&self, link: &tessera_schema::relations::Link, id: i64) -> Result<i64, StoreError> {
+        let (table, column) = match link.junction() {
+            Some(junction) => (junction, "target_id"),
+            None => (link.table.clone(), link.field.as_str()),
+        };
+        let sql = row_queries::count_links_sql(self.dialect(), &table, column);
+        backend!(self.query_count(sql, vec![Value::Integer(id)]))
+    }
+
     /// Deletes a row; false if it did not exist or `access` hides it.
     pub async fn delete_row(
         &self,
@@ -185,7 +291,10 @@ impl Store {
         access: Option<&AccessFilter<'_>>,
     ) -> Result<bool, StoreError> {
         let (sql, params) = row_queries::delete(self.dialect(), schema, id, access).map_err(rule_rejected)?;
-        Ok(backend!(self.execute(sql, params))? > 0)
+        match backend!(self.execute(sql, params)) {
+            Err(StoreError::ForeignKey { .. }) => Err(StoreError::Referenced),
+            other => Ok(other? > 0),
+        }
     }
 
     /// One page of a list, each row as JSON text, in one statement.
@@ -194,8 +303,9 @@ impl Store {
         schema: &TableSchema,
         spec: &ListSpec,
         access: Option<&AccessFilter<'_>>,
+        expand: &[Expansion<'_>],
     ) -> Result<Vec<String>, StoreError> {
-        let (sql, params) = row_queries::list(self.dialect(), schema, spec, access).map_err(rule_rejected)?;
+        let (sql, params) = row_queries::list(self.dialect(), schema, spec, access, expand).map_err(rule_rejected)?;
         backend!(self.query_strings(sql, params))
     }
 

@@ -13,7 +13,8 @@ use std::collections::HashMap;
 use tessera_query::Dialect;
 use tessera_schema::convert::Converter;
 use tessera_schema::plan::{FieldSource, Plan, Step, StepKind};
-use tessera_schema::{FieldDef, TableSchema, Value};
+use tessera_schema::relations::junction_name;
+use tessera_schema::{FieldDef, FieldType, TableSchema, Value};
 
 /// How many failing rows a refusal lists (the count covers all of them).
 pub const MAX_REPORTED_FAILURES: usize = 10;
@@ -45,16 +46,19 @@ pub struct MigrationReport {
     pub failing_rows: u64,
     pub failures: Vec<FailingRow>,
     pub schema: TableSchema,
+    /// What the change does to other tables (relations that follow a rename).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub dependents: Vec<String>,
 }
 
 impl MigrationReport {
-    pub(crate) fn new(plan: &Plan, rows: i64, dry_run: bool) -> MigrationReport {
+    pub(crate) fn new(dialect: Dialect, plan: &Plan, rows: i64, dry_run: bool) -> MigrationReport {
         MigrationReport {
             dry_run,
             applied: false,
             from_version: plan.before.version,
             to_version: plan.after.version,
-            rebuild: needs_rebuild(plan),
+            rebuild: needs_rebuild(dialect, &plan.columns_only()),
             rows,
             steps: plan
                 .steps
@@ -71,6 +75,7 @@ impl MigrationReport {
             failing_rows: 0,
             failures: Vec::new(),
             schema: plan.after.clone(),
+            dependents: Vec::new(),
         }
     }
 }
@@ -84,10 +89,43 @@ pub fn needs_scan(plan: &Plan) -> bool {
     })
 }
 
-/// Whether the table must be copied into a new one: any field changes definition.
-/// Renames, drops and additions are plain ALTERs on both stores.
-pub fn needs_rebuild(plan: &Plan) -> bool {
+/// Whether the table must be copied into a new one: any field changes definition, or
+/// (SQLite) a relation column is dropped, which `ALTER TABLE ... DROP COLUMN` refuses for
+/// a foreign key. Other renames, drops and additions are plain ALTERs on both stores.
+/// `plan` is a [`Plan::columns_only`] plan.
+pub fn needs_rebuild(dialect: Dialect, plan: &Plan) -> bool {
+    let drops_relation = || {
+        plan.steps
+            .iter()
+            .any(|step| matches!(step, Step::DropField { field, .. } if field.field_type == FieldType::Relation))
+    };
     plan.sources().iter().any(|(_, source)| matches!(source, FieldSource::Convert { .. }))
+        || (dialect == Dialect::Sqlite && drops_relation())
+}
+
+/// The junction-table statements of a plan: drops to run before the table changes, and
+/// creations and renames to run after it (a junction refers to the table by its new name).
+pub fn junction_statements(dialect: Dialect, plan: &Plan) -> (Vec<String>, Vec<String>) {
+    let (mut before, mut after) = (Vec::new(), Vec::new());
+    let table_id = plan.before.id;
+    for step in &plan.steps {
+        match step {
+            Step::DropField { name, field } if !field.is_column() => {
+                before.push(table_queries::drop_table(&junction_name(table_id, name)));
+            }
+            Step::AddField { name, field } if !field.is_column() => {
+                after.push(table_queries::create_junction(dialect, &plan.after.name, table_id, name, field));
+            }
+            Step::RenameField { from, to } if plan.before.fields.get(from).is_some_and(|def| !def.is_column()) => {
+                let (old, new) = (junction_name(table_id, from), junction_name(table_id, to));
+                if old != new {
+                    after.push(table_queries::rename_table(&old, &new));
+                }
+            }
+            _ => {}
+        }
+    }
+    (before, after)
 }
 
 /// Converts rows from the old layout (the `before` fields, in order) to the new one

@@ -123,8 +123,13 @@ impl PostgresStore {
         let schema = TableSchema { id: row.get(0), version: 1, ..draft };
         let schema_json = serde_json::to_string(&schema).expect("schema serializes");
         tx.execute("UPDATE _tessera_tables SET schema = $1 WHERE id = $2", &[&schema_json, &schema.id]).await?;
-        tx.batch_execute(&table_queries::create_table(Dialect::Postgres, &schema.name, &schema.fields)).await?;
-        for statement in table_queries::create_indexes(&schema) {
+        tx.batch_execute(&table_queries::create_table(Dialect::Postgres, &schema.name, &schema.fields))
+            .await
+            .map_err(classify_postgres)?;
+        for statement in table_queries::create_indexes(&schema)
+            .into_iter()
+            .chain(table_queries::create_junctions(Dialect::Postgres, &schema))
+        {
             tx.batch_execute(&statement).await?;
         }
         insert_history(&tx, schema.id, schema.version, "create", None, Some(&schema_json), "[]", &now).await?;
@@ -141,7 +146,10 @@ impl PostgresStore {
         if deleted == 0 {
             return Err(StoreError::Stale(schema.name));
         }
-        tx.batch_execute(&table_queries::drop_table(&schema.name)).await?;
+        for statement in table_queries::drop_junctions(&schema) {
+            tx.batch_execute(&statement).await?;
+        }
+        tx.batch_execute(&table_queries::drop_table(&schema.name)).await.map_err(classify_postgres)?;
         let before = serde_json::to_string(&schema).expect("schema serializes");
         insert_history(&tx, schema.id, schema.version + 1, "drop", Some(&before), None, "[]", &now_text()).await?;
         tx.commit().await?;
@@ -228,7 +236,7 @@ impl PostgresStore {
         }
         let columns = insert_columns(&schema);
         let returning = if return_rows {
-            row_queries::row_json(Dialect::Postgres, &row_queries::all_columns(&schema))
+            row_queries::row_json(Dialect::Postgres, &row_queries::all_columns(&schema), Some(&schema.name))
         } else {
             "\"id\"".to_string()
         };
@@ -279,6 +287,48 @@ impl PostgresStore {
         Ok(if return_rows { Inserted::Rows(json_rows) } else { Inserted::Ids(ids) })
     }
 
+    /// See [`crate::sqlite::SqliteStore::write_linked`]; row statements carry the version
+    /// guard, so a row that does not come back may also mean the table changed.
+    pub async fn write_linked(
+        &self,
+        schema: TableSchema,
+        writes: Vec<crate::LinkedWrite>,
+        read_back: bool,
+    ) -> Result<Vec<Option<(i64, Option<String>)>>, StoreError> {
+        let mut client = self.pool.get().await?;
+        let tx = client.transaction().await?;
+        let mut out = Vec::with_capacity(writes.len());
+        for (index, write) in writes.into_iter().enumerate() {
+            let stmt = tx.prepare_cached(&write.row_sql).await.map_err(classify_postgres)?;
+            let row_params = params(&write.row_params);
+            let row = tx.query_opt(&stmt, &refs(&row_params)).await.map_err(|e| classify_postgres(e).at_row(index))?;
+            let Some(row) = row else {
+                out.push(None);
+                continue;
+            };
+            let id: i64 = row.try_get(0)?;
+            for link in &write.links {
+                let unlink = tx.prepare_cached(&row_queries::unlink_sql(Dialect::Postgres, &link.junction)).await?;
+                tx.execute(&unlink, &[&id]).await?;
+                let insert = tx.prepare_cached(&row_queries::link_sql(Dialect::Postgres, &link.junction)).await?;
+                for (position, target) in link.ids.iter().enumerate() {
+                    tx.execute(&insert, &[&id, target, &(position as i64)])
+                        .await
+                        .map_err(|e| classify_postgres(e).at_row(index))?;
+                }
+            }
+            let json = if read_back {
+                let select = tx.prepare_cached(&row_queries::select_written(Dialect::Postgres, &schema)).await?;
+                Some(tx.query_one(&select, &[&id]).await?.try_get(0)?)
+            } else {
+                None
+            };
+            out.push(Some((id, json)));
+        }
+        tx.commit().await?;
+        Ok(out)
+    }
+
     pub async fn migrate(&self, plan: Plan, dry_run: bool) -> Result<MigrationReport, StoreError> {
         let mut client = self.pool.get().await?;
         let tx = client.transaction().await?;
@@ -305,7 +355,9 @@ impl PostgresStore {
         tx.batch_execute(&format!("LOCK TABLE {} IN SHARE ROW EXCLUSIVE MODE", quote_ident(&plan.before.name))).await?;
         let rows: i64 =
             tx.query_one(&format!("SELECT count(*) FROM {}", quote_ident(&plan.before.name)), &[]).await?.get(0);
-        let mut report = MigrationReport::new(&plan, rows, dry_run);
+        let mut report = MigrationReport::new(Dialect::Postgres, &plan, rows, dry_run);
+        let full_plan = plan;
+        let plan = full_plan.columns_only();
         if migrate::needs_scan(&plan) && rows > 0 {
             let mut converter = RowConverter::new(&plan);
             let mut last_id = i64::MIN;
@@ -324,11 +376,12 @@ impl PostgresStore {
         if report.failing_rows > 0 {
             return Err(StoreError::MigrationRefused { failing: report.failing_rows, rows: report.failures });
         }
-        if plan.changes_table() {
-            for statement in table_queries::drop_indexes(&plan.before) {
+        if full_plan.changes_table() {
+            let (junctions_before, junctions_after) = migrate::junction_statements(Dialect::Postgres, &full_plan);
+            for statement in table_queries::drop_indexes(&plan.before).into_iter().chain(junctions_before) {
                 tx.batch_execute(&statement).await?;
             }
-            if migrate::needs_rebuild(&plan) {
+            if migrate::needs_rebuild(Dialect::Postgres, &plan) {
                 rebuild(&tx, &plan).await?;
             } else {
                 for statement in migrate::alter_statements(Dialect::Postgres, &plan) {
@@ -336,9 +389,13 @@ impl PostgresStore {
                 }
                 fill_defaults(&tx, &plan).await?;
             }
-            for statement in table_queries::create_indexes(&plan.after) {
+            for statement in table_queries::create_indexes(&plan.after).into_iter().chain(junctions_after) {
                 tx.batch_execute(&statement).await.map_err(classify_postgres)?;
             }
+        }
+        for other in &full_plan.retargeted {
+            let json = serde_json::to_string(other).expect("schema serializes");
+            tx.execute("UPDATE _tessera_tables SET schema = $1 WHERE id = $2", &[&json, &other.id]).await?;
         }
         let now = now_text();
         let after_json = serde_json::to_string(&plan.after).expect("schema serializes");
@@ -432,7 +489,8 @@ async fn first_failing_row(
 
 /// The columns of a bulk create, in [`row_queries::insert_params`] order.
 fn insert_columns(schema: &TableSchema) -> Vec<(&str, FieldType)> {
-    let mut columns: Vec<(&str, FieldType)> = schema.fields.iter().map(|(n, d)| (n.as_str(), d.field_type)).collect();
+    let mut columns: Vec<(&str, FieldType)> =
+        schema.fields.iter().filter(|(_, d)| d.is_column()).map(|(n, d)| (n.as_str(), d.field_type)).collect();
     columns.push(("created_at", FieldType::Datetime));
     columns.push(("updated_at", FieldType::Datetime));
     columns
@@ -607,8 +665,29 @@ async fn rebuild(tx: &Transaction<'_>, plan: &Plan) -> Result<(), StoreError> {
         )
         .await?
         .get(0);
+    // Foreign keys that point at the old copy (from other tables, junctions, or the new
+    // copy's own self-references) would stop the drop: take them off and put them back
+    // on the new copy, which holds the same ids.
+    let inbound = tx
+        .query(
+            "SELECT conrelid::regclass::text, conname, pg_get_constraintdef(oid) FROM pg_constraint WHERE contype = 'f' AND confrelid = $1::text::regclass AND conrelid <> confrelid",
+            &[&quote_ident(&plan.before.name)],
+        )
+        .await?;
+    let inbound: Vec<(String, String, String)> =
+        inbound.iter().map(|row| (row.get(0), row.get(1), row.get(2))).collect();
+    for (table, constraint, _) in &inbound {
+        tx.batch_execute(&format!("ALTER TABLE {table} DROP CONSTRAINT {}", quote_ident(constraint))).await?;
+    }
     tx.batch_execute(&table_queries::drop_table(&plan.before.name)).await?;
     tx.batch_execute(&table_queries::rename_table(&temp, &plan.after.name)).await?;
+    for (table, constraint, definition) in &inbound {
+        let table =
+            if *table == temp || *table == quote_ident(&temp) { quote_ident(&plan.after.name) } else { table.clone() };
+        tx.batch_execute(&format!("ALTER TABLE {table} ADD CONSTRAINT {} {definition}", quote_ident(constraint)))
+            .await
+            .map_err(classify_postgres)?;
+    }
     let new_table = quote_ident(&plan.after.name);
     // The copy inserted explicit ids, which do not advance the sequence: catch it up.
     tx.batch_execute(&format!(

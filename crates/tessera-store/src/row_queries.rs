@@ -5,19 +5,48 @@
 //! SQLite, `json_build_object` in Postgres), so a read never materializes per-value Rust
 //! objects and a list is a single statement; the same shape will carry embedded relations.
 
+use crate::expand::{push_row_json, Expansion};
 use crate::NewRow;
 use tessera_query::filter::{compile, compile_filter, CompileContext, Expr, FilterError, MacroLookup};
 use tessera_query::sort::SortKey;
 use tessera_query::{quote_ident, Dialect, SqlWriter};
+use tessera_schema::relations::junction_name;
 use tessera_schema::{FieldType, TableSchema, Value};
 
 /// Postgres functions take at most 100 arguments: 50 key/value pairs.
 const PG_PAIRS_PER_OBJECT: usize = 50;
 
-/// A column as it is written into a row's JSON.
-fn json_value_expr(dialect: Dialect, column: &str, field_type: FieldType) -> String {
-    let col = quote_ident(column);
-    match (dialect, field_type) {
+/// A value of a row's JSON: a column, or the ids of a `multiple` relation's junction.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Column<'a> {
+    pub name: &'a str,
+    pub field_type: FieldType,
+    /// The junction table the value comes from, for a relation with `multiple`.
+    pub junction: Option<String>,
+}
+
+impl<'a> Column<'a> {
+    pub fn plain(name: &'a str, field_type: FieldType) -> Column<'a> {
+        Column { name, field_type, junction: None }
+    }
+}
+
+/// `"q"."name"`, or `"name"` without a qualifier.
+fn qualified(qualifier: Option<&str>, column: &str) -> String {
+    match qualifier {
+        Some(q) => format!("{}.{}", quote_ident(q), quote_ident(column)),
+        None => quote_ident(column),
+    }
+}
+
+/// A value as it is written into a row's JSON; `qualifier` names the row's table (or
+/// alias) when the statement has more than one.
+fn json_value_expr(dialect: Dialect, column: &Column<'_>, qualifier: Option<&str>) -> String {
+    if let Some(junction) = &column.junction {
+        return link_ids_expr(dialect, junction, &qualified(qualifier, "id"));
+    }
+    let col = qualified(qualifier, column.name);
+    match (dialect, column.field_type) {
         (Dialect::Sqlite, FieldType::Boolean) => {
             format!("json(CASE {col} WHEN 1 THEN 'true' WHEN 0 THEN 'false' END)")
         }
@@ -31,37 +60,67 @@ fn json_value_expr(dialect: Dialect, column: &str, field_type: FieldType) -> Str
     }
 }
 
-/// Every column a row is returned with: `id`, user fields, `created_at`, `updated_at`;
+/// The ids a `multiple` relation holds, as a JSON array in the order they were given.
+fn link_ids_expr(dialect: Dialect, junction: &str, source_id: &str) -> String {
+    let junction = quote_ident(junction);
+    match dialect {
+        Dialect::Sqlite => format!(
+            "(SELECT json_group_array(\"target_id\") FROM (SELECT \"target_id\" FROM {junction} WHERE \"source_id\" = {source_id} ORDER BY \"position\"))"
+        ),
+        Dialect::Postgres => format!(
+            "(SELECT coalesce(json_agg(\"target_id\" ORDER BY \"position\"), '[]'::json) FROM {junction} WHERE \"source_id\" = {source_id})"
+        ),
+    }
+}
+
+/// Every value a row is returned with: `id`, user fields, `created_at`, `updated_at`;
 /// hidden fields (a password hash) never leave the database.
-pub fn all_columns(schema: &TableSchema) -> Vec<(&str, FieldType)> {
+pub fn all_columns(schema: &TableSchema) -> Vec<Column<'_>> {
     let mut columns = Vec::with_capacity(schema.fields.len() + 3);
-    columns.push(("id", FieldType::Integer));
-    columns
-        .extend(schema.fields.iter().filter(|(_, def)| !def.hidden).map(|(name, def)| (name.as_str(), def.field_type)));
-    columns.push(("created_at", FieldType::Datetime));
-    columns.push(("updated_at", FieldType::Datetime));
+    columns.push(Column::plain("id", FieldType::Integer));
+    columns.extend(schema.fields.iter().filter(|(_, def)| !def.hidden).map(|(name, def)| Column {
+        name: name.as_str(),
+        field_type: def.field_type,
+        junction: (!def.is_column()).then(|| junction_name(schema.id, name)),
+    }));
+    columns.push(Column::plain("created_at", FieldType::Datetime));
+    columns.push(Column::plain("updated_at", FieldType::Datetime));
     columns
 }
 
-/// The expression that renders a row as a JSON object with the given columns.
-/// Keys are validated field names, so they are safe as SQL string literals.
-pub fn row_json(dialect: Dialect, columns: &[(&str, FieldType)]) -> String {
+/// The expression that renders a row as a JSON object with the given columns (as text,
+/// which the drivers read without re-parsing). Keys are validated field names, so they are
+/// safe as SQL string literals.
+pub fn row_json(dialect: Dialect, columns: &[Column<'_>], qualifier: Option<&str>) -> String {
+    let object = row_object(dialect, columns, qualifier, &[]);
+    match dialect {
+        Dialect::Sqlite => object,
+        Dialect::Postgres => format!("({object})::text"),
+    }
+}
+
+/// A row as a JSON object value (Postgres `json`/`jsonb`, SQLite JSON text), with
+/// `extra` key/value pairs (an `expand` object) after the columns.
+pub(crate) fn row_object(
+    dialect: Dialect,
+    columns: &[Column<'_>],
+    qualifier: Option<&str>,
+    extra: &[String],
+) -> String {
     let pairs: Vec<String> = columns
         .iter()
-        .map(|(name, field_type)| format!("'{name}', {}", json_value_expr(dialect, name, *field_type)))
+        .map(|column| format!("'{}', {}", column.name, json_value_expr(dialect, column, qualifier)))
+        .chain(extra.iter().cloned())
         .collect();
     match dialect {
         Dialect::Sqlite => format!("json_object({})", pairs.join(", ")),
-        Dialect::Postgres if pairs.len() <= PG_PAIRS_PER_OBJECT => {
-            // Sent as text: the driver reads text, and no JSON is re-parsed on the way out.
-            format!("json_build_object({})::text", pairs.join(", "))
-        }
+        Dialect::Postgres if pairs.len() <= PG_PAIRS_PER_OBJECT => format!("json_build_object({})", pairs.join(", ")),
         Dialect::Postgres => {
             let parts: Vec<String> = pairs
                 .chunks(PG_PAIRS_PER_OBJECT)
                 .map(|chunk| format!("jsonb_build_object({})", chunk.join(", ")))
                 .collect();
-            format!("({})::text", parts.join(" || "))
+            format!("({})::json", parts.join(" || "))
         }
     }
 }
@@ -90,11 +149,12 @@ pub fn select_by_id(
     schema: &TableSchema,
     id: i64,
     access: Option<&AccessFilter<'_>>,
+    expand: &[Expansion<'_>],
 ) -> Result<(String, Vec<Value>), FilterError> {
     let mut w = SqlWriter::new(dialect);
-    w.push("SELECT ")
-        .push(&row_json(dialect, &all_columns(schema)))
-        .push(" FROM ")
+    w.push("SELECT ");
+    push_row_json(&mut w, &all_columns(schema), &schema.name, expand)?;
+    w.push(" FROM ")
         .push_ident(&schema.name)
         .push(" WHERE \"id\" = ")
         .push_param(Value::Integer(id), FieldType::Integer);
@@ -141,12 +201,17 @@ pub fn insert_sql(dialect: Dialect, schema: &TableSchema, returning: Returning) 
     let mut sql = String::from("INSERT INTO ");
     sql.push_str(&quote_ident(&schema.name));
     sql.push_str(" (");
-    for name in schema.fields.keys() {
+    for name in schema.fields.iter().filter(|(_, def)| def.is_column()).map(|(name, _)| name) {
         sql.push_str(&quote_ident(name));
         sql.push_str(", ");
     }
     sql.push_str("\"created_at\", \"updated_at\") SELECT ");
-    let types = schema.fields.values().map(|def| def.field_type).chain([FieldType::Datetime, FieldType::Datetime]);
+    let types = schema
+        .fields
+        .values()
+        .filter(|def| def.is_column())
+        .map(|def| def.field_type)
+        .chain([FieldType::Datetime, FieldType::Datetime]);
     let mut count = 0;
     for (i, field_type) in types.enumerate() {
         if i > 0 {
@@ -159,14 +224,17 @@ pub fn insert_sql(dialect: Dialect, schema: &TableSchema, returning: Returning) 
         sql.push_str(&version_guard(dialect, count + 1));
     }
     match returning {
-        Returning::Json => sql.push_str(&format!(" RETURNING {}", row_json(dialect, &all_columns(schema)))),
+        Returning::Json => {
+            sql.push_str(&format!(" RETURNING {}", row_json(dialect, &all_columns(schema), Some(&schema.name))))
+        }
         Returning::Id => sql.push_str(" RETURNING \"id\""),
         Returning::Nothing => {}
     }
     sql
 }
 
-/// The parameters of [`insert_sql`] for one validated row.
+/// The parameters of [`insert_sql`] for one validated row (whose links, if any, were
+/// taken out by [`split_links`]).
 pub fn insert_params(dialect: Dialect, schema: &TableSchema, row: NewRow, now: &str) -> Vec<Value> {
     let mut values: Vec<Value> = Vec::with_capacity(row.len() + 4);
     values.extend(row.into_iter().map(|(_, value)| value));
@@ -189,6 +257,7 @@ pub fn update(
     values: Vec<(String, Value)>,
     now: &str,
     access: Option<&AccessFilter<'_>>,
+    returning: Returning,
 ) -> Result<(String, Vec<Value>), FilterError> {
     let mut w = SqlWriter::new(dialect);
     w.push("UPDATE ").push_ident(&schema.name).push(" SET ");
@@ -207,8 +276,11 @@ pub fn update(
         .push_param(Value::Integer(schema.id), FieldType::Integer)
         .push(" AND version = ")
         .push_param(Value::Integer(schema.version), FieldType::Integer)
-        .push(") RETURNING ")
-        .push(&row_json(dialect, &all_columns(schema)));
+        .push(")");
+    match returning {
+        Returning::Json => w.push(" RETURNING ").push(&row_json(dialect, &all_columns(schema), Some(&schema.name))),
+        Returning::Id | Returning::Nothing => w.push(" RETURNING \"id\""),
+    };
     Ok(w.finish())
 }
 
@@ -238,6 +310,111 @@ pub fn delete(
     Ok(w.finish())
 }
 
+/// The alias of a list's page of rows in the outer query.
+const PAGE: &str = "page";
+
+/// A `multiple` relation's new list of ids, to be written to its junction table.
+#[derive(Debug, Clone, PartialEq)]
+pub struct LinkWrite {
+    pub field: String,
+    pub junction: String,
+    pub ids: Vec<i64>,
+}
+
+/// Takes the values of `multiple` relations out of a validated row: they are written to
+/// junction tables after the row, not to its columns.
+pub fn split_links(schema: &TableSchema, row: NewRow) -> (NewRow, Vec<LinkWrite>) {
+    let mut links = Vec::new();
+    let columns = row
+        .into_iter()
+        .filter_map(|(name, value)| match schema.fields.get(&name) {
+            Some(def) if !def.is_column() => {
+                let ids = match value {
+                    Value::Json(serde_json::Value::Array(items)) => items.iter().filter_map(|id| id.as_i64()).collect(),
+                    _ => Vec::new(),
+                };
+                links.push(LinkWrite { junction: junction_name(schema.id, &name), field: name, ids });
+                None
+            }
+            _ => Some((name, value)),
+        })
+        .collect();
+    (columns, links)
+}
+
+/// Whether a table has fields kept in junction tables.
+pub fn has_links(schema: &TableSchema) -> bool {
+    schema.fields.values().any(|def| !def.is_column())
+}
+
+/// `DELETE FROM <junction> WHERE source_id = ?`: clears a row's links before new ones.
+pub fn unlink_sql(dialect: Dialect, junction: &str) -> String {
+    format!(
+        "DELETE FROM {} WHERE \"source_id\" = {}",
+        quote_ident(junction),
+        SqlWriter::placeholder(dialect, 1, FieldType::Integer)
+    )
+}
+
+/// `INSERT INTO <junction> (source_id, target_id, position) VALUES (?, ?, ?)`.
+pub fn link_sql(dialect: Dialect, junction: &str) -> String {
+    let p = |n| SqlWriter::placeholder(dialect, n, FieldType::Integer);
+    format!(
+        "INSERT INTO {} (\"source_id\", \"target_id\", \"position\") VALUES ({}, {}, {})",
+        quote_ident(junction),
+        p(1),
+        p(2),
+        p(3)
+    )
+}
+
+/// `SELECT count(*) FROM <target> WHERE id = ?`: whether a referenced row exists.
+pub fn exists_sql(dialect: Dialect, target: &str) -> String {
+    format!(
+        "SELECT count(*) FROM {} WHERE \"id\" = {}",
+        quote_ident(target),
+        SqlWriter::placeholder(dialect, 1, FieldType::Integer)
+    )
+}
+
+/// `SELECT count(*) FROM <table> WHERE <column> = ?`: how many rows point at a row.
+pub fn count_links_sql(dialect: Dialect, table: &str, column: &str) -> String {
+    format!(
+        "SELECT count(*) FROM {} WHERE {} = {}",
+        quote_ident(table),
+        quote_ident(column),
+        SqlWriter::placeholder(dialect, 1, FieldType::Integer)
+    )
+}
+
+/// The referenced ids of a validated row, per relation field, in field order: what is
+/// looked up to name the culprit when the database refuses a link.
+pub fn referenced_ids(schema: &TableSchema, row: &NewRow) -> Vec<(String, String, i64)> {
+    let mut out = Vec::new();
+    for (name, value) in row {
+        let Some(def) = schema.fields.get(name).filter(|def| def.field_type == FieldType::Relation) else { continue };
+        let target = def.target.clone().unwrap_or_default();
+        match value {
+            Value::Integer(id) => out.push((name.clone(), target, *id)),
+            Value::Json(serde_json::Value::Array(items)) => {
+                out.extend(items.iter().filter_map(|id| id.as_i64()).map(|id| (name.clone(), target.clone(), id)))
+            }
+            _ => {}
+        }
+    }
+    out
+}
+
+/// `SELECT <json> FROM t WHERE id = ?`: a row read back after its links were written.
+pub fn select_written(dialect: Dialect, schema: &TableSchema) -> String {
+    format!(
+        "SELECT {} FROM {} WHERE \"id\" = {}",
+        row_json(dialect, &all_columns(schema), Some(&schema.name)),
+        quote_ident(&schema.name),
+        SqlWriter::placeholder(dialect, 1, FieldType::Integer)
+    )
+}
+
 /// What a list request asks for, resolved against the table (a plan: plain data).
 #[derive(Debug, Clone, Default)]
 pub struct ListSpec {
@@ -263,20 +440,24 @@ pub fn list(
     schema: &TableSchema,
     spec: &ListSpec,
     access: Option<&AccessFilter<'_>>,
+    expand: &[Expansion<'_>],
 ) -> Result<(String, Vec<Value>), FilterError> {
     let mut w = SqlWriter::new(dialect);
-    let columns: Vec<(&str, FieldType)> = match &spec.fields {
-        Some(fields) => fields.iter().map(|(name, t)| (name.as_str(), *t)).collect(),
+    let columns: Vec<Column<'_>> = match &spec.fields {
+        Some(fields) => fields.iter().map(|(name, t)| Column::plain(name, *t)).collect(),
         None => all_columns(schema),
     };
-    w.push("SELECT ").push(&row_json(dialect, &columns)).push(" FROM (SELECT * FROM ").push_ident(&schema.name);
+    w.push("SELECT ");
+    push_row_json(&mut w, &columns, PAGE, expand)?;
+    w.push(" FROM (SELECT * FROM ").push_ident(&schema.name);
     push_where(&mut w, schema, spec, access)?;
     push_order(&mut w, &spec.sort);
     w.push(" LIMIT ")
         .push_param(Value::Integer(i64::from(spec.limit)), FieldType::Integer)
         .push(" OFFSET ")
         .push_param(Value::Integer(i64::try_from(spec.offset).unwrap_or(i64::MAX)), FieldType::Integer)
-        .push(") AS \"page\"");
+        .push(") AS ")
+        .push_ident(PAGE);
     push_order(&mut w, &spec.sort);
     Ok(w.finish())
 }
@@ -409,10 +590,10 @@ mod tests {
     #[test]
     fn row_json_per_dialect() {
         let schema = animals();
-        let sqlite = row_json(Dialect::Sqlite, &all_columns(&schema));
+        let sqlite = row_json(Dialect::Sqlite, &all_columns(&schema), None);
         assert!(sqlite.starts_with("json_object('id', \"id\", 'name', \"name\", 'ok', json(CASE \"ok\""));
-        let pg = row_json(Dialect::Postgres, &all_columns(&schema));
-        assert!(pg.contains("to_char(\"at\" AT TIME ZONE 'UTC'"));
+        let pg = row_json(Dialect::Postgres, &all_columns(&schema), Some("t"));
+        assert!(pg.contains("to_char(\"t\".\"at\" AT TIME ZONE 'UTC'"));
     }
 
     #[test]
@@ -425,7 +606,7 @@ mod tests {
             limit: 20,
             ..ListSpec::default()
         };
-        let (sql, params) = list(Dialect::Sqlite, &schema, &spec, None).unwrap();
+        let (sql, params) = list(Dialect::Sqlite, &schema, &spec, None, &[]).unwrap();
         assert!(
             sql.contains(r#"WHERE ((("name" < ? OR "name" IS NULL)) OR ("name" = ? AND ("id" < ?))) ORDER BY "name" DESC, "id" DESC"#),
             "{sql}"

@@ -123,6 +123,25 @@ impl SqliteStore {
         &self,
         work: impl FnOnce(&Connection) -> Result<T, StoreError> + Send + 'static,
     ) -> Result<T, StoreError> {
+        self.send_write(work, WriterMessage::Write).await
+    }
+
+    /// Like [`SqliteStore::write`], in a transaction of its own with foreign keys off
+    /// (they cannot be switched inside a transaction): how a table that others reference
+    /// is rebuilt, since dropping the old copy would otherwise delete or null every row
+    /// that points at it. `work` checks the keys itself before it returns.
+    pub(crate) async fn write_exclusive<T: Send + 'static>(
+        &self,
+        work: impl FnOnce(&Connection) -> Result<T, StoreError> + Send + 'static,
+    ) -> Result<T, StoreError> {
+        self.send_write(work, WriterMessage::Exclusive).await
+    }
+
+    async fn send_write<T: Send + 'static>(
+        &self,
+        work: impl FnOnce(&Connection) -> Result<T, StoreError> + Send + 'static,
+        message: fn(Job) -> WriterMessage,
+    ) -> Result<T, StoreError> {
         let (reply, answer) = tokio::sync::oneshot::channel();
         let job: Job = Box::new(move |slot: JobSlot<'_>| {
             let result = match slot {
@@ -141,10 +160,7 @@ impl SqliteStore {
             }) as Completion;
             (succeeded, completion)
         });
-        self.inner
-            .writer
-            .send(WriterMessage::Write(job))
-            .map_err(|_| StoreError::Pool("the writer has stopped".into()))?;
+        self.inner.writer.send(message(job)).map_err(|_| StoreError::Pool("the writer has stopped".into()))?;
         answer.await.map_err(|_| StoreError::Pool("the writer dropped a request".into()))?
     }
 
@@ -201,7 +217,7 @@ impl SqliteStore {
             let schema_json = serde_json::to_string(&schema).expect("schema serializes");
             tx.execute("UPDATE _tessera_tables SET schema = ? WHERE id = ?", rusqlite::params![schema_json, schema.id])?;
             tx.execute(&table_queries::create_table(Dialect::Sqlite, &schema.name, &schema.fields), [])?;
-            for statement in table_queries::create_indexes(&schema) {
+            for statement in table_queries::create_indexes(&schema).into_iter().chain(table_queries::create_junctions(Dialect::Sqlite, &schema)) {
                 tx.execute(&statement, [])?;
             }
             insert_history(tx, schema.id, schema.version, "create", None, Some(&schema_json), "[]", &now)?;
@@ -220,7 +236,10 @@ impl SqliteStore {
             if deleted == 0 {
                 return Err(StoreError::Stale(schema.name));
             }
-            tx.execute(&table_queries::drop_table(&schema.name), [])?;
+            for statement in table_queries::drop_junctions(&schema) {
+                tx.execute(&statement, [])?;
+            }
+            tx.execute(&table_queries::drop_table(&schema.name), []).map_err(classify_sqlite)?;
             let before = serde_json::to_string(&schema).expect("schema serializes");
             insert_history(tx, schema.id, schema.version + 1, "drop", Some(&before), None, "[]", &now_text())?;
             Ok(())
@@ -321,6 +340,50 @@ impl SqliteStore {
         .await
     }
 
+    /// Writes rows with their junction-table links in one transaction (see
+    /// [`crate::LinkedWrite`]): each row statement returns the id, links are replaced,
+    /// and the row is read back with its links when `read_back`.
+    pub async fn write_linked(
+        &self,
+        schema: TableSchema,
+        writes: Vec<crate::LinkedWrite>,
+        read_back: bool,
+    ) -> Result<Vec<Option<(i64, Option<String>)>>, StoreError> {
+        self.write(move |tx| {
+            check_version(tx, &schema)?;
+            let mut out = Vec::with_capacity(writes.len());
+            for (index, write) in writes.into_iter().enumerate() {
+                let at = |e: rusqlite::Error| classify_sqlite(e).at_row(index);
+                let id: Option<i64> = tx
+                    .prepare_cached(&write.row_sql)
+                    .map_err(classify_sqlite)?
+                    .query_row(params(&write.row_params), |r| r.get(0))
+                    .optional()
+                    .map_err(at)?;
+                let Some(id) = id else {
+                    out.push(None);
+                    continue;
+                };
+                for link in &write.links {
+                    tx.prepare_cached(&row_queries::unlink_sql(Dialect::Sqlite, &link.junction))?.execute([id])?;
+                    let mut insert = tx.prepare_cached(&row_queries::link_sql(Dialect::Sqlite, &link.junction))?;
+                    for (position, target) in link.ids.iter().enumerate() {
+                        insert.execute([id, *target, position as i64]).map_err(at)?;
+                    }
+                }
+                let json = if read_back {
+                    let sql = row_queries::select_written(Dialect::Sqlite, &schema);
+                    Some(tx.prepare_cached(&sql)?.query_row([id], |r| r.get::<_, String>(0))?)
+                } else {
+                    None
+                };
+                out.push(Some((id, json)));
+            }
+            Ok(out)
+        })
+        .await
+    }
+
     /// A dry run reads a snapshot on a reader connection; a real migration runs in the
     /// writer's transaction, so no write can slip in between the check and the swap.
     pub async fn migrate(&self, plan: Plan, dry_run: bool) -> Result<MigrationReport, StoreError> {
@@ -334,7 +397,7 @@ impl SqliteStore {
                 })
                 .await;
         }
-        self.write(move |conn| migrate_in(conn, plan, false)).await
+        self.write_exclusive(move |conn| migrate_in(conn, plan, false)).await
     }
 }
 
@@ -351,10 +414,11 @@ fn migrate_in(tx: &Connection, plan: Plan, dry_run: bool) -> Result<MigrationRep
     }
     let rows: i64 =
         tx.query_row(&format!("SELECT count(*) FROM {}", quote_ident(&plan.before.name)), [], |r| r.get(0))?;
-    let mut report = MigrationReport::new(&plan, rows, dry_run);
-    if migrate::needs_scan(&plan) && rows > 0 {
-        let mut converter = RowConverter::new(&plan);
-        scan_rows(tx, &plan.before, |id, old| {
+    let mut report = MigrationReport::new(Dialect::Sqlite, &plan, rows, dry_run);
+    let columns = plan.columns_only();
+    if migrate::needs_scan(&columns) && rows > 0 {
+        let mut converter = RowConverter::new(&columns);
+        scan_rows(tx, &columns.before, |id, old| {
             converter.convert_row(id, &old);
             Ok(())
         })?;
@@ -369,6 +433,10 @@ fn migrate_in(tx: &Connection, plan: Plan, dry_run: bool) -> Result<MigrationRep
     }
     apply(tx, &plan)?;
     let now = now_text();
+    for other in &plan.retargeted {
+        let json = serde_json::to_string(other).expect("schema serializes");
+        tx.execute("UPDATE _tessera_tables SET schema = ? WHERE id = ?", rusqlite::params![json, other.id])?;
+    }
     let after_json = serde_json::to_string(&plan.after).expect("schema serializes");
     tx.execute(
         "UPDATE _tessera_tables SET name = ?, name_key = ?, version = ?, schema = ?, updated_at = ? WHERE id = ?",
@@ -453,6 +521,8 @@ type Completion = Box<dyn FnOnce(Result<(), String>) + Send>;
 
 enum WriterMessage {
     Write(Job),
+    /// A write that runs alone, with foreign keys off.
+    Exclusive(Job),
     /// Checkpoint the WAL and stop.
     Close(tokio::sync::oneshot::Sender<()>),
 }
@@ -469,18 +539,23 @@ fn writer_loop(conn: Connection, queue: std::sync::mpsc::Receiver<WriterMessage>
     let mut closing = None;
     while let Ok(first) = queue.recv() {
         let mut jobs = Vec::new();
+        let mut exclusive = None;
         let mut next = Some(first);
         while let Some(message) = next.take() {
             match message {
                 WriterMessage::Write(job) => jobs.push(job),
+                WriterMessage::Exclusive(job) => exclusive = Some(job),
                 WriterMessage::Close(reply) => closing = Some(reply),
             }
-            if jobs.len() < MAX_GROUP && closing.is_none() {
+            if jobs.len() < MAX_GROUP && closing.is_none() && exclusive.is_none() {
                 next = queue.try_recv().ok();
             }
         }
         if !jobs.is_empty() {
             run_group(&conn, jobs);
+        }
+        if let Some(job) = exclusive {
+            run_without_foreign_keys(&conn, job);
         }
         if let Some(reply) = closing.take() {
             if let Err(e) = conn.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(())) {
@@ -489,6 +564,19 @@ fn writer_loop(conn: Connection, queue: std::sync::mpsc::Receiver<WriterMessage>
             let _ = reply.send(());
             return;
         }
+    }
+}
+
+/// Runs one job alone with foreign keys off, switching them back on afterwards.
+fn run_without_foreign_keys(conn: &Connection, job: Job) {
+    if let Err(e) = conn.pragma_update(None, "foreign_keys", false) {
+        job(JobSlot::NoTransaction).1(Err(e.to_string()));
+        return;
+    }
+    run_group(conn, vec![job]);
+    if let Err(e) = conn.pragma_update(None, "foreign_keys", true) {
+        // Every later write would go unchecked: stop rather than corrupt links.
+        panic!("cannot switch SQLite foreign keys back on: {e}");
     }
 }
 
@@ -661,22 +749,30 @@ fn scan_rows_with_stamps(
 }
 
 /// Applies a checked plan inside the caller's transaction.
-fn apply(tx: &Connection, plan: &Plan) -> Result<(), StoreError> {
-    if !plan.changes_table() {
+fn apply(tx: &Connection, full_plan: &Plan) -> Result<(), StoreError> {
+    if !full_plan.changes_table() {
         return Ok(());
     }
-    for statement in table_queries::drop_indexes(&plan.before) {
+    let plan = &full_plan.columns_only();
+    let (junctions_before, junctions_after) = migrate::junction_statements(Dialect::Sqlite, full_plan);
+    for statement in table_queries::drop_indexes(&plan.before).into_iter().chain(junctions_before) {
         tx.execute(&statement, [])?;
     }
-    if migrate::needs_rebuild(plan) {
+    if migrate::needs_rebuild(Dialect::Sqlite, plan) {
         rebuild(tx, plan)?;
+        // Foreign keys are off (see `write_exclusive`): the copy must keep every link.
+        let broken: Option<String> =
+            tx.query_row("SELECT \"table\" FROM pragma_foreign_key_check LIMIT 1", [], |r| r.get(0)).optional()?;
+        if let Some(table) = broken {
+            return Err(StoreError::Corrupt(format!("the rebuild would break links from table '{table}'")));
+        }
     } else {
         for statement in migrate::alter_statements(Dialect::Sqlite, plan) {
             tx.execute(&statement, [])?;
         }
         fill_defaults(tx, plan)?;
     }
-    for statement in table_queries::create_indexes(&plan.after) {
+    for statement in table_queries::create_indexes(&plan.after).into_iter().chain(junctions_after) {
         tx.execute(&statement, []).map_err(classify_sqlite)?;
     }
     Ok(())

@@ -10,7 +10,7 @@ use axum::response::Response;
 use axum::routing::get;
 use axum::Router;
 use serde_json::json;
-use tessera_core::{App, ListParams, WriteResult};
+use tessera_core::{App, GetParams, ListParams, WriteResult};
 
 pub fn router() -> Router<App> {
     Router::new()
@@ -53,8 +53,9 @@ async fn get_row(
     State(app): State<App>,
     Auth(caller): Auth,
     ApiPath((table, id)): ApiPath<(String, String)>,
+    ApiQuery(params): ApiQuery<GetParams>,
 ) -> Result<Response, ApiError> {
-    Ok(raw_json(StatusCode::OK, app.get_row(&table, &id, &caller).await?))
+    Ok(raw_json(StatusCode::OK, app.get_row(&table, &id, &params, &caller).await?))
 }
 
 async fn update_row(

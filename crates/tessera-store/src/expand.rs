@@ -1,0 +1,172 @@
+//! Related rows embedded in a row's JSON (`?expand=`), built by the database in the same
+//! statement as the rows themselves: each expansion is a correlated subquery in the
+//! row's JSON expression, so a page of rows with any number of expansions, nested or
+//! not, is ONE statement and one round trip.
+//!
+//! Each expansion carries the access rule of its table for the caller (compiled into its
+//! subquery, qualified by the subquery's alias), so an embedded row is one the caller
+//! could read by itself.
+
+use crate::row_queries::{all_columns, row_object, AccessFilter};
+use tessera_query::filter::{compile, CompileContext, FilterError};
+use tessera_query::{quote_ident, Dialect, SqlWriter};
+use tessera_schema::{FieldType, TableSchema, Value};
+
+/// How the rows of an expansion relate to the row they are embedded in.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Join {
+    /// The row's relation column holds the related row's id: one row or null.
+    Forward { column: String },
+    /// The row's `multiple` relation lists the related ids in a junction: an array.
+    ForwardMany { junction: String },
+    /// The related table's relation column holds this row's id: an array.
+    Reverse { column: String },
+    /// The related table's `multiple` relation lists this row's id: an array.
+    ReverseMany { junction: String },
+}
+
+impl Join {
+    fn is_many(&self) -> bool {
+        !matches!(self, Join::Forward { .. })
+    }
+}
+
+/// One expansion: the key it appears under in `expand`, the related table and how it
+/// joins, the caller's access to it, and nested expansions of the related rows.
+pub struct Expansion<'a> {
+    pub name: String,
+    pub schema: &'a TableSchema,
+    pub join: Join,
+    /// Rows of the related table the caller may see: all (`None`), or those a rule matches.
+    pub access: Option<AccessFilter<'a>>,
+    /// The caller may see none of them: the expansion is null or empty.
+    pub denied: bool,
+    /// Most rows of an array expansion.
+    pub limit: u32,
+    pub children: Vec<Expansion<'a>>,
+}
+
+/// Writes a row's JSON as text (what the drivers read) with its expansions.
+pub(crate) fn push_row_json(
+    w: &mut SqlWriter,
+    columns: &[crate::row_queries::Column<'_>],
+    qualifier: &str,
+    expansions: &[Expansion<'_>],
+) -> Result<(), FilterError> {
+    let postgres = w.dialect() == Dialect::Postgres;
+    if postgres {
+        w.push("(");
+    }
+    push_row_object(w, columns, qualifier, expansions, &mut 0)?;
+    if postgres {
+        w.push(")::text");
+    }
+    Ok(())
+}
+
+/// Writes a row's JSON object (columns qualified by `qualifier`) with an `expand` object
+/// holding each expansion, as a JSON value (not text).
+pub(crate) fn push_row_object(
+    w: &mut SqlWriter,
+    columns: &[crate::row_queries::Column<'_>],
+    qualifier: &str,
+    expansions: &[Expansion<'_>],
+    aliases: &mut usize,
+) -> Result<(), FilterError> {
+    if expansions.is_empty() {
+        w.push(&row_object(w.dialect(), columns, Some(qualifier), &[]));
+        return Ok(());
+    }
+    let dialect = w.dialect();
+    let mut inner = w.fragment();
+    inner.push(match dialect {
+        Dialect::Sqlite => "json_object(",
+        Dialect::Postgres => "json_build_object(",
+    });
+    for (i, expansion) in expansions.iter().enumerate() {
+        if i > 0 {
+            inner.push(", ");
+        }
+        // Keys are validated names: safe as string literals.
+        inner.push(&format!("'{}', ", expansion.name));
+        push_expansion(&mut inner, qualifier, expansion, aliases)?;
+    }
+    inner.push(")");
+    // The columns bind nothing, so the expansions' parameters stay in text order.
+    w.append_wrapped(inner, |expand| row_object(dialect, columns, Some(qualifier), &[format!("'expand', {expand}")]));
+    Ok(())
+}
+
+/// One expansion's subquery; the embedding row is `outer`.
+fn push_expansion(
+    w: &mut SqlWriter,
+    outer: &str,
+    expansion: &Expansion<'_>,
+    aliases: &mut usize,
+) -> Result<(), FilterError> {
+    *aliases += 1;
+    let alias = format!("x{aliases}");
+    let link = format!("l{aliases}");
+    let dialect = w.dialect();
+    let columns = all_columns(expansion.schema);
+    let target = quote_ident(&expansion.schema.name);
+    let (a, l, o) = (quote_ident(&alias), quote_ident(&link), quote_ident(outer));
+    let many = expansion.join.is_many();
+    if many {
+        w.push(match dialect {
+            Dialect::Sqlite => {
+                "(SELECT coalesce(json_group_array(json(\"v\") ORDER BY \"p\"), json('[]')) FROM (SELECT "
+            }
+            Dialect::Postgres => "(SELECT coalesce(json_agg(\"v\" ORDER BY \"p\"), '[]'::json) FROM (SELECT ",
+        });
+    } else {
+        w.push("(SELECT ");
+    }
+    push_row_object(w, &columns, &alias, &expansion.children, aliases)?;
+    let order = match &expansion.join {
+        Join::ForwardMany { .. } => format!("{l}.\"position\""),
+        _ => format!("{a}.\"id\""),
+    };
+    if many {
+        w.push(" AS \"v\", ").push(&order).push(" AS \"p\"");
+    }
+    w.push(&format!(" FROM {target} AS {a}"));
+    match &expansion.join {
+        Join::Forward { column } => {
+            w.push(&format!(" WHERE {a}.\"id\" = {o}.{}", quote_ident(column)));
+        }
+        Join::ForwardMany { junction } => {
+            w.push(&format!(
+                " JOIN {} AS {l} ON {l}.\"target_id\" = {a}.\"id\" WHERE {l}.\"source_id\" = {o}.\"id\"",
+                quote_ident(junction)
+            ));
+        }
+        Join::Reverse { column } => {
+            w.push(&format!(" WHERE {a}.{} = {o}.\"id\"", quote_ident(column)));
+        }
+        Join::ReverseMany { junction } => {
+            w.push(&format!(
+                " JOIN {} AS {l} ON {l}.\"source_id\" = {a}.\"id\" WHERE {l}.\"target_id\" = {o}.\"id\"",
+                quote_ident(junction)
+            ));
+        }
+    }
+    if expansion.denied {
+        w.push(" AND 1 = 0");
+    } else if let Some(access) = &expansion.access {
+        w.push(" AND ");
+        compile(
+            access.expr,
+            &CompileContext::new(expansion.schema).with_macros(access.macros).with_qualifier(&alias),
+            w,
+        )?;
+    }
+    if many {
+        w.push(&format!(" ORDER BY {order} LIMIT "))
+            .push_param(Value::Integer(i64::from(expansion.limit)), FieldType::Integer)
+            .push(") AS \"s\")");
+    } else {
+        w.push(")");
+    }
+    Ok(())
+}
