@@ -47,12 +47,20 @@ pub enum StoreError {
     Stale(String),
     #[error("database error: {0}")]
     Sqlite(#[from] rusqlite::Error),
-    #[error("database error: {0}")]
+    #[error("database error: {}", postgres_message(.0))]
     Postgres(#[from] tokio_postgres::Error),
     #[error("database pool error: {0}")]
     Pool(String),
     #[error("stored data is corrupt: {0}")]
     Corrupt(String),
+}
+
+/// The server's own message and detail (the driver's Display says only "db error").
+fn postgres_message(error: &tokio_postgres::Error) -> String {
+    match error.as_db_error() {
+        Some(db) => format!("{} {} ({})", db.message(), db.detail().unwrap_or_default(), db.code().code()),
+        None => error.to_string(),
+    }
 }
 
 impl From<deadpool_postgres::PoolError> for StoreError {

@@ -112,6 +112,16 @@ impl Store {
         }
     }
 
+    /// How many row statements (reads, single-statement writes) this store has sent to the
+    /// database: tests use it to show that a request's statement count does not grow with
+    /// the rows it returns.
+    pub fn statements_executed(&self) -> u64 {
+        match self {
+            Store::Sqlite(store) => store.statements_executed(),
+            Store::Postgres(store) => store.statements.load(std::sync::atomic::Ordering::Relaxed),
+        }
+    }
+
     /// Checks the database answers.
     pub async fn ping(&self) -> Result<(), StoreError> {
         backend!(self.ping())

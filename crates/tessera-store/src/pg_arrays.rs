@@ -20,7 +20,7 @@ pub(crate) enum ColumnArray {
 impl ColumnArray {
     pub(crate) fn new(field_type: FieldType, capacity: usize) -> ColumnArray {
         match field_type {
-            FieldType::Integer => ColumnArray::Int(Vec::with_capacity(capacity)),
+            FieldType::Integer | FieldType::Relation => ColumnArray::Int(Vec::with_capacity(capacity)),
             FieldType::Float => ColumnArray::Float(Vec::with_capacity(capacity)),
             FieldType::Boolean => ColumnArray::Bool(Vec::with_capacity(capacity)),
             _ => ColumnArray::Text(Vec::with_capacity(capacity)),
@@ -55,7 +55,7 @@ impl ColumnArray {
 
 fn array_type(field_type: FieldType) -> &'static str {
     match field_type {
-        FieldType::Integer => "int8[]",
+        FieldType::Integer | FieldType::Relation => "int8[]",
         FieldType::Float => "float8[]",
         FieldType::Boolean => "bool[]",
         _ => "text[]",

@@ -25,6 +25,8 @@ const CATALOG_CHANNEL: &str = "tessera_catalog";
 pub struct PostgresStore {
     pub(crate) pool: Pool,
     config: Arc<tokio_postgres::Config>,
+    /// Row statements sent (see [`crate::Store::statements_executed`]).
+    pub(crate) statements: Arc<std::sync::atomic::AtomicU64>,
 }
 
 /// Binds a [`Value`]; the SQL text casts each placeholder, so the Rust type decides the
@@ -71,7 +73,7 @@ impl PostgresStore {
         );
         let pool =
             Pool::builder(manager).max_size(pool_size.max(1)).build().map_err(|e| StoreError::Pool(e.to_string()))?;
-        let store = PostgresStore { pool, config: Arc::new(config_for_listen) };
+        let store = PostgresStore { pool, config: Arc::new(config_for_listen), statements: Default::default() };
         let client = store.pool.get().await?;
         // Several copies of tessera may start at once: serialize the system-table setup.
         client.batch_execute("SELECT pg_advisory_lock(7431001)").await?;
@@ -170,6 +172,7 @@ impl PostgresStore {
     }
 
     pub async fn query_strings(&self, sql: String, values: Vec<Value>) -> Result<Vec<String>, StoreError> {
+        self.statements.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         let client = self.pool.get().await?;
         let stmt = client.prepare_cached(&sql).await.map_err(classify_postgres)?;
         let params = params(&values);
@@ -178,6 +181,7 @@ impl PostgresStore {
     }
 
     pub async fn query_count(&self, sql: String, values: Vec<Value>) -> Result<i64, StoreError> {
+        self.statements.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         let client = self.pool.get().await?;
         let stmt = client.prepare_cached(&sql).await.map_err(classify_postgres)?;
         let params = params(&values);
@@ -185,6 +189,7 @@ impl PostgresStore {
     }
 
     pub async fn write_strings(&self, sql: String, values: Vec<Value>) -> Result<Vec<String>, StoreError> {
+        self.statements.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         let client = self.pool.get().await?;
         let stmt = client.prepare_cached(&sql).await.map_err(classify_postgres)?;
         let params = params(&values);
@@ -193,6 +198,7 @@ impl PostgresStore {
     }
 
     pub async fn execute(&self, sql: String, values: Vec<Value>) -> Result<u64, StoreError> {
+        self.statements.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         let client = self.pool.get().await?;
         let stmt = client.prepare_cached(&sql).await.map_err(classify_postgres)?;
         let params = params(&values);
@@ -398,18 +404,18 @@ impl PostgresStore {
             tx.execute("UPDATE _tessera_tables SET schema = $1 WHERE id = $2", &[&json, &other.id]).await?;
         }
         let now = now_text();
-        let after_json = serde_json::to_string(&plan.after).expect("schema serializes");
+        let after_json = serde_json::to_string(&full_plan.after).expect("schema serializes");
         tx.execute(
             "UPDATE _tessera_tables SET name = $1, name_key = $2, version = $3, schema = $4, updated_at = $5 WHERE id = $6",
-            &[&plan.after.name, &plan.after.name.to_ascii_lowercase(), &plan.after.version, &after_json, &now, &plan.after.id],
+            &[&full_plan.after.name, &full_plan.after.name.to_ascii_lowercase(), &full_plan.after.version, &after_json, &now, &full_plan.after.id],
         )
         .await?;
-        let before_json = serde_json::to_string(&plan.before).expect("schema serializes");
+        let before_json = serde_json::to_string(&full_plan.before).expect("schema serializes");
         let steps = serde_json::to_string(&report.steps).expect("steps serialize");
         insert_history(
             &tx,
-            plan.after.id,
-            plan.after.version,
+            full_plan.after.id,
+            full_plan.after.version,
             "migrate",
             Some(&before_json),
             Some(&after_json),
@@ -593,7 +599,7 @@ async fn read_page(
 
 fn read_value(row: &tokio_postgres::Row, index: usize, field_type: FieldType) -> Result<Value, StoreError> {
     let value = match field_type {
-        FieldType::Integer => row.try_get::<_, Option<i64>>(index)?.map(Value::Integer),
+        FieldType::Integer | FieldType::Relation => row.try_get::<_, Option<i64>>(index)?.map(Value::Integer),
         FieldType::Float => row.try_get::<_, Option<f64>>(index)?.map(Value::Float),
         FieldType::Boolean => row.try_get::<_, Option<bool>>(index)?.map(Value::Boolean),
         FieldType::Json => match row.try_get::<_, Option<String>>(index)? {
@@ -629,7 +635,15 @@ async fn fill_defaults(tx: &Transaction<'_>, plan: &Plan) -> Result<(), StoreErr
 /// it in, inside the caller's transaction.
 async fn rebuild(tx: &Transaction<'_>, plan: &Plan) -> Result<(), StoreError> {
     let temp = migrate::rebuild_name(plan.after.id);
-    tx.batch_execute(&table_queries::create_table(Dialect::Postgres, &temp, &plan.after.fields)).await?;
+    // The new copy's links to its own table point at the old copy for now (the new name
+    // does not exist yet); they are moved over with the other inbound keys below.
+    let mut fields = plan.after.fields.clone();
+    for def in fields.values_mut() {
+        if def.target.as_deref() == Some(plan.after.name.as_str()) {
+            def.target = Some(plan.before.name.clone());
+        }
+    }
+    tx.batch_execute(&table_queries::create_table(Dialect::Postgres, &temp, &fields)).await?;
     let mut columns: Vec<(&str, FieldType)> = vec![("id", FieldType::Integer)];
     columns.extend(plan.after.fields.iter().map(|(name, def)| (name.as_str(), def.field_type)));
     columns.push(("created_at", FieldType::Datetime));
@@ -670,12 +684,19 @@ async fn rebuild(tx: &Transaction<'_>, plan: &Plan) -> Result<(), StoreError> {
     // on the new copy, which holds the same ids.
     let inbound = tx
         .query(
-            "SELECT conrelid::regclass::text, conname, pg_get_constraintdef(oid) FROM pg_constraint WHERE contype = 'f' AND confrelid = $1::text::regclass AND conrelid <> confrelid",
+            "SELECT conrelid::regclass::text, conname, pg_get_constraintdef(oid), confrelid::regclass::text FROM pg_constraint WHERE contype = 'f' AND confrelid = $1::text::regclass AND conrelid <> confrelid",
             &[&quote_ident(&plan.before.name)],
         )
         .await?;
-    let inbound: Vec<(String, String, String)> =
-        inbound.iter().map(|row| (row.get(0), row.get(1), row.get(2))).collect();
+    // Each key is put back pointing at the table's new name.
+    let new_target = format!("REFERENCES {}(", quote_ident(&plan.after.name));
+    let inbound: Vec<(String, String, String)> = inbound
+        .iter()
+        .map(|row| {
+            let old_target = format!("REFERENCES {}(", row.get::<_, String>(3));
+            (row.get(0), row.get(1), row.get::<_, String>(2).replacen(&old_target, &new_target, 1))
+        })
+        .collect();
     for (table, constraint, _) in &inbound {
         tx.batch_execute(&format!("ALTER TABLE {table} DROP CONSTRAINT {}", quote_ident(constraint))).await?;
     }

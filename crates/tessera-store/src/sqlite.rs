@@ -31,6 +31,8 @@ struct Inner {
     readers: std::sync::mpsc::Sender<ReadJob>,
     /// Dropped with the store, which stops the checkpoint thread.
     _checkpoint_stop: std::sync::mpsc::Sender<()>,
+    /// Row statements run (see [`crate::Store::statements_executed`]).
+    statements: std::sync::atomic::AtomicU64,
 }
 
 /// Binds a [`Value`] as a SQLite parameter.
@@ -64,6 +66,10 @@ fn open_connection(path: &PathBuf, flags: OpenFlags) -> Result<Connection, Store
 }
 
 impl SqliteStore {
+    pub fn statements_executed(&self) -> u64 {
+        self.inner.statements.load(std::sync::atomic::Ordering::Relaxed)
+    }
+
     pub async fn open(path: PathBuf, readers: usize) -> Result<SqliteStore, StoreError> {
         tokio::task::spawn_blocking(move || {
             if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
@@ -110,7 +116,12 @@ impl SqliteStore {
                 .spawn(move || checkpoint_loop(checkpointer, checkpoint_wait))
                 .map_err(|e| StoreError::Pool(format!("cannot start the checkpoint thread: {e}")))?;
             Ok(SqliteStore {
-                inner: Arc::new(Inner { writer: sender, readers: read_jobs, _checkpoint_stop: checkpoint_stop }),
+                inner: Arc::new(Inner {
+                    writer: sender,
+                    readers: read_jobs,
+                    _checkpoint_stop: checkpoint_stop,
+                    statements: Default::default(),
+                }),
             })
         })
         .await
@@ -272,6 +283,7 @@ impl SqliteStore {
     }
 
     pub async fn query_strings(&self, sql: String, values: Vec<Value>) -> Result<Vec<String>, StoreError> {
+        self.inner.statements.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         self.read(move |conn| {
             let mut stmt = conn.prepare_cached(&sql).map_err(classify_sqlite)?;
             let rows = stmt.query_map(params(&values), |row| row.get::<_, String>(0))?;
@@ -281,6 +293,7 @@ impl SqliteStore {
     }
 
     pub async fn query_count(&self, sql: String, values: Vec<Value>) -> Result<i64, StoreError> {
+        self.inner.statements.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         self.read(move |conn| {
             Ok(conn.prepare_cached(&sql).map_err(classify_sqlite)?.query_row(params(&values), |row| row.get(0))?)
         })
@@ -289,6 +302,7 @@ impl SqliteStore {
 
     /// Runs one writing statement that returns JSON rows.
     pub async fn write_strings(&self, sql: String, values: Vec<Value>) -> Result<Vec<String>, StoreError> {
+        self.inner.statements.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         self.write(move |conn| {
             let mut stmt = conn.prepare_cached(&sql).map_err(classify_sqlite)?;
             let rows = stmt.query_map(params(&values), |row| row.get::<_, String>(0)).map_err(classify_sqlite)?;
@@ -298,6 +312,7 @@ impl SqliteStore {
     }
 
     pub async fn execute(&self, sql: String, values: Vec<Value>) -> Result<u64, StoreError> {
+        self.inner.statements.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         self.write(move |conn| {
             let changed = conn
                 .prepare_cached(&sql)

@@ -16,5 +16,6 @@ mod errors;
 mod legacy;
 mod migrations;
 mod query;
+mod relations;
 mod rows;
 mod rules;
