@@ -213,7 +213,8 @@ fn build_op(args: &Args, dialect: Dialect, schema: &TableSchema) -> Result<Op> {
                 Some(spec) => parse_sort(spec, schema).map_err(|e| anyhow!("sort: {e}"))?,
                 None => Vec::new(),
             };
-            let spec = ListSpec { filter, sort, after: None, fields: None, limit: args.limit, offset: 0 };
+            let spec =
+                ListSpec { resolver: None, filter, sort, after: None, fields: None, limit: args.limit, offset: 0 };
             let (sql, params) =
                 row_queries::list(dialect, schema, &spec, None, &[]).map_err(|e| anyhow!("filter: {e}"))?;
             Op::List { sql, params }

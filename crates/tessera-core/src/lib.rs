@@ -8,6 +8,7 @@ pub mod catalog;
 mod cursor;
 mod error;
 pub mod expand;
+pub mod paths;
 pub mod rows;
 pub mod tables;
 

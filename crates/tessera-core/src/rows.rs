@@ -8,6 +8,7 @@ use crate::catalog::Table;
 use crate::cursor;
 use crate::error::Referrer;
 use crate::expand::{expansions, parse_expand, ExpandNode};
+use crate::paths::PathResolver;
 use crate::{App, CoreError};
 use serde_json::Value as Json;
 use tessera_query::filter::{compile_filter, CompileContext};
@@ -368,6 +369,8 @@ impl App {
     async fn list_rows_once(&self, key: &str, params: &ListParams, caller: &Caller) -> Result<ListResult, CoreError> {
         let table = self.table(key)?;
         let schema = &table.schema;
+        let catalog = self.catalog();
+        let resolver = PathResolver { catalog: &catalog, root: &table, caller };
         let condition = authorize(&table, Action::List, caller, None)?;
         let macros = RequestMacros { caller, body: None };
         let access = condition.map(|expr| AccessFilter { expr, macros: &macros });
@@ -394,13 +397,16 @@ impl App {
                 ));
             }
             // Check the filter now so its errors are the user's 400, not the store's.
-            compile_filter(filter, &CompileContext::new(schema), &mut SqlWriter::new(self.store().dialect()))?;
+            let ctx = CompileContext::new(&resolver).with_qualifier(&schema.name);
+            compile_filter(filter, &ctx, &mut SqlWriter::new(self.store().dialect()))?;
         }
         let sort_spec = params.sort.as_deref().map(str::trim).filter(|s| !s.is_empty());
         let sort = match sort_spec {
-            Some(spec) => parse_sort(spec, schema)?,
+            Some(spec) => parse_sort(spec, &resolver)?,
             None => Vec::new(),
         };
+        // A cursor holds the last row's sort values, which a related field is not one of.
+        let keyset = !sort.iter().any(|key| key.field.is_related());
         let fields = match params.fields.as_deref().map(str::trim).filter(|f| !f.is_empty()) {
             Some(list) => {
                 let mut fields = Vec::new();
@@ -423,6 +429,12 @@ impl App {
             Some(_) if offset > 0 => {
                 return Err(CoreError::bad_request("cursor", "use either 'cursor' or 'offset', not both"));
             }
+            Some(_) if !keyset => {
+                return Err(CoreError::bad_request(
+                    "cursor",
+                    "a sort by a field of a related table pages with 'offset', not 'cursor'",
+                ));
+            }
             Some(text) => Some(cursor::decode(text, sort_spec.unwrap_or(""), &sort)?),
             None => None,
         };
@@ -438,10 +450,22 @@ impl App {
         };
         let nodes = self.parse_expand(&table, params.expand.as_deref())?;
         let expand = expansions(&nodes, caller, &macros);
-        let spec = ListSpec { filter: filter.map(str::to_string), sort, after, fields, limit, offset };
+        let spec = ListSpec {
+            resolver: Some(&resolver),
+            filter: filter.map(str::to_string),
+            sort,
+            after,
+            fields,
+            limit,
+            offset,
+        };
         let items = self.store().list_rows(schema, &spec, access.as_ref(), &expand).await?;
-        let total = if total { Some(self.store().count_rows(schema, filter, access.as_ref()).await?) } else { None };
-        let next_cursor = if items.len() == limit as usize {
+        let total = if total {
+            Some(self.store().count_rows(schema, filter, Some(&resolver), access.as_ref()).await?)
+        } else {
+            None
+        };
+        let next_cursor = if items.len() == limit as usize && keyset {
             items.last().and_then(|last| cursor::encode(last, sort_spec.unwrap_or(""), &spec.sort))
         } else {
             None

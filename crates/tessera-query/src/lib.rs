@@ -9,5 +9,5 @@ pub mod sort;
 pub mod sql;
 
 pub use filter::{compile_filter, CompileContext, Expr, FilterError, MacroLookup};
-pub use resolve::{FieldResolver, ResolvedField};
+pub use resolve::{FieldResolver, Hop, ResolvedField};
 pub use sql::{quote_ident, Dialect, SqlWriter};

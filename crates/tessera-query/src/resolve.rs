@@ -10,6 +10,29 @@ pub struct ResolvedField {
     /// The column to write (unquoted; the writer quotes it).
     pub column: String,
     pub field_type: FieldType,
+    /// For a field of a related table (`zoo.name`): the relations followed to reach it,
+    /// from the row's table on. Empty for the table's own fields.
+    pub path: Vec<Hop>,
+}
+
+/// One relation followed by a field path: the relation column on the table reached so
+/// far, and the table it points at.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Hop {
+    pub column: String,
+    pub table: String,
+}
+
+impl ResolvedField {
+    /// A field of the table itself.
+    pub fn own(column: impl Into<String>, field_type: FieldType) -> ResolvedField {
+        ResolvedField { column: column.into(), field_type, path: Vec::new() }
+    }
+
+    /// Whether the field lives in a related table.
+    pub fn is_related(&self) -> bool {
+        !self.path.is_empty()
+    }
 }
 
 /// Maps user-written field names to columns.
@@ -29,11 +52,10 @@ impl FieldResolver for TableSchema {
             _ => None,
         };
         if let Some((column, field_type)) = system {
-            return Some(ResolvedField { column: column.to_string(), field_type });
+            return Some(ResolvedField::own(column, field_type));
         }
-        self.field(name).filter(|(_, def)| !def.hidden).map(|(column, def): (&str, &FieldDef)| ResolvedField {
-            column: column.to_string(),
-            field_type: def.field_type,
-        })
+        self.field(name)
+            .filter(|(_, def)| !def.hidden && def.is_column())
+            .map(|(column, def): (&str, &FieldDef)| ResolvedField::own(column, def.field_type))
     }
 }

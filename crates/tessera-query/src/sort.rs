@@ -44,7 +44,7 @@ pub fn parse_sort(spec: &str, resolver: &dyn FieldResolver) -> Result<Vec<SortKe
         if field.field_type == tessera_schema::FieldType::Json {
             return Err(SortError::Unsortable(name.to_string()));
         }
-        if keys.iter().any(|k| k.field.column == field.column) {
+        if keys.iter().any(|k| k.field == field) {
             return Err(SortError::Duplicate(name.to_string()));
         }
         keys.push(SortKey { field, descending });

@@ -60,6 +60,39 @@ impl SqlWriter {
         self
     }
 
+    /// Appends a resolved field in a form that compares by value (see
+    /// [`SqlWriter::push_comparable_column`]); a field of a related table is a scalar
+    /// subquery following each relation by id (`(SELECT r1.name FROM zoos AS r1 WHERE
+    /// r1.id = animals.zoo)`), null when a link is null. `qualifier` names the row's
+    /// table or alias; it is required for related fields (an unqualified column inside the
+    /// subquery would resolve to the related table).
+    pub fn push_field(&mut self, qualifier: Option<&str>, field: &crate::resolve::ResolvedField) -> &mut Self {
+        if field.path.is_empty() {
+            return self.push_comparable_column(qualifier, &field.column, field.field_type);
+        }
+        let aliases: Vec<String> = (1..=field.path.len()).map(|n| format!("r{n}")).collect();
+        for _ in &field.path {
+            self.push("(SELECT ");
+        }
+        self.push_qualified(aliases.last().expect("a path has hops"), &field.column);
+        for (index, hop) in field.path.iter().enumerate().rev() {
+            self.push(" FROM ").push_ident(&hop.table).push(" AS ").push_ident(&aliases[index]);
+            self.push(" WHERE ").push_qualified(&aliases[index], "id").push(" = ");
+            match index.checked_sub(1) {
+                Some(previous) => self.push_qualified(&aliases[previous], &hop.column),
+                None => match qualifier {
+                    Some(q) => self.push_qualified(q, &hop.column),
+                    None => self.push_ident(&hop.column),
+                },
+            };
+            self.push(")");
+        }
+        if self.dialect == Dialect::Sqlite && field.field_type == FieldType::Decimal {
+            self.push(" COLLATE tessera_decimal");
+        }
+        self
+    }
+
     /// Appends `"qualifier"."name"`.
     pub fn push_qualified(&mut self, qualifier: &str, name: &str) -> &mut Self {
         self.push_ident(qualifier).push(".").push_ident(name)

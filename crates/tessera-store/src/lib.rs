@@ -311,7 +311,7 @@ impl Store {
     pub async fn list_rows(
         &self,
         schema: &TableSchema,
-        spec: &ListSpec,
+        spec: &ListSpec<'_>,
         access: Option<&AccessFilter<'_>>,
         expand: &[Expansion<'_>],
     ) -> Result<Vec<String>, StoreError> {
@@ -319,14 +319,16 @@ impl Store {
         backend!(self.query_strings(sql, params))
     }
 
-    /// How many rows match a filter (and `access`).
+    /// How many rows match a filter (and `access`); `resolver` as in [`ListSpec`].
     pub async fn count_rows(
         &self,
         schema: &TableSchema,
         filter: Option<&str>,
+        resolver: Option<&(dyn tessera_query::FieldResolver + Sync)>,
         access: Option<&AccessFilter<'_>>,
     ) -> Result<i64, StoreError> {
-        let (sql, params) = row_queries::count(self.dialect(), schema, filter, access).map_err(rule_rejected)?;
+        let (sql, params) =
+            row_queries::count(self.dialect(), schema, filter, resolver, access).map_err(rule_rejected)?;
         backend!(self.query_count(sql, params))
     }
 

@@ -143,7 +143,7 @@ pub struct RowConverter<'a> {
 enum Source<'a> {
     Keep(usize),
     /// The converter compiles the target's pattern once, not per row.
-    Convert(usize, Converter),
+    Convert(usize, Box<Converter>),
     New(&'a FieldDef, Value),
 }
 
@@ -162,7 +162,7 @@ impl<'a> RowConverter<'a> {
                         if to.unique {
                             unique_seen.insert(i, HashMap::new());
                         }
-                        Source::Convert(old_index(old_name), Converter::new(from, to))
+                        Source::Convert(old_index(old_name), Box::new(Converter::new(from, to)))
                     }
                     FieldSource::New { field } => Source::New(field, default_value(field)),
                 };

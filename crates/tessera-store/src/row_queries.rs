@@ -9,7 +9,7 @@ use crate::expand::{push_row_json, Expansion};
 use crate::NewRow;
 use tessera_query::filter::{compile, compile_filter, CompileContext, Expr, FilterError, MacroLookup};
 use tessera_query::sort::SortKey;
-use tessera_query::{quote_ident, Dialect, SqlWriter};
+use tessera_query::{quote_ident, Dialect, FieldResolver, SqlWriter};
 use tessera_schema::relations::junction_name;
 use tessera_schema::{FieldType, TableSchema, Value};
 
@@ -416,8 +416,11 @@ pub fn select_written(dialect: Dialect, schema: &TableSchema) -> String {
 }
 
 /// What a list request asks for, resolved against the table (a plan: plain data).
-#[derive(Debug, Clone, Default)]
-pub struct ListSpec {
+#[derive(Clone, Default)]
+pub struct ListSpec<'a> {
+    /// Resolves the filter's field names, including fields of related tables
+    /// (`zoo.name`); the table's own fields when `None`.
+    pub resolver: Option<&'a (dyn FieldResolver + Sync)>,
     /// Filter source text, already checked by the caller.
     pub filter: Option<String>,
     pub sort: Vec<SortKey>,
@@ -438,7 +441,7 @@ pub struct ListSpec {
 pub fn list(
     dialect: Dialect,
     schema: &TableSchema,
-    spec: &ListSpec,
+    spec: &ListSpec<'_>,
     access: Option<&AccessFilter<'_>>,
     expand: &[Expansion<'_>],
 ) -> Result<(String, Vec<Value>), FilterError> {
@@ -451,22 +454,22 @@ pub fn list(
     push_row_json(&mut w, &columns, PAGE, expand)?;
     w.push(" FROM (SELECT * FROM ").push_ident(&schema.name);
     push_where(&mut w, schema, spec, access)?;
-    push_order(&mut w, &spec.sort);
+    push_order(&mut w, &spec.sort, &schema.name);
     w.push(" LIMIT ")
         .push_param(Value::Integer(i64::from(spec.limit)), FieldType::Integer)
         .push(" OFFSET ")
         .push_param(Value::Integer(i64::try_from(spec.offset).unwrap_or(i64::MAX)), FieldType::Integer)
         .push(") AS ")
         .push_ident(PAGE);
-    push_order(&mut w, &spec.sort);
+    push_order(&mut w, &spec.sort, PAGE);
     Ok(w.finish())
 }
 
-/// ` ORDER BY <keys>, id`.
-fn push_order(w: &mut SqlWriter, sort: &[SortKey]) {
+/// ` ORDER BY <keys>, id`; `qualifier` names the rows for keys in related tables.
+fn push_order(w: &mut SqlWriter, sort: &[SortKey], qualifier: &str) {
     w.push(" ORDER BY ");
     for key in sort {
-        w.push_comparable_column(None, &key.field.column, key.field.field_type);
+        w.push_field(key.field.is_related().then_some(qualifier), &key.field);
         w.push(if key.descending { " DESC, " } else { " ASC, " });
     }
     w.push(if id_descending(sort) { "\"id\" DESC" } else { "\"id\" ASC" });
@@ -484,11 +487,12 @@ pub fn count(
     dialect: Dialect,
     schema: &TableSchema,
     filter: Option<&str>,
+    resolver: Option<&(dyn FieldResolver + Sync)>,
     access: Option<&AccessFilter<'_>>,
 ) -> Result<(String, Vec<Value>), FilterError> {
     let mut w = SqlWriter::new(dialect);
     w.push("SELECT count(*) FROM ").push_ident(&schema.name);
-    let spec = ListSpec { filter: filter.map(str::to_string), ..ListSpec::default() };
+    let spec = ListSpec { filter: filter.map(str::to_string), resolver, ..ListSpec::default() };
     push_where(&mut w, schema, &spec, access)?;
     Ok(w.finish())
 }
@@ -497,7 +501,7 @@ pub fn count(
 fn push_where(
     w: &mut SqlWriter,
     schema: &TableSchema,
-    spec: &ListSpec,
+    spec: &ListSpec<'_>,
     access: Option<&AccessFilter<'_>>,
 ) -> Result<(), FilterError> {
     let mut first = true;
@@ -511,7 +515,11 @@ fn push_where(
     }
     if let Some(filter) = &spec.filter {
         and(w);
-        compile_filter(filter, &CompileContext::new(schema), w)?;
+        match spec.resolver {
+            // Fields of related tables are subqueries correlated with the row by name.
+            Some(resolver) => compile_filter(filter, &CompileContext::new(resolver).with_qualifier(&schema.name), w)?,
+            None => compile_filter(filter, &CompileContext::new(schema), w)?,
+        }
     }
     if let Some(after) = &spec.after {
         and(w);

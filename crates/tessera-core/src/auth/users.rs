@@ -79,7 +79,8 @@ impl App {
     pub(crate) async fn bootstrap_admin(&self) -> Result<(), CoreError> {
         let Some((email, password)) = self.auth().config.bootstrap_admin.clone() else { return Ok(()) };
         let users = self.users_table()?;
-        let admins = self.store().count_rows(&users.schema, Some(&format!("role = \"{ADMIN_ROLE}\"")), None).await?;
+        let admins =
+            self.store().count_rows(&users.schema, Some(&format!("role = \"{ADMIN_ROLE}\"")), None, None).await?;
         if admins > 0 {
             return Ok(());
         }

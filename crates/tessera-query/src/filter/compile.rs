@@ -7,7 +7,7 @@
 
 use super::ast::{CompareOp, Comparison, Expr, InList, Literal, Operand, OperandKind};
 use super::{parse, quote_for_message, FilterError, MAX_DEPTH};
-use crate::resolve::FieldResolver;
+use crate::resolve::{FieldResolver, ResolvedField};
 use crate::sql::{Dialect, SqlWriter};
 use serde_json::Value as Json;
 use std::cmp::Ordering;
@@ -220,7 +220,7 @@ enum Side<'e> {
 struct Column<'e> {
     /// As written in the filter.
     name: &'e str,
-    column: String,
+    field: ResolvedField,
     field_type: FieldType,
 }
 
@@ -410,7 +410,7 @@ impl Compiler<'_, '_> {
         let position = operand.position;
         match &operand.kind {
             OperandKind::Field(name) => match self.ctx.fields.resolve(name) {
-                Some(field) => Ok(Side::Column(Column { name, column: field.column, field_type: field.field_type })),
+                Some(field) => Ok(Side::Column(Column { name, field_type: field.field_type, field })),
                 None => Err(FilterError::new(position, format!("unknown field '{name}'"))),
             },
             OperandKind::Macro(path) => {
@@ -453,7 +453,7 @@ impl Compiler<'_, '_> {
     }
 
     fn push_column(&mut self, column: &Column<'_>) {
-        self.w.push_comparable_column(self.ctx.qualifier, &column.column, column.field_type);
+        self.w.push_field(self.ctx.qualifier, &column.field);
     }
 
     fn column_column(
@@ -505,7 +505,8 @@ impl Compiler<'_, '_> {
     fn push_column_against(&mut self, column: &Column<'_>, mixed_sqlite_decimal: bool) {
         if mixed_sqlite_decimal && column.field_type == FieldType::Decimal {
             self.w.push("CAST(");
-            self.w.push_comparable_column(self.ctx.qualifier, &column.column, FieldType::Text);
+            let as_text = ResolvedField { field_type: FieldType::Text, ..column.field.clone() };
+            self.w.push_field(self.ctx.qualifier, &as_text);
             self.w.push(" AS REAL)");
         } else {
             self.push_column(column);

@@ -18,6 +18,7 @@ both_stores!(
     expanded_list_is_one_statement,
     schema_changes_keep_links,
     bad_relations_and_expansions_are_refused,
+    filters_and_sorts_across_relations,
 );
 
 /// `zoos` and `animals` (`zoo` -> zoos with `on_delete`), both readable by anyone.
@@ -327,5 +328,59 @@ async fn bad_relations_and_expansions_are_refused(t: TestApp) {
     for bad in ["nope", "zoo.nope", "zoo.owner.nope", "zoo.animals_via_zoo.zoo.owner", "animals_via_zoo:0", "name"] {
         let result = t.get_with("/api/tables/animals/rows", &[("expand", bad)]).await;
         assert_error(&result, StatusCode::BAD_REQUEST, "bad_request");
+    }
+}
+
+async fn filters_and_sorts_across_relations(t: TestApp) {
+    zoo_model(&t, "restrict").await;
+    let berlin = row(&t, "zoos", json!({"name": "Berlin"})).await;
+    let rome = row(&t, "zoos", json!({"name": "Rome"})).await;
+    for (name, age, zoo) in [("Leo", 3, &berlin), ("Mia", 7, &rome), ("Kit", 1, &rome), ("Zed", 9, &Value::Null)] {
+        row(&t, "animals", json!({"name": name, "age": age, "zoo": zoo["id"]})).await;
+    }
+    let names = |rows: Vec<Value>| rows.iter().map(|r| r["name"].as_str().unwrap().to_string()).collect::<Vec<_>>();
+    let query = |filter: &str, sort: &str| {
+        let t = &t;
+        let (filter, sort) = (filter.to_string(), sort.to_string());
+        async move {
+            let (status, body) =
+                t.list_with("animals", &[("filter", &filter), ("sort", &sort), ("total", "true")]).await;
+            assert_eq!(status, StatusCode::OK, "{filter} / {sort}: {body}");
+            (body["items"].as_array().unwrap().clone(), body["total"].clone())
+        }
+    };
+    let (rows, total) = query("zoo.name = \"Rome\"", "name").await;
+    assert_eq!((names(rows), total), (vec!["Kit".to_string(), "Mia".to_string()], json!(2)));
+    let (rows, _) = query("zoo.name ~ \"e\" && age > 1", "-age").await;
+    assert_eq!(names(rows), vec!["Mia", "Leo"]);
+    let (rows, _) = query("zoo.name = null", "").await;
+    assert_eq!(names(rows), vec!["Zed"]);
+    // Two levels: the zoo's owner (the admin, who may view every user).
+    let (rows, _) = query(&format!("zoo.owner.id = {}", t.admin_id), "zoo.name,-age").await;
+    assert_eq!(names(rows), vec!["Leo", "Mia", "Kit"]);
+    // Nulls sort as the store sorts them: smallest in SQLite, largest in Postgres.
+    let expected = match t.kind {
+        crate::harness::StoreKind::Sqlite => ["Kit", "Mia", "Leo", "Zed"],
+        crate::harness::StoreKind::Postgres => ["Zed", "Kit", "Mia", "Leo"],
+    };
+    let (rows, _) = query("", "-zoo.name,name").await;
+    assert_eq!(names(rows), expected);
+    // A sort by a related field pages by offset: no cursor is offered or accepted.
+    let (status, page) = t.list_with("animals", &[("sort", "zoo.name"), ("limit", "2")]).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(page.get("next_cursor").is_none(), "{page}");
+
+    // Paths through tables the caller may not view in full are unknown to them.
+    let (_, token) = t.user_token("user@example.com").await;
+    let path = "/api/tables/animals/rows?filter=zoo.owner.email%20%3D%20%22admin%40example.com%22";
+    let (status, body) = t.call_as(Some(&token), Method::GET, path, None).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
+    assert_eq!(body["error"]["code"], "invalid_filter");
+    let (status, body) =
+        t.call_as(Some(&token), Method::GET, "/api/tables/animals/rows?filter=zoo.name%20%3D%20%22Rome%22", None).await;
+    assert_eq!((status, body["items"].as_array().map(Vec::len)), (StatusCode::OK, Some(2)));
+    for bad in ["zoo.nope = 1", "name.x = 1", "zoo.owner.password = \"x\"", "zoo.zoo.zoo.zoo.name = 1"] {
+        let result = t.list_with("animals", &[("filter", bad)]).await;
+        assert_error(&result, StatusCode::BAD_REQUEST, "invalid_filter");
     }
 }
