@@ -326,13 +326,12 @@ case "$code" in 401 | 403) ;; *) die "creating a table without a token answered 
 # ---------------------------------------------------------------- schema and seed
 log "creating the zoo schema (admin token)"
 api POST /api/tables "${ADMIN_AUTH[@]}" --json '{"name": "zoos", "fields": {"name": {"type": "string", "required": true}}}' >/dev/null
-# `zoo` stands in for the relation to zoos, which does not exist yet.
 api POST /api/tables "${ADMIN_AUTH[@]}" --json '{"name": "animals", "fields": {
   "name": {"type": "string", "required": true},
   "species": "string",
   "age": {"type": "integer", "indexed": true},
   "weight": "float",
-  "zoo": "integer",
+  "zoo": {"type": "relation", "target": "zoos"},
   "created": "datetime"}}' >/dev/null
 
 log "generating the seed ($ZOOS zoos, $ANIMALS animals)"
@@ -383,6 +382,20 @@ fi
 # ---------------------------------------------------------------- operations
 LIST_PATH='/api/tables/animals/rows?filter=age%20%3E%2050&sort=name&limit=20'
 LIST_INDEXED_PATH='/api/tables/animals/rows?filter=age%20%3E%2050&sort=-age&limit=20'
+# WORKLOAD.md "expand": the same list with each animal's zoo, in one request.
+EXPAND_PATH="$LIST_PATH&expand=zoo"
+
+# verify_expand: the expanded list holds the list's rows, each with its zoo embedded.
+verify_expand() {
+  api GET "$EXPAND_PATH" >"$WORK/http-expand.json"
+  python3 - "$WORK/http-expand.json" "$WORK/http-list.json" <<'PY' || die "the expanded list is wrong"
+import json, sys
+expanded, plain = (json.load(open(p))["items"] for p in sys.argv[1:3])
+assert len(expanded) == 20, len(expanded)
+assert [r["id"] for r in expanded] == [r["id"] for r in plain], "expand changed the rows"
+assert all(r["expand"]["zoo"]["id"] == r["zoo"] and r["expand"]["zoo"]["name"] for r in expanded), expanded[0]
+PY
+}
 
 # verify_list KEY PATH SORT: the list answers 20 rows, and the ceiling's statement returns
 # exactly those rows.
@@ -485,6 +498,8 @@ measure get_repeat get "$ANIMALS"
 
 ceiling list --op list --filter 'age > 50' --sort=name --limit 20
 measure list path "$LIST_PATH"
+verify_expand
+measure expand path "$EXPAND_PATH"
 
 ceiling list_indexed --op list --filter 'age > 50' --sort=-age --limit 20
 measure list_indexed path "$LIST_INDEXED_PATH"
@@ -499,6 +514,7 @@ fi
 verify_list list_name_index "$LIST_PATH" name
 ceiling list_name_index --op list --filter 'age > 50' --sort=name --limit 20
 measure list_name_index path "$LIST_PATH"
+measure expand_name_index path "$EXPAND_PATH"
 
 # Writes last: they grow the table the reads above measured. Without a token a create is
 # refused now (default create rule: authenticated); with the user's token the server sets

@@ -103,10 +103,19 @@ fn row_schemas(table: &TableSchema) -> (Value, Value) {
     }
     properties.insert("created_at".into(), json!({"type": "string", "format": "date-time", "readOnly": true}));
     properties.insert("updated_at".into(), json!({"type": "string", "format": "date-time", "readOnly": true}));
+    properties.insert(
+        "expand".into(),
+        json!({"type": "object", "readOnly": true, "description": "Related rows asked for with ?expand="}),
+    );
     let row = json!({"type": "object", "properties": properties});
     let input =
         json!({"type": "object", "properties": input_properties, "required": required, "additionalProperties": false});
     (row, input)
+}
+
+/// An optional query parameter.
+fn query(param: &str, description: &str, schema: Value) -> Value {
+    json!({"name": param, "in": "query", "required": false, "description": description, "schema": schema})
 }
 
 fn error_response(description: &str) -> Value {
@@ -121,7 +130,6 @@ fn table_paths(table: &TableSchema, paths: &mut Map<String, Value>) {
     let name = &table.name;
     let row_ref = json!({"$ref": format!("#/components/schemas/{}", component(name, Kind::Row))});
     let input_ref = json!({"$ref": format!("#/components/schemas/{}", component(name, Kind::Input))});
-    let query = |param: &str, description: &str, schema: Value| json!({"name": param, "in": "query", "required": false, "description": description, "schema": schema});
     paths.insert(
         format!("/api/tables/{name}/rows"),
         json!({
@@ -137,6 +145,7 @@ fn table_paths(table: &TableSchema, paths: &mut Map<String, Value>) {
                     query("cursor", "Keyset cursor from a previous page's next_cursor", json!({"type": "string"})),
                     query("fields", "Comma-separated fields to return", json!({"type": "string"})),
                     query("total", "Also count all matching rows", json!({"type": "boolean"})),
+                    expand_param(),
                 ],
                 "responses": {
                     "200": {"description": "A page of rows", "content": json_content(json!({
@@ -178,14 +187,23 @@ fn table_paths(table: &TableSchema, paths: &mut Map<String, Value>) {
         format!("/api/tables/{name}/rows/{{id}}"),
         json!({
             "parameters": [id_param],
-            "get": {"operationId": format!("get_{name}"), "tags": [name], "responses": {"200": {"description": "The row", "content": json_content(row_ref.clone())}, "404": error_response("No such row")}},
+            "get": {"operationId": format!("get_{name}"), "tags": [name], "parameters": [expand_param()], "responses": {"200": {"description": "The row", "content": json_content(row_ref.clone())}, "404": error_response("No such row")}},
             "patch": {"operationId": format!("update_{name}"), "tags": [name], "requestBody": {"required": true, "content": json_content(partial)},
                       "responses": {"200": {"description": "The updated row", "content": json_content(row_ref.clone())}, "400": error_response("Invalid values"), "404": error_response("No such row")}},
             "put": {"operationId": format!("replace_{name}"), "tags": [name], "requestBody": {"required": true, "content": json_content(input_ref.clone())},
                     "responses": {"200": {"description": "The replaced row", "content": json_content(row_ref)}, "400": error_response("Invalid values"), "404": error_response("No such row")}},
-            "delete": {"operationId": format!("delete_{name}"), "tags": [name], "responses": {"204": {"description": "Deleted"}, "404": error_response("No such row")}}
+            "delete": {"operationId": format!("delete_{name}"), "tags": [name], "responses": {"204": {"description": "Deleted"}, "404": error_response("No such row"), "409": error_response("Still referenced by rows of a relation with on_delete restrict")}}
         }),
     );
+}
+
+/// `?expand=`: related rows to embed under each row's `expand` key.
+fn expand_param() -> Value {
+    query(
+        "expand",
+        "Comma-separated relations to embed: fields (`zoo`), nested (`zoo.owner`), reverse (`animals_via_zoo`, `:N` for at most N rows)",
+        json!({"type": "string"}),
+    )
 }
 
 /// `/api/auth/...`: sessions and API tokens.

@@ -61,21 +61,15 @@ impl FieldType {
 
     /// The types that hold one plain value in the row itself: every type but relation and
     /// file, whose values point elsewhere (another row, a stored object).
-    pub const SCALARS: [FieldType; 13] = [
-        FieldType::String,
-        FieldType::Text,
-        FieldType::Integer,
-        FieldType::Float,
-        FieldType::Decimal,
-        FieldType::Boolean,
-        FieldType::Date,
-        FieldType::Datetime,
-        FieldType::Json,
-        FieldType::Uuid,
-        FieldType::Email,
-        FieldType::Url,
-        FieldType::Enum,
-    ];
+    pub const SCALARS: [FieldType; 13] = {
+        let mut scalars = [FieldType::String; 13];
+        let mut i = 0;
+        while i < scalars.len() {
+            scalars[i] = FieldType::ALL[i];
+            i += 1;
+        }
+        scalars
+    };
 
     /// The name users write.
     pub fn name(self) -> &'static str {
@@ -459,6 +453,12 @@ mod tests {
         ] {
             assert!(FieldDef::from_json(&bad).is_err(), "{bad} should be refused");
         }
+    }
+
+    #[test]
+    fn scalars_are_all_but_relation_and_file() {
+        assert_eq!(FieldType::SCALARS[..], FieldType::ALL[..13]);
+        assert!(!FieldType::SCALARS.contains(&FieldType::Relation) && !FieldType::SCALARS.contains(&FieldType::File));
     }
 
     #[test]

@@ -175,9 +175,8 @@ impl Store {
         rows: Vec<NewRow>,
         return_rows: bool,
     ) -> Result<Inserted, StoreError> {
-        let has_relations = schema.fields.values().any(|def| def.field_type == tessera_schema::FieldType::Relation);
         // Kept only to name the culprit if the database refuses a link.
-        let kept = if has_relations { rows.clone() } else { Vec::new() };
+        let kept = if has_relations(schema) { rows.clone() } else { Vec::new() };
         let result = if row_queries::has_links(schema) {
             self.insert_linked(schema, rows, return_rows).await
         } else {
@@ -244,7 +243,8 @@ impl Store {
         values: NewRow,
         access: Option<&AccessFilter<'_>>,
     ) -> Result<Option<String>, StoreError> {
-        let kept = values.clone();
+        // Kept only to name the culprit if the database refuses a link.
+        let kept = if has_relations(schema) { values.clone() } else { Vec::new() };
         let updated = match self.update_once(schema, id, values, access).await {
             Err(StoreError::ForeignKey { .. }) => return Err(self.missing_reference(schema, &kept, None).await),
             other => other?,
@@ -346,6 +346,10 @@ impl Store {
     pub async fn close(&self) {
         backend!(self.close())
     }
+}
+
+fn has_relations(schema: &TableSchema) -> bool {
+    schema.fields.values().any(|def| def.field_type == tessera_schema::FieldType::Relation)
 }
 
 /// A filter or rule that the service checked but the store could not compile: the

@@ -477,7 +477,7 @@ async fn sql_looking_values_are_stored_verbatim(t: TestApp) {
 async fn unknown_query_parameters_are_400(t: TestApp) {
     let before = animals(&t).await;
     for query in
-        ["bogus=1", "Filter=age%20%3E%201", "limit=5&page=2", "sort=name&order=desc", "expand=owner", "per_page=10"]
+        ["bogus=1", "Filter=age%20%3E%201", "limit=5&page=2", "sort=name&order=desc", "include=owner", "per_page=10"]
     {
         let result = t.get(&format!("/api/tables/animals/rows?{query}")).await;
         assert_error(&result, StatusCode::BAD_REQUEST, "invalid_query");

@@ -134,7 +134,7 @@ async fn history_lists_versions(t: TestApp) {
     assert_eq!(items[0]["before"], serde_json::Value::Null);
     assert_eq!(items[1]["version"], 2);
     // The managed `owner` field (on by default) is part of every version.
-    let owner = json!({"type": "integer", "indexed": true, "system": true});
+    let owner = json!({"type": "relation", "target": "users", "on_delete": "set_null", "system": true});
     assert_eq!(items[1]["before"]["fields"], json!({"name": {"type": "string"}, "owner": owner}));
     assert_eq!(items[1]["after"]["fields"]["city"], json!({"type": "string"}));
     assert_eq!(items[2]["steps"][0]["op"], "rename_field");
