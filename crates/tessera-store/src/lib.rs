@@ -6,6 +6,7 @@
 mod auth;
 mod auth_queries;
 mod error;
+mod file_queries;
 pub mod migrate;
 mod pg_arrays;
 mod postgres;

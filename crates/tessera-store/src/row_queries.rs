@@ -9,7 +9,7 @@ use crate::NewRow;
 use tessera_query::filter::{compile, compile_filter, CompileContext, Expr, FilterError, MacroLookup};
 use tessera_query::sort::SortKey;
 use tessera_query::{quote_ident, Dialect, SqlWriter};
-use tessera_schema::{FieldType, TableSchema, Value};
+use tessera_schema::{FieldDef, FieldType, TableSchema, Value};
 
 /// Postgres functions take at most 100 arguments: 50 key/value pairs.
 const PG_PAIRS_PER_OBJECT: usize = 50;
@@ -22,6 +22,8 @@ fn json_value_expr(dialect: Dialect, column: &str, field_type: FieldType) -> Str
             format!("json(CASE {col} WHEN 1 THEN 'true' WHEN 0 THEN 'false' END)")
         }
         (Dialect::Sqlite, FieldType::Json) => format!("json({col})"),
+        // A no-op on jsonb columns; parses the JSON list a multiple file field keeps as text.
+        (Dialect::Postgres, FieldType::Json) => format!("{col}::jsonb"),
         (Dialect::Sqlite, FieldType::Float) => format!("json(tessera_float({col}))"),
         (Dialect::Postgres, FieldType::Decimal) => format!("{col}::text"),
         (Dialect::Postgres, FieldType::Datetime) => {
@@ -36,11 +38,22 @@ fn json_value_expr(dialect: Dialect, column: &str, field_type: FieldType) -> Str
 pub fn all_columns(schema: &TableSchema) -> Vec<(&str, FieldType)> {
     let mut columns = Vec::with_capacity(schema.fields.len() + 3);
     columns.push(("id", FieldType::Integer));
-    columns
-        .extend(schema.fields.iter().filter(|(_, def)| !def.hidden).map(|(name, def)| (name.as_str(), def.field_type)));
+    columns.extend(
+        schema.fields.iter().filter(|(_, def)| !def.hidden).map(|(name, def)| (name.as_str(), output_type(def))),
+    );
     columns.push(("created_at", FieldType::Datetime));
     columns.push(("updated_at", FieldType::Datetime));
     columns
+}
+
+/// How a field's column is written into a row's JSON: a multiple file field keeps its
+/// list of names as JSON text, returned as a JSON list.
+fn output_type(def: &FieldDef) -> FieldType {
+    if def.field_type == FieldType::File && def.multiple {
+        FieldType::Json
+    } else {
+        def.field_type
+    }
 }
 
 /// The expression that renders a row as a JSON object with the given columns.
@@ -266,7 +279,9 @@ pub fn list(
 ) -> Result<(String, Vec<Value>), FilterError> {
     let mut w = SqlWriter::new(dialect);
     let columns: Vec<(&str, FieldType)> = match &spec.fields {
-        Some(fields) => fields.iter().map(|(name, t)| (name.as_str(), *t)).collect(),
+        Some(fields) => {
+            fields.iter().map(|(name, t)| (name.as_str(), schema.fields.get(name).map_or(*t, output_type))).collect()
+        }
         None => all_columns(schema),
     };
     w.push("SELECT ").push(&row_json(dialect, &columns)).push(" FROM (SELECT * FROM ").push_ident(&schema.name);
