@@ -63,9 +63,13 @@ impl FileStorage {
     pub fn open(config: &StorageConfig) -> Result<FileStorage, FileError> {
         match config {
             StorageConfig::Local { dir } => {
-                std::fs::create_dir_all(dir)
-                    .map_err(|e| FileError::Storage(format!("cannot create {}: {e}", dir.display())))?;
-                let store = object_store::local::LocalFileSystem::new_with_prefix(dir)?.with_automatic_cleanup(true);
+                // The directory is created by the first upload, not here: a server that
+                // never stores a file leaves no trace (a Postgres deployment has no data
+                // directory at all). Keys are prefixed with its absolute path.
+                let absolute = std::path::absolute(dir)
+                    .map_err(|e| FileError::Storage(format!("cannot resolve {}: {e}", dir.display())))?;
+                let root = Path::from_absolute_path(&absolute).map_err(|e| FileError::Storage(e.to_string()))?;
+                let store = object_store::prefix::PrefixStore::new(object_store::local::LocalFileSystem::new(), root);
                 Ok(FileStorage { store: Arc::new(store), description: format!("local directory {}", dir.display()) })
             }
             StorageConfig::S3(s3) => {
@@ -278,6 +282,16 @@ mod tests {
         }
         assert!(storage.list("").await.unwrap().is_empty());
         storage.delete("7/a_1.bin").await.unwrap();
+    }
+
+    #[tokio::test]
+    async fn a_local_directory_is_created_by_the_first_upload() {
+        let dir = tempfile::tempdir().unwrap();
+        let files = dir.path().join("data").join("files");
+        let storage = FileStorage::open(&StorageConfig::Local { dir: files.clone() }).unwrap();
+        assert!(!files.exists() && storage.list("").await.unwrap().is_empty());
+        storage.put("1/a_1.txt", b"a".to_vec()).await.unwrap();
+        assert!(files.join("1").join("a_1.txt").is_file());
     }
 
     #[tokio::test]
