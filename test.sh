@@ -32,5 +32,12 @@ if ! python3 -c "import openapi_spec_validator" 2>/dev/null; then
   python3 -m pip install --quiet --disable-pip-version-check openapi-spec-validator
 fi
 
+# The S3 file storage is tested against a real S3-compatible server: moto in server mode
+# (PyPI `moto[server]`), which the test starts on a free port and stops.
+if ! python3 -c "import moto.server" 2>/dev/null; then
+  echo "test.sh: installing moto[server] (PyPI)"
+  python3 -m pip install --quiet --disable-pip-version-check 'moto[server]'
+fi
+
 cargo build --release --bin tessera
 TESSERA_BIN="$(pwd)/target/release/tessera" cargo test --workspace --no-fail-fast "$@"

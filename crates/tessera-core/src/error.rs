@@ -75,6 +75,22 @@ pub enum CoreError {
     /// A relation field whose target is not a table, or a change relations cannot take.
     #[error("{0}")]
     InvalidRelation(String),
+    /// An upload larger than its field's `max_size` (413).
+    #[error("field '{field}': the file is larger than the field's max_size of {max} bytes")]
+    FileTooLarge { field: String, max: u64 },
+    /// A request body larger than the server takes for uploads (413).
+    #[error("{0}")]
+    PayloadTooLarge(String),
+    /// An upload whose detected type the field's `mime_types` does not allow (415).
+    #[error("field '{field}': files of type '{detected}' are not allowed (allowed: {})", .allowed.join(", "))]
+    FileTypeRefused { field: String, detected: String, allowed: Vec<String> },
+    /// A write naming a file the row does not hold and the request did not upload.
+    #[error("field '{field}': '{name}' is not a file of this row; upload files with a multipart/form-data request")]
+    UnknownFile { field: String, name: String },
+    #[error("file uploads are not configured on this server")]
+    FilesNotConfigured,
+    #[error(transparent)]
+    File(#[from] tessera_files::FileError),
     #[error("internal error: {0}")]
     Internal(StoreError),
 }

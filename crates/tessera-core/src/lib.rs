@@ -8,6 +8,7 @@ pub mod catalog;
 mod cursor;
 mod error;
 pub mod expand;
+pub mod files;
 pub mod paths;
 pub mod rows;
 pub mod tables;
@@ -33,6 +34,7 @@ struct AppInner {
     store: Store,
     catalog: ArcSwap<Catalog>,
     auth: AuthState,
+    files: Option<tessera_files::FileStorage>,
 }
 
 /// Restart-time settings of the services.
@@ -40,11 +42,13 @@ pub struct AppOptions {
     pub auth: AuthConfig,
     /// The time auth decisions use (tests pass a manual clock).
     pub clock: Arc<dyn Clock>,
+    /// Where uploaded files are stored (`None`: file uploads are refused).
+    pub files: Option<tessera_files::FileStorage>,
 }
 
 impl Default for AppOptions {
     fn default() -> Self {
-        AppOptions { auth: AuthConfig::default(), clock: Arc::new(SystemClock) }
+        AppOptions { auth: AuthConfig::default(), clock: Arc::new(SystemClock), files: None }
     }
 }
 
@@ -59,8 +63,8 @@ impl App {
     pub async fn with_options(store: Store, options: AppOptions) -> Result<App, CoreError> {
         let tables = store.load_tables().await?;
         let auth = AuthState::new(options.auth, options.clock, &store).await?;
-        let app =
-            App { inner: Arc::new(AppInner { store, catalog: ArcSwap::from_pointee(Catalog::new(tables)), auth }) };
+        let catalog = ArcSwap::from_pointee(Catalog::new(tables));
+        let app = App { inner: Arc::new(AppInner { store, catalog, auth, files: options.files }) };
         app.ensure_users_table().await?;
         app.bootstrap_admin().await?;
         app.follow_catalog_changes();

@@ -8,6 +8,7 @@ use crate::catalog::Table;
 use crate::cursor;
 use crate::error::Referrer;
 use crate::expand::{expansions, parse_expand, ExpandNode};
+use crate::files::refs::Uploaded;
 use crate::paths::PathResolver;
 use crate::{App, CoreError};
 use serde_json::Value as Json;
@@ -162,20 +163,22 @@ impl App {
         if single {
             let body = bodies.next().unwrap_or_else(|| Err(CoreError::bad_request("body", "no row to create")))?;
             return self
-                .retry_on_stale(|| self.insert_validated(key, std::iter::once(Ok(body.clone())), true, caller))
+                .retry_on_stale(|| self.insert_validated(key, std::iter::once(Ok(body.clone())), true, caller, &[]))
                 .await;
         }
         // A bulk body is consumed as it is validated, so it cannot be replayed: a bulk
         // create that meets a concurrent migration answers 409 schema_changed instead.
-        self.insert_validated(key, bodies, false, caller).await
+        self.insert_validated(key, bodies, false, caller, &[]).await
     }
 
-    async fn insert_validated(
+    /// `uploaded`: the files this request stored (a form's), the only names it may set.
+    pub(crate) async fn insert_validated(
         &self,
         key: &str,
         bodies: impl Iterator<Item = Result<Json, CoreError>>,
         single: bool,
         caller: &Caller,
+        uploaded: &Uploaded,
     ) -> Result<WriteResult, CoreError> {
         let table = self.table(key)?;
         precheck(&table, Action::Create, caller)?;
@@ -187,6 +190,7 @@ impl App {
             let row_index = (!single).then_some(index);
             let mut body = body?;
             prepare_body(&table, &mut body, caller, true)?;
+            self.prepare_file_write(&table, None, &mut body, uploaded, false).await?;
             let values = table
                 .validator
                 .validate(&body, WriteMode::Create)
@@ -217,7 +221,7 @@ impl App {
 
     /// Runs `attempt`; if the table changed under it (a concurrent migration, here or in
     /// another copy of tessera), reloads the catalog and runs it once more on the new schema.
-    async fn retry_on_stale<T, Attempt>(&self, attempt: impl Fn() -> Attempt) -> Result<T, CoreError>
+    pub(crate) async fn retry_on_stale<T, Attempt>(&self, attempt: impl Fn() -> Attempt) -> Result<T, CoreError>
     where
         Attempt: std::future::Future<Output = Result<T, CoreError>>,
     {
@@ -263,16 +267,18 @@ impl App {
         replace: bool,
         caller: &Caller,
     ) -> Result<String, CoreError> {
-        self.retry_on_stale(|| self.update_row_once(key, id, body, replace, caller)).await
+        self.retry_on_stale(|| self.update_row_once(key, id, body, replace, caller, &[])).await
     }
 
-    async fn update_row_once(
+    /// `uploaded`: as for [`App::insert_validated`]; names the row holds may be kept.
+    pub(crate) async fn update_row_once(
         &self,
         key: &str,
         id: &str,
         body: &Json,
         replace: bool,
         caller: &Caller,
+        uploaded: &Uploaded,
     ) -> Result<String, CoreError> {
         let table = self.table(key)?;
         let id_number = parse_id(id)?;
@@ -285,6 +291,7 @@ impl App {
         precheck(&table, Action::Update, caller)?;
         let mut body = body.clone();
         prepare_body(&table, &mut body, caller, false)?;
+        let dropped_files = self.prepare_file_write(&table, Some(id_number), &mut body, uploaded, replace).await?;
         let mode = if replace { WriteMode::Replace } else { WriteMode::Update };
         let mut values = table
             .validator
@@ -313,6 +320,7 @@ impl App {
             // Sessions started with the old password end.
             self.store().revoke_user_refresh_tokens(id_number, self.now()).await?;
         }
+        self.remove_files(table.schema.id, dropped_files).await;
         Ok(updated)
     }
 
@@ -322,6 +330,7 @@ impl App {
         let condition = authorize(&table, Action::Delete, caller, None)?;
         let macros = RequestMacros { caller, body: None };
         let access = condition.map(|expr| AccessFilter { expr, macros: &macros });
+        let files = self.row_file_names(&table, id_number).await?;
         let deleted = match self.store().delete_row(&table.schema, id_number, access.as_ref()).await {
             Err(tessera_store::StoreError::Referenced) => return Err(self.referenced(&table, id_number).await),
             other => other?,
@@ -329,6 +338,7 @@ impl App {
         if !deleted {
             return Err(CoreError::RowNotFound { table: table.schema.name.clone(), id: id.to_string() });
         }
+        self.remove_files(table.schema.id, files).await;
         if table.is_users() {
             self.store().delete_user_tokens(id_number).await?;
             self.forget_user_tokens(id_number);

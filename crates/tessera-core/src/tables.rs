@@ -94,7 +94,9 @@ impl App {
         }
         let result = self.store().drop_table(&table.schema).await;
         self.reload_catalog().await?;
-        Ok(result?)
+        result?;
+        self.remove_table_files(table.schema.id).await;
+        Ok(())
     }
 
     /// Migrates a table to a whole desired schema.
@@ -143,11 +145,13 @@ impl App {
             report.to_version = plan.before.version;
             return Ok(report);
         }
+        let dropped_files = if dry_run { Vec::new() } else { self.dropped_field_files(&plan).await? };
         let result = self.store().migrate(&plan, dry_run).await;
         if !dry_run {
             self.reload_catalog().await?;
         }
         let mut report = result?;
+        self.remove_files(plan.before.id, dropped_files).await;
         report.dependents = plan
             .retargeted
             .iter()

@@ -138,6 +138,21 @@ impl From<CoreError> for ApiError {
                     .with_header(header::RETRY_AFTER, retry_after.to_string())
             }
             CoreError::NotFound(_) => ApiError::not_found(message),
+            CoreError::FileTooLarge { field, max } => {
+                ApiError::new(StatusCode::PAYLOAD_TOO_LARGE, "file_too_large", message)
+                    .with_details(vec![json!({"field": field, "max_size": max})])
+            }
+            CoreError::PayloadTooLarge(_) => ApiError::new(StatusCode::PAYLOAD_TOO_LARGE, "payload_too_large", message),
+            CoreError::FileTypeRefused { field, detected, allowed } => {
+                ApiError::new(StatusCode::UNSUPPORTED_MEDIA_TYPE, "file_type_not_allowed", message)
+                    .with_details(vec![json!({"field": field, "detected": detected, "allowed": allowed})])
+            }
+            CoreError::UnknownFile { field, name } => {
+                ApiError::bad_request("unknown_file", message).with_details(vec![json!({"field": field, "name": name})])
+            }
+            CoreError::File(tessera_files::FileError::Missing(_)) => ApiError::not_found("file not found"),
+            CoreError::File(cause) => internal(&cause),
+            CoreError::FilesNotConfigured => internal(&message),
             CoreError::Internal(cause) => internal(&cause),
         }
     }

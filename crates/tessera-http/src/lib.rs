@@ -3,6 +3,7 @@
 
 pub mod error;
 pub mod extract;
+pub mod form;
 pub mod openapi;
 pub mod routes;
 
@@ -22,11 +23,13 @@ pub struct HttpConfig {
     /// Origins allowed to call the API from a browser (`*` for any). Empty: no
     /// cross-origin access, the safe default.
     pub cors_origins: Vec<String>,
+    /// Largest multipart (file upload) request; larger ones get 413 while streaming.
+    pub max_upload_bytes: u64,
 }
 
 impl Default for HttpConfig {
     fn default() -> Self {
-        HttpConfig { max_body_bytes: 32 * 1024 * 1024, cors_origins: Vec::new() }
+        HttpConfig { max_body_bytes: 32 * 1024 * 1024, cors_origins: Vec::new(), max_upload_bytes: 256 * 1024 * 1024 }
     }
 }
 
@@ -58,6 +61,7 @@ pub fn router(app: App, config: &HttpConfig) -> Router {
         .merge(routes::auth::router())
         .merge(routes::tables::router())
         .merge(routes::rows::router())
+        .merge(routes::files::router())
         .merge(routes::legacy::router())
         .merge(routes::docs::router())
         .fallback(|| async { ApiError::not_found("no such endpoint") })
@@ -71,6 +75,10 @@ pub fn router(app: App, config: &HttpConfig) -> Router {
         .with_state(app)
         .merge(routes::docs::swagger_ui())
         .layer(DefaultBodyLimit::max(config.max_body_bytes))
+        .layer(axum::Extension(form::FormLimits {
+            max_upload_bytes: config.max_upload_bytes,
+            max_text_bytes: config.max_body_bytes,
+        }))
         .layer(tower::util::option_layer(cors_layer(&config.cors_origins)))
 }
 

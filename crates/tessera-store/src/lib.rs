@@ -7,6 +7,7 @@ mod auth;
 mod auth_queries;
 mod error;
 pub mod expand;
+mod file_queries;
 pub mod migrate;
 mod pg_arrays;
 mod postgres;

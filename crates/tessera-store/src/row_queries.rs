@@ -11,7 +11,7 @@ use tessera_query::filter::{compile, compile_filter, CompileContext, Expr, Filte
 use tessera_query::sort::SortKey;
 use tessera_query::{quote_ident, Dialect, FieldResolver, SqlWriter};
 use tessera_schema::relations::junction_name;
-use tessera_schema::{FieldType, TableSchema, Value};
+use tessera_schema::{FieldDef, FieldType, TableSchema, Value};
 
 /// Postgres functions take at most 100 arguments: 50 key/value pairs.
 const PG_PAIRS_PER_OBJECT: usize = 50;
@@ -51,6 +51,8 @@ fn json_value_expr(dialect: Dialect, column: &Column<'_>, qualifier: Option<&str
             format!("json(CASE {col} WHEN 1 THEN 'true' WHEN 0 THEN 'false' END)")
         }
         (Dialect::Sqlite, FieldType::Json) => format!("json({col})"),
+        // A no-op on jsonb columns; parses the JSON list a multiple file field keeps as text.
+        (Dialect::Postgres, FieldType::Json) => format!("{col}::jsonb"),
         (Dialect::Sqlite, FieldType::Float) => format!("json(tessera_float({col}))"),
         (Dialect::Postgres, FieldType::Decimal) => format!("{col}::text"),
         (Dialect::Postgres, FieldType::Datetime) => {
@@ -80,12 +82,22 @@ pub fn all_columns(schema: &TableSchema) -> Vec<Column<'_>> {
     columns.push(Column::plain("id", FieldType::Integer));
     columns.extend(schema.fields.iter().filter(|(_, def)| !def.hidden).map(|(name, def)| Column {
         name: name.as_str(),
-        field_type: def.field_type,
+        field_type: output_type(def),
         junction: (!def.is_column()).then(|| junction_name(schema.id, name)),
     }));
     columns.push(Column::plain("created_at", FieldType::Datetime));
     columns.push(Column::plain("updated_at", FieldType::Datetime));
     columns
+}
+
+/// How a field's column is written into a row's JSON: a multiple file field keeps its
+/// list of names as JSON text, returned as a JSON list.
+fn output_type(def: &FieldDef) -> FieldType {
+    if def.field_type == FieldType::File && def.multiple {
+        FieldType::Json
+    } else {
+        def.field_type
+    }
 }
 
 /// The expression that renders a row as a JSON object with the given columns (as text,
@@ -447,7 +459,10 @@ pub fn list(
 ) -> Result<(String, Vec<Value>), FilterError> {
     let mut w = SqlWriter::new(dialect);
     let columns: Vec<Column<'_>> = match &spec.fields {
-        Some(fields) => fields.iter().map(|(name, t)| Column::plain(name, *t)).collect(),
+        Some(fields) => fields
+            .iter()
+            .map(|(name, t)| Column::plain(name, schema.fields.get(name).map_or(*t, output_type)))
+            .collect(),
         None => all_columns(schema),
     };
     w.push("SELECT ");

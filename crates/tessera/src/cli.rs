@@ -1,6 +1,6 @@
 //! Subcommands: `serve`, `admin create`, `tables list|show`, `import`, `export`.
 
-use crate::config::{AuthArgs, ServeArgs, StoreArgs};
+use crate::config::{AuthArgs, FilesArgs, ServeArgs, StoreArgs};
 use crate::transfer;
 use anyhow::Context;
 use clap::{Parser, Subcommand, ValueEnum};
@@ -16,6 +16,8 @@ pub struct Cli {
     pub store: StoreArgs,
     #[command(flatten)]
     pub auth: AuthArgs,
+    #[command(flatten)]
+    pub files: FilesArgs,
     #[command(subcommand)]
     pub command: Command,
 }
@@ -82,14 +84,16 @@ pub enum Format {
     Ndjson,
 }
 
-async fn open_app(store_args: &StoreArgs, auth_args: &AuthArgs) -> anyhow::Result<App> {
-    let options = AppOptions { auth: auth_args.auth_config()?, ..AppOptions::default() };
+async fn open_app(store_args: &StoreArgs, auth_args: &AuthArgs, files_args: &FilesArgs) -> anyhow::Result<App> {
+    let storage = tessera_files::FileStorage::open(&files_args.storage_config(&store_args.data_dir))
+        .context("cannot open the file storage")?;
+    let options = AppOptions { auth: auth_args.auth_config()?, files: Some(storage), ..AppOptions::default() };
     let store = Store::open(&store_args.store_config()).await.context("cannot open the store")?;
     Ok(App::with_options(store, options).await?)
 }
 
 pub async fn run(cli: Cli) -> anyhow::Result<()> {
-    let app = open_app(&cli.store, &cli.auth).await?;
+    let app = open_app(&cli.store, &cli.auth, &cli.files).await?;
     let result = match cli.command {
         Command::Serve(args) => serve(app.clone(), args).await,
         Command::Admin { command: AdminCommand::Create { email, password } } => {
@@ -133,7 +137,11 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
 async fn serve(app: App, args: ServeArgs) -> anyhow::Result<()> {
     let addr = args.listen_addr();
     let listener = tokio::net::TcpListener::bind(&addr).await.with_context(|| format!("cannot listen on {addr}"))?;
-    let config = HttpConfig { max_body_bytes: args.max_body_bytes, cors_origins: args.cors_origins.clone() };
+    let config = HttpConfig {
+        max_body_bytes: args.max_body_bytes,
+        cors_origins: args.cors_origins.clone(),
+        max_upload_bytes: args.max_upload_bytes,
+    };
     let router = tessera_http::router(app, &config);
     tracing::info!("tessera listening on http://{}", listener.local_addr()?);
     tessera_http::serve(listener, router, shutdown_signal()).await?;

@@ -4,6 +4,8 @@
 use clap::Args;
 use std::path::PathBuf;
 use tessera_core::auth::AuthConfig;
+use tessera_files::storage::S3Config;
+use tessera_files::StorageConfig;
 use tessera_store::StoreConfig;
 
 /// Where the data lives (shared by every subcommand).
@@ -48,6 +50,57 @@ pub struct ServeArgs {
     /// Default: none (no cross-origin access).
     #[arg(long, env = "TESSERA_CORS_ORIGINS", value_delimiter = ',')]
     pub cors_origins: Vec<String>,
+    /// Largest multipart (file upload) request in bytes; larger: 413 while streaming.
+    #[arg(long, env = "TESSERA_MAX_UPLOAD_BYTES", default_value_t = 256 * 1024 * 1024)]
+    pub max_upload_bytes: u64,
+}
+
+/// Where uploaded files live (shared by every subcommand: deletes clean up files).
+/// A local directory by default; an S3-compatible bucket when `--s3-bucket` is set
+/// (needed when several copies of tessera serve one Postgres).
+#[derive(Debug, Clone, Args)]
+pub struct FilesArgs {
+    /// Directory of uploaded files. Default: `files/` in the data directory.
+    #[arg(long, env = "TESSERA_FILES_DIR", global = true)]
+    pub files_dir: Option<PathBuf>,
+    /// S3 bucket for uploaded files (instead of the local directory).
+    #[arg(long, env = "TESSERA_S3_BUCKET", global = true)]
+    pub s3_bucket: Option<String>,
+    /// Key prefix inside the bucket.
+    #[arg(long, env = "TESSERA_S3_PREFIX", global = true)]
+    pub s3_prefix: Option<String>,
+    /// Endpoint of an S3-compatible service (MinIO, R2, ...); default: AWS.
+    #[arg(long, env = "TESSERA_S3_ENDPOINT", global = true)]
+    pub s3_endpoint: Option<String>,
+    /// Region of the bucket.
+    #[arg(long, env = "TESSERA_S3_REGION", global = true)]
+    pub s3_region: Option<String>,
+    /// Access key id (default: the usual AWS environment and instance credentials).
+    #[arg(long, env = "TESSERA_S3_ACCESS_KEY_ID", global = true)]
+    pub s3_access_key_id: Option<String>,
+    /// Secret access key.
+    #[arg(long, env = "TESSERA_S3_SECRET_ACCESS_KEY", hide_env_values = true, global = true)]
+    pub s3_secret_access_key: Option<String>,
+    /// Path-style URLs (`endpoint/bucket/key`), which most self-hosted services need.
+    #[arg(long, env = "TESSERA_S3_PATH_STYLE", global = true)]
+    pub s3_path_style: bool,
+}
+
+impl FilesArgs {
+    pub fn storage_config(&self, data_dir: &std::path::Path) -> StorageConfig {
+        match &self.s3_bucket {
+            Some(bucket) if !bucket.is_empty() => StorageConfig::S3(S3Config {
+                bucket: bucket.clone(),
+                prefix: self.s3_prefix.clone(),
+                endpoint: self.s3_endpoint.clone(),
+                region: self.s3_region.clone(),
+                access_key_id: self.s3_access_key_id.clone(),
+                secret_access_key: self.s3_secret_access_key.clone(),
+                path_style: self.s3_path_style,
+            }),
+            _ => StorageConfig::Local { dir: self.files_dir.clone().unwrap_or_else(|| data_dir.join("files")) },
+        }
+    }
 }
 
 /// Auth settings (shared by every subcommand: the CLI creates admins too).

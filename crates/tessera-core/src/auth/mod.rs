@@ -55,6 +55,8 @@ impl Default for AuthConfig {
 
 /// Issuer written into and required from every access token.
 const ISSUER: &str = "tessera";
+/// Issuer of file tokens, which must never pass as access tokens.
+const FILE_ISSUER: &str = "tessera-file";
 /// Settings key of the generated signing secret.
 const SECRET_SETTING: &str = "jwt_secret";
 /// Most client keys each rate limiter remembers.
@@ -64,6 +66,8 @@ const RATE_LIMIT_KEYS: usize = 100_000;
 pub(crate) struct AuthState {
     pub config: AuthConfig,
     pub signer: Signer,
+    /// Signs file tokens (same secret, another issuer: see `files::token`).
+    pub file_signer: Signer,
     pub clock: Arc<dyn Clock>,
     pub per_account: Mutex<RateLimiter>,
     pub per_address: Mutex<RateLimiter>,
@@ -87,6 +91,7 @@ impl AuthState {
         };
         Ok(AuthState {
             signer: Signer::new(secret.as_bytes(), ISSUER),
+            file_signer: Signer::new(secret.as_bytes(), FILE_ISSUER),
             per_account: Mutex::new(RateLimiter::new(config.login_attempts_per_account, 60, RATE_LIMIT_KEYS)),
             per_address: Mutex::new(RateLimiter::new(config.login_attempts_per_address, 60, RATE_LIMIT_KEYS)),
             passwords: hashing::PasswordWorkers::new(),

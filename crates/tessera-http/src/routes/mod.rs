@@ -2,6 +2,7 @@
 
 pub mod auth;
 pub mod docs;
+pub mod files;
 pub mod legacy;
 pub mod rows;
 pub mod tables;

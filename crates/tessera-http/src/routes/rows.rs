@@ -4,13 +4,16 @@
 use super::raw_json;
 use crate::error::ApiError;
 use crate::extract::{ApiPath, ApiQuery, Auth, JsonBody, RowsBody};
+use crate::form::{read_form, Form, FormLimits};
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::Response;
 use axum::routing::get;
+use axum::Extension;
 use axum::Router;
 use serde_json::json;
 use tessera_core::{App, GetParams, ListParams, WriteResult};
+use tessera_schema::Action;
 
 pub fn router() -> Router<App> {
     Router::new()
@@ -32,8 +35,16 @@ pub(crate) async fn create_rows(
     State(app): State<App>,
     Auth(caller): Auth,
     ApiPath(table): ApiPath<String>,
-    body: RowsBody,
+    Extension(limits): Extension<FormLimits>,
+    body: Form<RowsBody>,
 ) -> Result<Response, ApiError> {
+    let body = match body {
+        Form::Json(body) => body,
+        Form::Multipart(request) => {
+            let (body, uploads) = read_form(&app, &table, Action::Create, &caller, *request, limits).await?;
+            return Ok(raw_json(StatusCode::CREATED, app.create_row_with_files(body, uploads, &caller).await?));
+        }
+    };
     Ok(created({
         let single = body.is_single();
         app.create_rows(&table, body.into_rows(), single, &caller).await?
@@ -62,18 +73,40 @@ async fn update_row(
     State(app): State<App>,
     Auth(caller): Auth,
     ApiPath((table, id)): ApiPath<(String, String)>,
-    JsonBody(body): JsonBody,
+    Extension(limits): Extension<FormLimits>,
+    body: Form<JsonBody>,
 ) -> Result<Response, ApiError> {
-    Ok(raw_json(StatusCode::OK, app.update_row(&table, &id, &body, false, &caller).await?))
+    write_row(app, caller, table, id, limits, body, false).await
 }
 
 async fn replace_row(
     State(app): State<App>,
     Auth(caller): Auth,
     ApiPath((table, id)): ApiPath<(String, String)>,
-    JsonBody(body): JsonBody,
+    Extension(limits): Extension<FormLimits>,
+    body: Form<JsonBody>,
 ) -> Result<Response, ApiError> {
-    Ok(raw_json(StatusCode::OK, app.update_row(&table, &id, &body, true, &caller).await?))
+    write_row(app, caller, table, id, limits, body, true).await
+}
+
+/// PATCH (`replace` false) or PUT of one row, from JSON or from a form with files.
+async fn write_row(
+    app: App,
+    caller: tessera_core::auth::Caller,
+    table: String,
+    id: String,
+    limits: FormLimits,
+    body: Form<JsonBody>,
+    replace: bool,
+) -> Result<Response, ApiError> {
+    let row = match body {
+        Form::Json(JsonBody(body)) => app.update_row(&table, &id, &body, replace, &caller).await?,
+        Form::Multipart(request) => {
+            let (body, uploads) = read_form(&app, &table, Action::Update, &caller, *request, limits).await?;
+            app.update_row_with_files(&id, body, replace, uploads, &caller).await?
+        }
+    };
+    Ok(raw_json(StatusCode::OK, row))
 }
 
 async fn delete_row(

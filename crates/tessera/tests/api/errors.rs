@@ -94,6 +94,12 @@ async fn wrong_content_type_is_415(t: TestApp) {
             (Method::POST, "/api/table/"),
         ] {
             let result = t.send_raw(method.clone(), path, content_type, body.clone()).await;
+            if content_type.starts_with("multipart/") && path.contains("/rows") {
+                // Row writes take forms (files.rs); JSON sent as a form is a malformed form.
+                assert_eq!(result.0, StatusCode::BAD_REQUEST, "{method} {path} as {content_type}: {}", result.1);
+                assert_client_error(&result, content_type);
+                continue;
+            }
             assert_eq!(result.0, StatusCode::UNSUPPORTED_MEDIA_TYPE, "{method} {path} as {content_type}: {}", result.1);
             assert_client_error(&result, content_type);
         }

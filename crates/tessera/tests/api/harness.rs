@@ -117,6 +117,9 @@ pub struct TestApp {
     pub admin_id: i64,
     /// The app's clock: tests move it instead of sleeping.
     pub clock: Arc<ManualClock>,
+    /// Where uploaded files go: a temporary directory unless the scenario chose storage.
+    pub storage: tessera_files::FileStorage,
+    pub files_dir: Option<tempfile::TempDir>,
     server: tokio::task::JoinHandle<()>,
 }
 
@@ -132,9 +135,27 @@ impl TestApp {
 
     /// A TestApp on an existing store location (e.g. a restart on the same store).
     pub async fn start_on(location: StoreLocation, config: HttpConfig, auth: AuthConfig) -> TestApp {
+        TestApp::start_with_storage(location, config, auth, None).await
+    }
+
+    /// A TestApp with the given file storage (`None`: a fresh temporary directory).
+    pub async fn start_with_storage(
+        location: StoreLocation,
+        config: HttpConfig,
+        auth: AuthConfig,
+        storage: Option<tessera_files::StorageConfig>,
+    ) -> TestApp {
+        let (storage_config, files_dir) = match storage {
+            Some(storage) => (storage, None),
+            None => {
+                let dir = tempfile::tempdir().expect("files dir");
+                (tessera_files::StorageConfig::Local { dir: dir.path().to_path_buf() }, Some(dir))
+            }
+        };
+        let storage = tessera_files::FileStorage::open(&storage_config).expect("open file storage");
         let store = Store::open(&location.config).await.expect("open store");
         let clock = Arc::new(ManualClock::new(SystemClock.now()));
-        let options = AppOptions { auth, clock: clock.clone() };
+        let options = AppOptions { auth, clock: clock.clone(), files: Some(storage.clone()) };
         let app = App::with_options(store, options).await.expect("load catalog");
         let admin_id = match app.create_admin(ADMIN_EMAIL, ADMIN_PASSWORD).await {
             Ok(id) => id,
@@ -161,6 +182,8 @@ impl TestApp {
             token: Some(session.access_token),
             admin_id,
             clock,
+            storage,
+            files_dir,
             server,
         }
     }
@@ -416,6 +439,9 @@ pub fn bare_tessera_command() -> std::process::Command {
         // `tessera serve` gets the harness's admin explicitly (Server::start_with).
         "TESSERA_ADMIN_EMAIL",
         "TESSERA_ADMIN_PASSWORD",
+        "TESSERA_FILES_DIR",
+        "TESSERA_S3_BUCKET",
+        "TESSERA_MAX_UPLOAD_BYTES",
     ] {
         command.env_remove(variable);
     }

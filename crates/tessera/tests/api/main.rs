@@ -13,6 +13,7 @@ mod cli;
 mod crash;
 mod docs;
 mod errors;
+mod files;
 mod legacy;
 mod migrations;
 mod query;
