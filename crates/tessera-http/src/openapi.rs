@@ -113,6 +113,12 @@ fn row_schemas(table: &TableSchema) -> (Value, Value) {
     (row, input)
 }
 
+/// A row write with files: file parts named after their field, an `@json` part with the
+/// other values, or one text part per field.
+fn multipart_body() -> Value {
+    json!({"schema": {"type": "object", "description": "File parts named after their file field (repeat a part for a multiple field); other fields as an `@json` part holding a JSON object, or one text part each", "additionalProperties": true}})
+}
+
 /// An optional query parameter.
 fn query(param: &str, description: &str, schema: Value) -> Value {
     json!({"name": param, "in": "query", "required": false, "description": description, "schema": schema})
@@ -168,7 +174,8 @@ fn table_paths(table: &TableSchema, paths: &mut Map<String, Value>) {
                 "summary": format!("Create one {name} row (object) or many (array or NDJSON)"),
                 "requestBody": {"required": true, "content": {
                     "application/json": {"schema": {"oneOf": [input_ref.clone(), {"type": "array", "items": input_ref}]}},
-                    "application/x-ndjson": {"schema": {"type": "string"}}
+                    "application/x-ndjson": {"schema": {"type": "string"}},
+                    "multipart/form-data": multipart_body()
                 }},
                 "responses": {
                     "201": {"description": "The created row, or {created, ids} for many", "content": json_content(json!({"oneOf": [row_ref.clone(), {
@@ -188,9 +195,9 @@ fn table_paths(table: &TableSchema, paths: &mut Map<String, Value>) {
         json!({
             "parameters": [id_param],
             "get": {"operationId": format!("get_{name}"), "tags": [name], "parameters": [expand_param()], "responses": {"200": {"description": "The row", "content": json_content(row_ref.clone())}, "404": error_response("No such row")}},
-            "patch": {"operationId": format!("update_{name}"), "tags": [name], "requestBody": {"required": true, "content": json_content(partial)},
+            "patch": {"operationId": format!("update_{name}"), "tags": [name], "requestBody": {"required": true, "content": {"application/json": {"schema": partial}, "multipart/form-data": multipart_body()}},
                       "responses": {"200": {"description": "The updated row", "content": json_content(row_ref.clone())}, "400": error_response("Invalid values"), "404": error_response("No such row")}},
-            "put": {"operationId": format!("replace_{name}"), "tags": [name], "requestBody": {"required": true, "content": json_content(input_ref.clone())},
+            "put": {"operationId": format!("replace_{name}"), "tags": [name], "requestBody": {"required": true, "content": {"application/json": {"schema": input_ref.clone()}, "multipart/form-data": multipart_body()}},
                     "responses": {"200": {"description": "The replaced row", "content": json_content(row_ref)}, "400": error_response("Invalid values"), "404": error_response("No such row")}},
             "delete": {"operationId": format!("delete_{name}"), "tags": [name], "responses": {"204": {"description": "Deleted"}, "404": error_response("No such row"), "409": error_response("Still referenced by rows of a relation with on_delete restrict")}}
         }),
@@ -262,10 +269,38 @@ fn auth_paths(paths: &mut Map<String, Value>) {
     }));
 }
 
+/// `/api/files/...`: downloads of file fields and the short-lived tokens `<img>` tags use.
+fn file_paths(paths: &mut Map<String, Value>) {
+    let path_param = |name: &str, description: &str| json!({"name": name, "in": "path", "required": true, "description": description, "schema": {"type": "string"}});
+    paths.insert("/api/files/token".into(), json!({
+        "post": {"operationId": "fileToken", "tags": ["files"], "summary": "A short-lived token for downloads (`?token=`)",
+                 "responses": {"200": {"description": "The token", "content": json_content(json!({"type": "object", "properties": {
+                     "token": {"type": "string"}, "expires_in": {"type": "integer"}}}))},
+                               "401": error_response("Not signed in"), "403": error_response("API tokens cannot mint file tokens")}}
+    }));
+    paths.insert("/api/files/{table}/{id}/{field}/{name}".into(), json!({
+        "parameters": [path_param("table", "Table name or numeric id"), path_param("id", "Row id"),
+                       path_param("field", "File field"), path_param("name", "Stored file name, as the row lists it")],
+        "get": {"operationId": "downloadFile", "tags": ["files"], "summary": "A stored file, under the row's view rule (Range and If-None-Match supported)",
+                "parameters": [
+                    query("thumb", "Image thumbnail: `WxH` (crop), `Wx0` or `0xH` (fit); ignored for other files", json!({"type": "string", "pattern": "^[0-9]+x[0-9]+$"})),
+                    query("download", "Force `Content-Disposition: attachment`", json!({"type": "boolean"})),
+                    query("token", "A file token from POST /api/files/token (for protected files)", json!({"type": "string"}))
+                ],
+                "responses": {"200": {"description": "The file", "content": {"*/*": {"schema": {"type": "string", "format": "binary"}}}},
+                              "206": {"description": "The requested byte range"},
+                              "304": {"description": "Not modified (If-None-Match)"},
+                              "401": error_response("A protected file without credentials"),
+                              "404": error_response("No such row, field or file, or the row is hidden"),
+                              "416": {"description": "The range lies outside the file"}}}
+    }));
+}
+
 /// The whole document for the current catalog.
 pub fn document(catalog: &Catalog) -> Value {
     let mut paths = Map::new();
     auth_paths(&mut paths);
+    file_paths(&mut paths);
     let table_param = json!({"name": "table", "in": "path", "required": true, "description": "Table name or numeric id", "schema": {"type": "string"}});
     let any_object = json!({"type": "object"});
     paths.insert("/health".into(), json!({"get": {"operationId": "health", "tags": ["system"], "responses": {"200": {"description": "Alive and the store answers"}, "503": error_response("The store does not answer")}}}));
