@@ -46,32 +46,74 @@ pub struct Expansion<'a> {
     pub children: Vec<Expansion<'a>>,
 }
 
-/// Writes a row's JSON as text (what the drivers read) with its expansions.
-pub(crate) fn push_row_json(
+/// A single related row joined to a page of rows instead of looked up per row.
+pub(crate) struct PendingJoin<'e, 'a> {
+    alias: String,
+    expansion: &'e Expansion<'a>,
+}
+
+/// Writes a row's JSON as text (what the drivers read) with its expansions. With `joins`,
+/// the top-level single related rows are read through `LEFT JOIN`s that the caller
+/// appends with [`push_joins`] (on Postgres a correlated subquery over a small table
+/// becomes a sequential scan per row, where a join hashes it once).
+pub(crate) fn push_row_json<'e, 'a>(
     w: &mut SqlWriter,
     columns: &[crate::row_queries::Column<'_>],
     qualifier: &str,
-    expansions: &[Expansion<'_>],
+    expansions: &'e [Expansion<'a>],
+    joins: Option<&mut Vec<PendingJoin<'e, 'a>>>,
 ) -> Result<(), FilterError> {
     let postgres = w.dialect() == Dialect::Postgres;
     if postgres {
         w.push("(");
     }
-    push_row_object(w, columns, qualifier, expansions, &mut 0)?;
+    push_row_object(w, columns, qualifier, expansions, &mut 0, joins)?;
     if postgres {
         w.push(")::text");
     }
     Ok(())
 }
 
+/// ` LEFT JOIN <table> AS <alias> ON <alias>.id = <outer>.<column> [AND <rule>]` for each
+/// pending join.
+pub(crate) fn push_joins(w: &mut SqlWriter, outer: &str, joins: &[PendingJoin<'_, '_>]) -> Result<(), FilterError> {
+    for join in joins {
+        let Join::Forward { column } = &join.expansion.join else { continue };
+        let (a, o) = (quote_ident(&join.alias), quote_ident(outer));
+        w.push(&format!(
+            " LEFT JOIN {} AS {a} ON {a}.\"id\" = {o}.{}",
+            quote_ident(&join.expansion.schema.name),
+            quote_ident(column)
+        ));
+        push_access(w, join.expansion, &join.alias)?;
+    }
+    Ok(())
+}
+
+/// ` AND <rule>` of an expansion's table for the caller (` AND 1 = 0` when denied).
+fn push_access(w: &mut SqlWriter, expansion: &Expansion<'_>, alias: &str) -> Result<(), FilterError> {
+    if expansion.denied {
+        w.push(" AND 1 = 0");
+    } else if let Some(access) = &expansion.access {
+        w.push(" AND ");
+        compile(
+            access.expr,
+            &CompileContext::new(expansion.schema).with_macros(access.macros).with_qualifier(alias),
+            w,
+        )?;
+    }
+    Ok(())
+}
+
 /// Writes a row's JSON object (columns qualified by `qualifier`) with an `expand` object
 /// holding each expansion, as a JSON value (not text).
-pub(crate) fn push_row_object(
+pub(crate) fn push_row_object<'e, 'a>(
     w: &mut SqlWriter,
     columns: &[crate::row_queries::Column<'_>],
     qualifier: &str,
-    expansions: &[Expansion<'_>],
+    expansions: &'e [Expansion<'a>],
     aliases: &mut usize,
+    mut joins: Option<&mut Vec<PendingJoin<'e, 'a>>>,
 ) -> Result<(), FilterError> {
     if expansions.is_empty() {
         w.push(&row_object(w.dialect(), columns, Some(qualifier), &[]));
@@ -89,7 +131,19 @@ pub(crate) fn push_row_object(
         }
         // Keys are validated names: safe as string literals.
         inner.push(&format!("'{}', ", expansion.name));
-        push_expansion(&mut inner, qualifier, expansion, aliases)?;
+        match joins.as_deref_mut() {
+            Some(joins) if matches!(expansion.join, Join::Forward { .. }) => {
+                *aliases += 1;
+                let alias = format!("x{aliases}");
+                // A row the join did not find (no link, or hidden by the rule) is null.
+                inner.push(&format!("CASE WHEN {}.\"id\" IS NULL THEN NULL ELSE ", quote_ident(&alias)));
+                let columns = all_columns(expansion.schema);
+                push_row_object(&mut inner, &columns, &alias, &expansion.children, aliases, None)?;
+                inner.push(" END");
+                joins.push(PendingJoin { alias, expansion });
+            }
+            _ => push_expansion(&mut inner, qualifier, expansion, aliases)?,
+        }
     }
     inner.push(")");
     // The columns bind nothing, so the expansions' parameters stay in text order.
@@ -122,7 +176,7 @@ fn push_expansion(
     } else {
         w.push("(SELECT ");
     }
-    push_row_object(w, &columns, &alias, &expansion.children, aliases)?;
+    push_row_object(w, &columns, &alias, &expansion.children, aliases, None)?;
     let order = match &expansion.join {
         Join::ForwardMany { .. } => format!("{l}.\"position\""),
         _ => format!("{a}.\"id\""),
@@ -151,16 +205,7 @@ fn push_expansion(
             ));
         }
     }
-    if expansion.denied {
-        w.push(" AND 1 = 0");
-    } else if let Some(access) = &expansion.access {
-        w.push(" AND ");
-        compile(
-            access.expr,
-            &CompileContext::new(expansion.schema).with_macros(access.macros).with_qualifier(&alias),
-            w,
-        )?;
-    }
+    push_access(w, expansion, &alias)?;
     if many {
         w.push(&format!(" ORDER BY {order} LIMIT "))
             .push_param(Value::Integer(i64::from(expansion.limit)), FieldType::Integer)

@@ -5,7 +5,7 @@
 //! SQLite, `json_build_object` in Postgres), so a read never materializes per-value Rust
 //! objects and a list is a single statement; the same shape will carry embedded relations.
 
-use crate::expand::{push_row_json, Expansion};
+use crate::expand::{push_joins, push_row_json, Expansion};
 use crate::NewRow;
 use tessera_query::filter::{compile, compile_filter, CompileContext, Expr, FilterError, MacroLookup};
 use tessera_query::sort::SortKey;
@@ -165,7 +165,7 @@ pub fn select_by_id(
 ) -> Result<(String, Vec<Value>), FilterError> {
     let mut w = SqlWriter::new(dialect);
     w.push("SELECT ");
-    push_row_json(&mut w, &all_columns(schema), &schema.name, expand)?;
+    push_row_json(&mut w, &all_columns(schema), &schema.name, expand, None)?;
     w.push(" FROM ")
         .push_ident(&schema.name)
         .push(" WHERE \"id\" = ")
@@ -466,26 +466,34 @@ pub fn list(
         None => all_columns(schema),
     };
     w.push("SELECT ");
-    push_row_json(&mut w, &columns, PAGE, expand)?;
+    let mut joins = Vec::new();
+    let join_rows = (dialect == Dialect::Postgres).then_some(&mut joins);
+    push_row_json(&mut w, &columns, PAGE, expand, join_rows)?;
     w.push(" FROM (SELECT * FROM ").push_ident(&schema.name);
     push_where(&mut w, schema, spec, access)?;
-    push_order(&mut w, &spec.sort, &schema.name);
+    push_order(&mut w, &spec.sort, &schema.name, false);
     w.push(" LIMIT ")
         .push_param(Value::Integer(i64::from(spec.limit)), FieldType::Integer)
         .push(" OFFSET ")
         .push_param(Value::Integer(i64::try_from(spec.offset).unwrap_or(i64::MAX)), FieldType::Integer)
         .push(") AS ")
         .push_ident(PAGE);
-    push_order(&mut w, &spec.sort, PAGE);
+    push_joins(&mut w, PAGE, &joins)?;
+    // Joined tables have columns of their own: name the page's.
+    push_order(&mut w, &spec.sort, PAGE, !joins.is_empty());
     Ok(w.finish())
 }
 
-/// ` ORDER BY <keys>, id`; `qualifier` names the rows for keys in related tables.
-fn push_order(w: &mut SqlWriter, sort: &[SortKey], qualifier: &str) {
+/// ` ORDER BY <keys>, id`; `qualifier` names the rows for keys in related tables, and
+/// for every key with `qualify_all`.
+fn push_order(w: &mut SqlWriter, sort: &[SortKey], qualifier: &str, qualify_all: bool) {
     w.push(" ORDER BY ");
     for key in sort {
-        w.push_field(key.field.is_related().then_some(qualifier), &key.field);
+        w.push_field((qualify_all || key.field.is_related()).then_some(qualifier), &key.field);
         w.push(if key.descending { " DESC, " } else { " ASC, " });
+    }
+    if qualify_all {
+        w.push_ident(qualifier).push(".");
     }
     w.push(if id_descending(sort) { "\"id\" DESC" } else { "\"id\" ASC" });
 }
