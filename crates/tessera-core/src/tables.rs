@@ -211,13 +211,8 @@ impl App {
         }
         let (old_name, new_name) = (plan.before.name.clone(), plan.after.name.clone());
         if old_name != new_name {
-            for schema in [&mut plan.before, &mut plan.after] {
-                for def in schema.fields.values_mut() {
-                    if def.target.as_deref().is_some_and(|t| t.eq_ignore_ascii_case(&old_name)) {
-                        def.target = Some(new_name.clone());
-                    }
-                }
-            }
+            retarget(&mut plan.before, &old_name, &new_name);
+            retarget(&mut plan.after, &old_name, &new_name);
             let catalog = self.catalog();
             plan.retargeted = catalog
                 .tables()
@@ -226,11 +221,7 @@ impl App {
                 .filter(|t| outbound(&t.schema).any(|link| link.target().eq_ignore_ascii_case(&old_name)))
                 .map(|t| {
                     let mut schema = t.schema.clone();
-                    for def in schema.fields.values_mut() {
-                        if def.target.as_deref().is_some_and(|target| target.eq_ignore_ascii_case(&old_name)) {
-                            def.target = Some(new_name.clone());
-                        }
-                    }
+                    retarget(&mut schema, &old_name, &new_name);
                     schema
                 })
                 .collect();
@@ -242,5 +233,14 @@ impl App {
         caller.require_admin("read table history")?;
         let table = self.table(key)?;
         Ok(self.store().history(table.schema.id).await?)
+    }
+}
+
+/// Points the relations of `schema` that target `old_name` at `new_name`.
+fn retarget(schema: &mut TableSchema, old_name: &str, new_name: &str) {
+    for def in schema.fields.values_mut() {
+        if def.target.as_deref().is_some_and(|target| target.eq_ignore_ascii_case(old_name)) {
+            def.target = Some(new_name.to_string());
+        }
     }
 }
