@@ -4,6 +4,7 @@
 
 pub mod access;
 pub mod auth;
+mod bulk;
 pub mod catalog;
 mod cursor;
 mod error;

@@ -8,6 +8,7 @@ mod auth_queries;
 mod error;
 pub mod expand;
 mod file_queries;
+pub mod graph;
 pub mod migrate;
 mod pg_arrays;
 mod postgres;
@@ -27,7 +28,7 @@ pub mod bind {
 }
 pub use expand::{Expansion, Join};
 pub use migrate::MigrationReport;
-pub use row_queries::{AccessFilter, ListSpec, Returning};
+pub use row_queries::{AccessFilter, Increment, ListSpec, Returning};
 
 use serde::Serialize;
 use std::path::PathBuf;
@@ -168,6 +169,13 @@ impl Store {
         Ok(backend!(self.query_strings(sql, params))?.into_iter().next())
     }
 
+    /// The JSON text of one GraphQL root field, read in one statement (`None`: a row by id
+    /// that does not exist or that the caller may not see).
+    pub async fn graph_query(&self, root: &graph::GraphRoot<'_>) -> Result<Option<String>, StoreError> {
+        let (sql, params) = graph::root_statement(self.dialect(), root).map_err(rule_rejected)?;
+        Ok(backend!(self.query_strings(sql, params))?.into_iter().next())
+    }
+
     /// Inserts rows in one transaction; any failure writes none of them. A relation
     /// naming a missing row fails with [`StoreError::MissingReference`].
     pub async fn insert_rows(
@@ -305,6 +313,52 @@ impl Store {
         match backend!(self.execute(sql, params)) {
             Err(StoreError::ForeignKey { .. }) => Err(StoreError::Referenced),
             other => Ok(other? > 0),
+        }
+    }
+
+    /// Updates every row `filter` and `access` match, in one statement: sets `values` and
+    /// adds `increments`. `Ok(None)`: an increment would take a matching row out of its
+    /// field's bounds, so nothing changed. Otherwise the ids of the changed rows.
+    pub async fn update_where(
+        &self,
+        schema: &TableSchema,
+        filter: Option<&graph::GraphFilter<'_>>,
+        access: Option<&AccessFilter<'_>>,
+        values: NewRow,
+        increments: &[row_queries::Increment],
+    ) -> Result<Option<Vec<i64>>, StoreError> {
+        let dialect = self.dialect();
+        // Kept only to name the culprit if the database refuses a link.
+        let kept = if has_relations(schema) { values.clone() } else { Vec::new() };
+        let (sql, params) =
+            row_queries::update_where(dialect, schema, filter, access, values, increments, &now_text())
+                .map_err(rule_rejected)?;
+        let ids: Vec<i64> = match backend!(self.write_strings(sql, params)) {
+            Err(StoreError::ForeignKey { .. }) => return Err(self.missing_reference(schema, &kept, None).await),
+            other => other?.iter().filter_map(|id| id.parse().ok()).collect(),
+        };
+        if ids.is_empty() && increments.iter().any(|i| i.min.is_some() || i.max.is_some()) {
+            let (sql, params) = row_queries::count_out_of_bounds(dialect, schema, filter, access, increments)
+                .map_err(rule_rejected)?;
+            if backend!(self.query_count(sql, params))? > 0 {
+                return Ok(None);
+            }
+        }
+        Ok(Some(ids))
+    }
+
+    /// Deletes every row `filter` and `access` match, in one statement; the deleted rows
+    /// as JSON text. A row others still point at with `restrict` fails all of it.
+    pub async fn delete_where(
+        &self,
+        schema: &TableSchema,
+        filter: Option<&graph::GraphFilter<'_>>,
+        access: Option<&AccessFilter<'_>>,
+    ) -> Result<Vec<String>, StoreError> {
+        let (sql, params) = row_queries::delete_where(self.dialect(), schema, filter, access).map_err(rule_rejected)?;
+        match backend!(self.write_strings(sql, params)) {
+            Err(StoreError::ForeignKey { .. }) => Err(StoreError::Referenced),
+            other => other,
         }
     }
 

@@ -45,8 +45,13 @@ fn json_value_expr(dialect: Dialect, column: &Column<'_>, qualifier: Option<&str
     if let Some(junction) = &column.junction {
         return link_ids_expr(dialect, junction, &qualified(qualifier, "id"));
     }
-    let col = qualified(qualifier, column.name);
-    match (dialect, column.field_type) {
+    json_value_sql(dialect, column.field_type, &qualified(qualifier, column.name))
+}
+
+/// A SQL value `col` of a field of `field_type` as it is written into JSON: the one place
+/// that decides how booleans, floats, decimals and datetimes look to clients.
+pub(crate) fn json_value_sql(dialect: Dialect, field_type: FieldType, col: &str) -> String {
+    match (dialect, field_type) {
         (Dialect::Sqlite, FieldType::Boolean) => {
             format!("json(CASE {col} WHEN 1 THEN 'true' WHEN 0 THEN 'false' END)")
         }
@@ -58,12 +63,12 @@ fn json_value_expr(dialect: Dialect, column: &Column<'_>, qualifier: Option<&str
         (Dialect::Postgres, FieldType::Datetime) => {
             format!("to_char({col} AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"')")
         }
-        _ => col,
+        _ => col.to_string(),
     }
 }
 
 /// The ids a `multiple` relation holds, as a JSON array in the order they were given.
-fn link_ids_expr(dialect: Dialect, junction: &str, source_id: &str) -> String {
+pub(crate) fn link_ids_expr(dialect: Dialect, junction: &str, source_id: &str) -> String {
     let junction = quote_ident(junction);
     match dialect {
         Dialect::Sqlite => format!(
@@ -92,7 +97,7 @@ pub fn all_columns(schema: &TableSchema) -> Vec<Column<'_>> {
 
 /// How a field's column is written into a row's JSON: a multiple file field keeps its
 /// list of names as JSON text, returned as a JSON list.
-fn output_type(def: &FieldDef) -> FieldType {
+pub(crate) fn output_type(def: &FieldDef) -> FieldType {
     if def.field_type == FieldType::File && def.multiple {
         FieldType::Json
     } else {
@@ -293,6 +298,125 @@ pub fn update(
         Returning::Json => w.push(" RETURNING ").push(&row_json(dialect, &all_columns(schema), Some(&schema.name))),
         Returning::Id | Returning::Nothing => w.push(" RETURNING \"id\""),
     };
+    Ok(w.finish())
+}
+
+/// An amount added to a numeric field by an update of many rows, with the bounds the
+/// field's values must stay in.
+#[derive(Debug, Clone)]
+pub struct Increment {
+    pub field: String,
+    pub amount: Value,
+    pub field_type: FieldType,
+    pub min: Option<f64>,
+    pub max: Option<f64>,
+}
+
+/// ` AND <rule> AND <where>` of a write over many rows, columns qualified by `qualifier`.
+fn push_many_conditions(
+    w: &mut SqlWriter,
+    schema: &TableSchema,
+    filter: Option<&crate::graph::GraphFilter<'_>>,
+    access: Option<&AccessFilter<'_>>,
+    qualifier: &str,
+) -> Result<(), FilterError> {
+    if let Some(access) = access {
+        w.push(" AND ");
+        compile(access.expr, &CompileContext::new(schema).with_macros(access.macros).with_qualifier(qualifier), w)?;
+    }
+    if let Some(filter) = filter {
+        w.push(" AND ");
+        compile(&filter.expr, &CompileContext::new(filter.resolver.as_ref()).with_qualifier(qualifier), w)?;
+    }
+    Ok(())
+}
+
+/// `UPDATE t SET <values>, <field> = <field> + ?, updated_at = ? WHERE <rule> AND <where>
+/// [AND no matching row would leave its bounds] RETURNING id`: one statement, so either
+/// every matching row changes or none does.
+pub fn update_where(
+    dialect: Dialect,
+    schema: &TableSchema,
+    filter: Option<&crate::graph::GraphFilter<'_>>,
+    access: Option<&AccessFilter<'_>>,
+    values: NewRow,
+    increments: &[Increment],
+    now: &str,
+) -> Result<(String, Vec<Value>), FilterError> {
+    let mut w = SqlWriter::new(dialect);
+    w.push("UPDATE ").push_ident(&schema.name).push(" SET ");
+    for (name, value) in values {
+        let field_type = schema.fields.get(&name).map_or(FieldType::Text, |def| def.field_type);
+        w.push_ident(&name).push(" = ").push_param(value, field_type).push(", ");
+    }
+    for inc in increments {
+        w.push_ident(&inc.field).push(" = ").push_ident(&inc.field).push(" + ");
+        w.push_param(inc.amount.clone(), inc.field_type).push(", ");
+    }
+    w.push("\"updated_at\" = ").push_param(Value::Text(now.to_string()), FieldType::Datetime);
+    w.push(" WHERE 1 = 1");
+    push_many_conditions(&mut w, schema, filter, access, &schema.name)?;
+    let bounded: Vec<&Increment> = increments.iter().filter(|i| i.min.is_some() || i.max.is_some()).collect();
+    if !bounded.is_empty() {
+        w.push(" AND NOT EXISTS (SELECT 1 FROM ").push_ident(&schema.name).push(" AS \"g\" WHERE 1 = 1");
+        push_many_conditions(&mut w, schema, filter, access, "g")?;
+        push_out_of_bounds(&mut w, &bounded);
+        w.push(")");
+    }
+    w.push(" AND EXISTS (SELECT 1 FROM _tessera_tables WHERE id = ")
+        .push_param(Value::Integer(schema.id), FieldType::Integer)
+        .push(" AND version = ")
+        .push_param(Value::Integer(schema.version), FieldType::Integer)
+        .push(") RETURNING CAST(\"id\" AS TEXT)");
+    Ok(w.finish())
+}
+
+/// ` AND (g.f + ? < min OR g.f + ? > max OR ...)`.
+fn push_out_of_bounds(w: &mut SqlWriter, bounded: &[&Increment]) {
+    w.push(" AND (");
+    let mut first = true;
+    for inc in bounded {
+        for (bound, op) in [(inc.min, " < "), (inc.max, " > ")] {
+            let Some(bound) = bound else { continue };
+            if !first {
+                w.push(" OR ");
+            }
+            first = false;
+            w.push_qualified("g", &inc.field).push(" + ").push_param(inc.amount.clone(), inc.field_type);
+            w.push(op).push_param(Value::Float(bound), FieldType::Float);
+        }
+    }
+    w.push(")");
+}
+
+/// `SELECT count(*) FROM t AS g WHERE <rule> AND <where> AND <out of bounds>`: tells why an
+/// update with bounded increments changed nothing.
+pub fn count_out_of_bounds(
+    dialect: Dialect,
+    schema: &TableSchema,
+    filter: Option<&crate::graph::GraphFilter<'_>>,
+    access: Option<&AccessFilter<'_>>,
+    increments: &[Increment],
+) -> Result<(String, Vec<Value>), FilterError> {
+    let mut w = SqlWriter::new(dialect);
+    w.push("SELECT count(*) FROM ").push_ident(&schema.name).push(" AS \"g\" WHERE 1 = 1");
+    push_many_conditions(&mut w, schema, filter, access, "g")?;
+    let bounded: Vec<&Increment> = increments.iter().filter(|i| i.min.is_some() || i.max.is_some()).collect();
+    push_out_of_bounds(&mut w, &bounded);
+    Ok(w.finish())
+}
+
+/// `DELETE FROM t WHERE <rule> AND <where> RETURNING <row json>`.
+pub fn delete_where(
+    dialect: Dialect,
+    schema: &TableSchema,
+    filter: Option<&crate::graph::GraphFilter<'_>>,
+    access: Option<&AccessFilter<'_>>,
+) -> Result<(String, Vec<Value>), FilterError> {
+    let mut w = SqlWriter::new(dialect);
+    w.push("DELETE FROM ").push_ident(&schema.name).push(" WHERE 1 = 1");
+    push_many_conditions(&mut w, schema, filter, access, &schema.name)?;
+    w.push(" RETURNING ").push(&row_json(dialect, &all_columns(schema), Some(&schema.name)));
     Ok(w.finish())
 }
 

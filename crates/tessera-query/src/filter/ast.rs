@@ -93,6 +93,11 @@ pub enum CompareOp {
     Contains,
     /// `!~`: does not contain, case-insensitive.
     NotContains,
+    /// A SQL `LIKE` pattern (`%` any text, `_` one character), case-sensitive. Not part of
+    /// the filter text syntax: GraphQL's `_like` builds it.
+    Like,
+    /// A `LIKE` pattern, case-insensitive (GraphQL's `_ilike`).
+    ILike,
 }
 
 impl CompareOp {
@@ -119,6 +124,8 @@ impl CompareOp {
             CompareOp::Le => "<=",
             CompareOp::Contains => "~",
             CompareOp::NotContains => "!~",
+            CompareOp::Like => "_like",
+            CompareOp::ILike => "_ilike",
         }
     }
 
@@ -131,7 +138,7 @@ impl CompareOp {
             CompareOp::Ge => Some(CompareOp::Le),
             CompareOp::Lt => Some(CompareOp::Gt),
             CompareOp::Le => Some(CompareOp::Ge),
-            CompareOp::Contains | CompareOp::NotContains => None,
+            CompareOp::Contains | CompareOp::NotContains | CompareOp::Like | CompareOp::ILike => None,
         }
     }
 

@@ -464,7 +464,7 @@ impl Compiler<'_, '_> {
         right: &Column<'_>,
     ) -> Result<Leaf, FilterError> {
         let (a, b) = (&left.field_type, &right.field_type);
-        if matches!(op, CompareOp::Contains | CompareOp::NotContains) {
+        if matches!(op, CompareOp::Contains | CompareOp::NotContains | CompareOp::Like | CompareOp::ILike) {
             return Err(FilterError::new(
                 op_position,
                 format!("'{op}' needs a string on its right, not {}", right.describe()),
@@ -555,6 +555,9 @@ impl Compiler<'_, '_> {
         }
         if matches!(op, CompareOp::Contains | CompareOp::NotContains) {
             return self.contains(column, op, op_position, constant);
+        }
+        if matches!(op, CompareOp::Like | CompareOp::ILike) {
+            return self.like(column, op, op_position, constant);
         }
         if literal_null {
             return match op {
@@ -663,6 +666,48 @@ impl Compiler<'_, '_> {
         }
         if negated {
             self.w.push(")");
+        }
+        Ok(Leaf::Written)
+    }
+
+    /// `column LIKE pattern` (case-sensitive) or its case-insensitive form. SQLite's LIKE
+    /// ignores ASCII case, so the case-sensitive match there is a GLOB of the same pattern,
+    /// and the insensitive one compares Unicode-lower-cased text.
+    fn like(
+        &mut self,
+        column: &Column<'_>,
+        op: CompareOp,
+        op_position: usize,
+        constant: &Constant<'_>,
+    ) -> Result<Leaf, FilterError> {
+        let Column { name, field_type, .. } = column;
+        if !is_searchable(*field_type) {
+            return Err(FilterError::new(
+                op_position,
+                format!("'{op}' works only on text fields, but field '{name}' is {field_type}"),
+            ));
+        }
+        let Constant::Literal { literal: Literal::String(pattern), .. } = constant else {
+            return Err(FilterError::new(constant.position(), format!("'{op}' needs a string pattern")));
+        };
+        match (self.w.dialect(), op) {
+            (Dialect::Sqlite, CompareOp::Like) => {
+                self.push_column(column);
+                self.w.push(" GLOB ");
+                self.w.push_param(Value::Text(like_to_glob(pattern)), FieldType::String);
+            }
+            (Dialect::Sqlite, _) => {
+                self.w.push("tessera_fold(");
+                self.push_column(column);
+                self.w.push(") LIKE tessera_fold(");
+                self.w.push_param(Value::Text(pattern.clone()), FieldType::String);
+                self.w.push(") ESCAPE '\\'");
+            }
+            (Dialect::Postgres, _) => {
+                self.push_column(column);
+                self.w.push(if op == CompareOp::Like { "::text LIKE " } else { "::text ILIKE " });
+                self.w.push_param(Value::Text(pattern.clone()), FieldType::String);
+            }
         }
         Ok(Leaf::Written)
     }
@@ -839,6 +884,37 @@ fn fractional_value(text: &str, position: usize) -> Result<f64, FilterError> {
 }
 
 /// Escapes LIKE wildcards so the bound text matches literally (with `ESCAPE '\'`).
+/// A LIKE pattern as the GLOB pattern that matches the same text: `%` is `*`, `_` is
+/// `?`, a backslash escapes the next character, and GLOB's own `*`, `?` and `[` are
+/// matched literally.
+fn like_to_glob(pattern: &str) -> String {
+    let mut glob = String::with_capacity(pattern.len() + 8);
+    let mut chars = pattern.chars();
+    while let Some(c) = chars.next() {
+        match c {
+            '%' => glob.push('*'),
+            '_' => glob.push('?'),
+            '\\' => match chars.next() {
+                Some(next) => push_glob_literal(&mut glob, next),
+                None => push_glob_literal(&mut glob, '\\'),
+            },
+            other => push_glob_literal(&mut glob, other),
+        }
+    }
+    glob
+}
+
+fn push_glob_literal(glob: &mut String, c: char) {
+    match c {
+        '*' | '?' | '[' => {
+            glob.push('[');
+            glob.push(c);
+            glob.push(']');
+        }
+        other => glob.push(other),
+    }
+}
+
 fn escape_like(text: &str) -> String {
     let mut escaped = String::with_capacity(text.len());
     for c in text.chars() {

@@ -1,0 +1,190 @@
+//! tessera's GraphQL API, generated from the live catalog in the naming Hasura made
+//! familiar (`animals`, `animals_by_pk`, `animals_aggregate`, `insert_animals`, ...).
+//!
+//! Each root field is compiled into ONE SQL statement that builds the field's whole JSON
+//! (nested relations included, each with its table's access rule for the caller), so
+//! the statements a query runs never grow with the rows it returns. The schema is rebuilt
+//! when the catalog changes and swapped atomically: a request runs on the schema it
+//! started with.
+
+mod build;
+mod filter;
+mod model;
+mod resolve;
+mod select;
+
+use arc_swap::ArcSwap;
+use async_graphql::dynamic::Schema;
+use async_graphql::{ErrorExtensions, Request, Response};
+use std::sync::{Arc, Mutex};
+use tessera_core::auth::Caller;
+use tessera_core::{App, Catalog, CoreError};
+
+pub use model::FIXED_TYPES;
+
+/// Limits against expensive queries.
+#[derive(Debug, Clone)]
+pub struct Limits {
+    /// Deepest nesting of a query.
+    pub max_depth: usize,
+    /// Most fields a query may select, counted over the whole document.
+    pub max_complexity: usize,
+    /// Rows of a list without `limit`.
+    pub default_rows: u32,
+    /// Largest `limit`.
+    pub max_rows: u32,
+    /// Most rows a query could return, limits multiplied through nested lists.
+    pub max_nodes: u64,
+    /// Whether `__schema`/`__type` queries are answered.
+    pub introspection: bool,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            max_depth: 12,
+            max_complexity: 1000,
+            default_rows: 100,
+            max_rows: 1000,
+            max_nodes: 100_000,
+            introspection: true,
+        }
+    }
+}
+
+/// How a service error reads to a client: the same code, message and details as REST.
+#[derive(Debug, Clone)]
+pub struct MappedError {
+    pub code: String,
+    pub message: String,
+    pub details: Vec<serde_json::Value>,
+}
+
+/// Maps service errors the way the HTTP layer does (given by it, so both agree).
+pub type ErrorMapper = fn(CoreError) -> MappedError;
+
+/// Why a field failed.
+#[derive(Debug)]
+pub enum GqlError {
+    Core(CoreError),
+    /// A client mistake GraphQL validation cannot see (a bad `where` value).
+    BadInput(String),
+    /// A limit the query exceeds.
+    Limit(String),
+}
+
+impl GqlError {
+    pub fn bad_input(message: impl Into<String>) -> GqlError {
+        GqlError::BadInput(message.into())
+    }
+
+    pub fn limit(message: impl Into<String>) -> GqlError {
+        GqlError::Limit(message.into())
+    }
+
+    fn into_graphql(self, mapper: ErrorMapper) -> async_graphql::Error {
+        let mapped = match self {
+            GqlError::Core(error) => mapper(error),
+            GqlError::BadInput(message) => MappedError { code: "bad_request".into(), message, details: Vec::new() },
+            GqlError::Limit(message) => MappedError { code: "limit_exceeded".into(), message, details: Vec::new() },
+        };
+        async_graphql::Error::new(mapped.message).extend_with(|_, extensions| {
+            extensions.set("code", mapped.code.as_str());
+            if !mapped.details.is_empty() {
+                if let Ok(details) = async_graphql::Value::from_json(serde_json::Value::Array(mapped.details.clone())) {
+                    extensions.set("details", details);
+                }
+            }
+        })
+    }
+}
+
+impl From<CoreError> for GqlError {
+    fn from(error: CoreError) -> Self {
+        GqlError::Core(error)
+    }
+}
+
+impl From<tessera_store::StoreError> for GqlError {
+    fn from(error: tessera_store::StoreError) -> Self {
+        GqlError::Core(error.into())
+    }
+}
+
+/// What one request's resolvers need.
+pub(crate) struct RequestContext {
+    pub app: App,
+    pub caller: Caller,
+    pub address: String,
+    pub mapper: ErrorMapper,
+    pub limits: Limits,
+}
+
+/// A schema and the catalog snapshot it was built from.
+struct Built {
+    catalog: Arc<Catalog>,
+    schema: Schema,
+}
+
+/// The GraphQL service: the schema of the current catalog, rebuilt on change.
+pub struct GraphqlService {
+    app: App,
+    limits: Limits,
+    mapper: ErrorMapper,
+    current: ArcSwap<Option<Arc<Built>>>,
+    /// One rebuild at a time; the others wait and take its result.
+    rebuilding: Mutex<()>,
+}
+
+impl GraphqlService {
+    pub fn new(app: App, limits: Limits, mapper: ErrorMapper) -> GraphqlService {
+        GraphqlService { app, limits, mapper, current: ArcSwap::from_pointee(None), rebuilding: Mutex::new(()) }
+    }
+
+    /// The schema of the live catalog (built now if the catalog changed since).
+    fn built(&self) -> Result<Arc<Built>, String> {
+        let catalog = self.app.catalog();
+        if let Some(built) = self.current.load().as_ref() {
+            if Arc::ptr_eq(&built.catalog, &catalog) {
+                return Ok(built.clone());
+            }
+        }
+        let _guard = self.rebuilding.lock().unwrap_or_else(|e| e.into_inner());
+        let catalog = self.app.catalog();
+        if let Some(built) = self.current.load().as_ref() {
+            if Arc::ptr_eq(&built.catalog, &catalog) {
+                return Ok(built.clone());
+            }
+        }
+        let model = Arc::new(model::Model::new(catalog.clone()));
+        let schema = build::build_schema(model, &self.limits).map_err(|e| e.0)?;
+        let built = Arc::new(Built { catalog, schema });
+        self.current.store(Arc::new(Some(built.clone())));
+        Ok(built)
+    }
+
+    /// Runs one GraphQL request for `caller`.
+    pub async fn execute(&self, request: Request, caller: Caller, address: String) -> Response {
+        let built = match self.built() {
+            Ok(built) => built,
+            Err(e) => {
+                tracing::error!("cannot build the GraphQL schema: {e}");
+                let error = async_graphql::ServerError::new("the GraphQL schema cannot be built; see the server log", None);
+                return Response::from_errors(vec![error]);
+            }
+        };
+        let context = RequestContext {
+            app: self.app.clone(),
+            caller,
+            address,
+            mapper: self.mapper,
+            limits: self.limits.clone(),
+        };
+        built.schema.execute(request.data(Arc::new(context))).await
+    }
+
+    /// The schema in SDL.
+    pub fn sdl(&self) -> Result<String, String> {
+        Ok(self.built()?.schema.sdl())
+    }
+}

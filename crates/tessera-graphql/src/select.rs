@@ -1,0 +1,315 @@
+//! A root field's selection as the store's [`GraphSelect`] tree: which keys each object
+//! has, which related rows each relation reads, and the caller's rule for every table on
+//! the way (`list` for arrays and aggregates, `view` for single rows — as REST's expand).
+//!
+//! The tree is what the store compiles into ONE statement, so the number of statements a
+//! query runs does not depend on how many rows or levels it returns.
+
+use crate::filter::{order_keys, where_expr};
+use crate::model::{Model, OutField, TableModel};
+use crate::{GqlError, Limits};
+use async_graphql::{Name, SelectionField, Value as GqlValue};
+use indexmap::IndexMap;
+use tessera_core::access::{authorize, RequestMacros};
+use tessera_core::auth::Caller;
+use tessera_core::paths::PathResolver;
+use tessera_query::filter::{compile, CompileContext};
+use tessera_query::SqlWriter;
+use tessera_schema::Action;
+use tessera_store::graph::{
+    AggregateField, AggregateFieldKind, AggregateFunction, AggregateKind, AggregateOutput, GraphField, GraphFilter,
+    GraphSelect, GraphValue,
+};
+use tessera_store::AccessFilter;
+
+/// Builds selections for one request.
+pub struct Planner<'a> {
+    pub model: &'a Model,
+    pub caller: &'a Caller,
+    pub macros: &'a RequestMacros<'a>,
+    pub limits: &'a Limits,
+    pub dialect: tessera_query::Dialect,
+    /// Rows the query may return at most, summed over the levels so far.
+    pub nodes: std::cell::Cell<u64>,
+}
+
+/// Arguments by name.
+pub type Arguments = IndexMap<Name, GqlValue>;
+
+pub fn arguments(field: &SelectionField<'_>) -> Result<Arguments, GqlError> {
+    Ok(field.arguments().map_err(|e| GqlError::bad_input(e.message))?.into_iter().collect())
+}
+
+/// Whether `@skip`/`@include` leave the field in.
+fn included(field: &SelectionField<'_>) -> Result<bool, GqlError> {
+    for directive in field.directives().map_err(|e| GqlError::bad_input(e.message))? {
+        let condition = directive.arguments.iter().find(|(name, _)| name.node.as_str() == "if");
+        let value = matches!(condition.map(|(_, v)| &v.node), Some(GqlValue::Boolean(true)));
+        match directive.name.node.as_str() {
+            "skip" if value => return Ok(false),
+            "include" if !value => return Ok(false),
+            _ => {}
+        }
+    }
+    Ok(true)
+}
+
+/// The selected fields grouped by response key, in first-seen order (a key selected twice,
+/// e.g. through fragments, merges its sub-selections).
+fn grouped<'s>(fields: impl Iterator<Item = SelectionField<'s>>) -> Result<Vec<(String, Vec<SelectionField<'s>>)>, GqlError> {
+    let mut groups: Vec<(String, Vec<SelectionField<'s>>)> = Vec::new();
+    for field in fields {
+        if !included(&field)? {
+            continue;
+        }
+        let key = field.alias().unwrap_or_else(|| field.name()).to_string();
+        match groups.iter_mut().find(|(k, _)| *k == key) {
+            Some((_, list)) => list.push(field),
+            None => groups.push((key, vec![field])),
+        }
+    }
+    Ok(groups)
+}
+
+/// The merged sub-selection of a group.
+fn children<'g, 's: 'g>(group: &'g [SelectionField<'s>]) -> impl Iterator<Item = SelectionField<'s>> + 'g {
+    group.iter().flat_map(|field| field.selection_set())
+}
+
+impl<'a> Planner<'a> {
+    /// The caller's access to a table for `action`: `Ok((filter, denied))`, or the refusal
+    /// when `refuse` (a root field), where a nested relation is just empty.
+    fn access(
+        &self,
+        table: &'a TableModel,
+        action: Action,
+        refuse: bool,
+    ) -> Result<(Vec<AccessFilter<'a>>, bool), GqlError> {
+        match authorize(&table.table, action, self.caller, None) {
+            Ok(None) => Ok((Vec::new(), false)),
+            Ok(Some(expr)) => Ok((vec![AccessFilter { expr, macros: self.macros }], false)),
+            Err(e) if refuse => Err(e.into()),
+            Err(_) => Ok((Vec::new(), true)),
+        }
+    }
+
+    /// The rows of a field returning rows: its `where`, `order_by`, `limit`, `offset`, with
+    /// `rows` the most rows of the level above.
+    pub fn rows(
+        &self,
+        table: &'a TableModel,
+        args: &Arguments,
+        action: Action,
+        refuse: bool,
+        parent_rows: u64,
+    ) -> Result<(GraphSelect<'a>, u64), GqlError> {
+        let (access, denied) = self.access(table, action, refuse)?;
+        let filter = match args.get("where") {
+            Some(value) => self.filter(table, value)?,
+            None => None,
+        };
+        let order = match args.get("order_by") {
+            Some(value) => order_keys(self.model, table, value, self.caller)?,
+            None => Vec::new(),
+        };
+        let limit = match args.get("limit") {
+            None | Some(GqlValue::Null) => self.limits.default_rows,
+            Some(GqlValue::Number(n)) => match n.as_u64() {
+                Some(n) if n <= u64::from(self.limits.max_rows) => n as u32,
+                _ => {
+                    return Err(GqlError::limit(format!(
+                        "limit must be between 0 and {}, got {n}",
+                        self.limits.max_rows
+                    )))
+                }
+            },
+            Some(_) => return Err(GqlError::bad_input("limit must be an integer")),
+        };
+        let offset = match args.get("offset") {
+            None | Some(GqlValue::Null) => 0,
+            Some(GqlValue::Number(n)) => n.as_u64().ok_or_else(|| GqlError::bad_input("offset must not be negative"))?,
+            Some(_) => return Err(GqlError::bad_input("offset must be an integer")),
+        };
+        let rows = parent_rows.saturating_mul(u64::from(limit));
+        self.count_nodes(rows)?;
+        let select = GraphSelect {
+            schema: &table.table.schema,
+            access,
+            denied,
+            filter,
+            order,
+            limit: Some(limit),
+            offset,
+            fields: Vec::new(),
+        };
+        Ok((select, rows))
+    }
+
+    /// One row (by id, or a many-to-one relation's).
+    pub fn row(&self, table: &'a TableModel, action: Action, refuse: bool) -> Result<GraphSelect<'a>, GqlError> {
+        let (access, denied) = self.access(table, action, refuse)?;
+        Ok(GraphSelect {
+            schema: &table.table.schema,
+            access,
+            denied,
+            filter: None,
+            order: Vec::new(),
+            limit: None,
+            offset: 0,
+            fields: Vec::new(),
+        })
+    }
+
+    fn count_nodes(&self, rows: u64) -> Result<(), GqlError> {
+        let total = self.nodes.get().saturating_add(rows);
+        self.nodes.set(total);
+        if total > self.limits.max_nodes {
+            return Err(GqlError::limit(format!(
+                "the query could return up to {total} rows (limits multiply through nested lists); at most {} are allowed — lower the limits",
+                self.limits.max_nodes
+            )));
+        }
+        Ok(())
+    }
+
+    /// A `where` compiled once here, so a wrong condition is the client's error and not
+    /// the statement's.
+    pub fn filter(&self, table: &'a TableModel, value: &GqlValue) -> Result<Option<GraphFilter<'a>>, GqlError> {
+        let Some(expr) = where_expr(self.model, table, value)? else { return Ok(None) };
+        let resolver = PathResolver { catalog: &self.model.catalog, root: &table.table, caller: self.caller };
+        compile(&expr, &CompileContext::new(&resolver).with_qualifier("t"), &mut SqlWriter::new(self.dialect))
+            .map_err(|e| GqlError::bad_input(format!("invalid where: {}", e.message)))?;
+        Ok(Some(GraphFilter { expr, resolver: Box::new(resolver) }))
+    }
+
+    /// The keys of a table's objects for a selection set.
+    pub fn fields<'s>(
+        &self,
+        table: &'a TableModel,
+        selection: impl Iterator<Item = SelectionField<'s>>,
+        rows: u64,
+    ) -> Result<Vec<GraphField<'a>>, GqlError> {
+        let mut fields = Vec::new();
+        for (key, group) in grouped(selection)? {
+            let name = group[0].name();
+            if name == "__typename" {
+                fields.push(GraphField { key, value: GraphValue::Text(table.base.clone()) });
+                continue;
+            }
+            let Some(field) = table.fields.get(name) else { continue };
+            let value = match field {
+                OutField::Column { column, field_type } => {
+                    GraphValue::Column { column: column.clone(), field_type: *field_type }
+                }
+                OutField::File { column, multiple } => GraphValue::File {
+                    column: column.clone(),
+                    multiple: *multiple,
+                    url_prefix: format!("/api/files/{}/", table.table.schema.name),
+                },
+                OutField::LinkIds { junction } => GraphValue::LinkIds { junction: junction.clone() },
+                OutField::Object { column, target } => {
+                    let target = self.model.table(target);
+                    let mut select = self.row(target, Action::View, false)?;
+                    select.fields = self.fields(target, children(&group), rows)?;
+                    GraphValue::Object { join: tessera_store::Join::Forward { column: column.clone() }, select: Box::new(select) }
+                }
+                OutField::Array { join, target } => {
+                    let target = self.model.table(target);
+                    let (mut select, rows) = self.rows(target, &arguments(&group[0])?, Action::List, false, rows)?;
+                    select.fields = self.fields(target, children(&group), rows)?;
+                    GraphValue::Array { join: join.clone(), select: Box::new(select) }
+                }
+                OutField::Aggregate { join, target } => {
+                    let target = self.model.table(target);
+                    let (select, outputs) = self.aggregate(target, &group, rows, false)?;
+                    GraphValue::Aggregate { join: join.clone(), select: Box::new(select), outputs }
+                }
+            };
+            fields.push(GraphField { key, value });
+        }
+        Ok(fields)
+    }
+
+    /// An aggregate field: its rows (`nodes`) and its `aggregate { ... }` outputs.
+    pub fn aggregate<'s>(
+        &self,
+        table: &'a TableModel,
+        group: &[SelectionField<'s>],
+        parent_rows: u64,
+        refuse: bool,
+    ) -> Result<(GraphSelect<'a>, Vec<AggregateOutput>), GqlError> {
+        let (mut select, rows) = self.rows(table, &arguments(&group[0])?, Action::List, refuse, parent_rows)?;
+        let mut outputs = Vec::new();
+        for (key, parts) in grouped(children(group))? {
+            let kind = match parts[0].name() {
+                "__typename" => AggregateKind::Text(format!("{}_aggregate", table.base)),
+                "nodes" => {
+                    select.fields = self.fields(table, children(&parts), rows)?;
+                    AggregateKind::Nodes
+                }
+                "aggregate" => AggregateKind::Aggregate(self.aggregate_fields(table, &parts)?),
+                _ => continue,
+            };
+            outputs.push(AggregateOutput { key, kind });
+        }
+        Ok((select, outputs))
+    }
+
+    fn aggregate_fields<'s>(
+        &self,
+        table: &'a TableModel,
+        group: &[SelectionField<'s>],
+    ) -> Result<Vec<AggregateField>, GqlError> {
+        let mut fields = Vec::new();
+        for (key, parts) in grouped(children(group))? {
+            let kind = match parts[0].name() {
+                "__typename" => AggregateFieldKind::Text(format!("{}_aggregate_fields", table.base)),
+                "count" => {
+                    let args = arguments(&parts[0])?;
+                    let distinct = matches!(args.get("distinct"), Some(GqlValue::Boolean(true)));
+                    let column = match args.get("columns") {
+                        None | Some(GqlValue::Null) => None,
+                        Some(GqlValue::List(items)) if items.is_empty() => None,
+                        Some(GqlValue::List(items)) if items.len() == 1 => Some(self.column_of(table, &items[0])?),
+                        Some(GqlValue::Enum(name)) => Some(self.column_of(table, &GqlValue::Enum(name.clone()))?),
+                        Some(_) => return Err(GqlError::bad_input("count takes at most one column")),
+                    };
+                    AggregateFieldKind::Count { column, distinct }
+                }
+                name @ ("sum" | "avg" | "min" | "max") => {
+                    let function = match name {
+                        "sum" => AggregateFunction::Sum,
+                        "avg" => AggregateFunction::Avg,
+                        "min" => AggregateFunction::Min,
+                        _ => AggregateFunction::Max,
+                    };
+                    let mut columns = Vec::new();
+                    for (key, items) in grouped(children(&parts))? {
+                        let field = items[0].name();
+                        if field == "__typename" {
+                            columns.push((key, None, format!("{}_{name}_fields", table.base)));
+                        } else if let Some(OutField::Column { column, field_type }) = table.fields.get(field) {
+                            columns.push((key, Some((column.clone(), *field_type)), String::new()));
+                        }
+                    }
+                    AggregateFieldKind::Function { function, columns }
+                }
+                _ => continue,
+            };
+            fields.push(AggregateField { key, kind });
+        }
+        Ok(fields)
+    }
+
+    fn column_of(&self, table: &TableModel, value: &GqlValue) -> Result<String, GqlError> {
+        let name = match value {
+            GqlValue::Enum(name) => name.as_str(),
+            GqlValue::String(name) => name.as_str(),
+            _ => return Err(GqlError::bad_input("a column name is expected")),
+        };
+        match table.fields.get(name) {
+            Some(OutField::Column { column, .. }) => Ok(column.clone()),
+            _ => Err(GqlError::bad_input(format!("unknown column '{name}'"))),
+        }
+    }
+}
