@@ -75,8 +75,9 @@ impl App {
                     .map(|i| FieldError {
                         field: i.field.clone(),
                         code: "out_of_range",
-                        message: "the increment would take a matching row out of the field's min/max; nothing was changed"
-                            .into(),
+                        message:
+                            "the increment would take a matching row out of the field's min/max; nothing was changed"
+                                .into(),
                     })
                     .collect(),
                 row_index: None,
@@ -99,12 +100,7 @@ impl App {
             let value = match (def.field_type, amount.as_i64(), amount.as_f64()) {
                 (FieldType::Integer, Some(n), _) => tessera_schema::Value::Integer(n),
                 (FieldType::Float, _, Some(x)) if x.is_finite() => tessera_schema::Value::Float(x),
-                _ => {
-                    return Err(CoreError::bad_request(
-                        "_inc",
-                        format!("'{name}' takes a {} amount", def.field_type),
-                    ))
-                }
+                _ => return Err(CoreError::bad_request("_inc", format!("'{name}' takes a {} amount", def.field_type))),
             };
             increments.push(Increment {
                 field: field.to_string(),
@@ -132,7 +128,11 @@ impl App {
         });
         let deleted = match self.store().delete_where(&table.schema, filter.as_ref(), access.as_ref()).await {
             Err(tessera_store::StoreError::Referenced) => {
-                return Err(CoreError::Referenced { table: table.schema.name.clone(), id: "(several)".into(), by: Vec::new() })
+                return Err(CoreError::Referenced {
+                    table: table.schema.name.clone(),
+                    id: "(several)".into(),
+                    by: Vec::new(),
+                })
             }
             other => other?,
         };

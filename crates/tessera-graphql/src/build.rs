@@ -25,12 +25,9 @@ pub fn scalar_type(field_type: FieldType) -> &'static str {
         FieldType::Datetime => "DateTime",
         FieldType::Json => "JSON",
         FieldType::Uuid => "UUID",
-        FieldType::String
-        | FieldType::Text
-        | FieldType::Email
-        | FieldType::Url
-        | FieldType::Enum
-        | FieldType::File => TypeRef::STRING,
+        FieldType::String | FieldType::Text | FieldType::Email | FieldType::Url | FieldType::Enum | FieldType::File => {
+            TypeRef::STRING
+        }
     }
 }
 
@@ -115,12 +112,7 @@ pub fn build_schema(model: Arc<Model>, limits: &Limits) -> Result<Schema, Schema
 
 /// The object type of the users table.
 pub fn users_base(model: &Model) -> String {
-    model
-        .tables
-        .values()
-        .find(|t| t.table.is_users())
-        .map(|t| t.base.clone())
-        .unwrap_or_else(|| "users".to_string())
+    model.tables.values().find(|t| t.table.is_users()).map(|t| t.base.clone()).unwrap_or_else(|| "users".to_string())
 }
 
 fn register_fixed(mut builder: SchemaBuilder) -> SchemaBuilder {
@@ -140,12 +132,16 @@ fn register_fixed(mut builder: SchemaBuilder) -> SchemaBuilder {
             .field(Field::new("name", TypeRef::named_nn(TypeRef::STRING), by_name))
             .field(Field::new("url", TypeRef::named_nn(TypeRef::STRING), by_name)),
     );
-    builder = builder.register(
-        Enum::new("order_by")
-            .description("Sort direction, with where nulls go.")
-            .items(["asc", "asc_nulls_first", "asc_nulls_last", "desc", "desc_nulls_first", "desc_nulls_last"]),
-    );
-    for scalar in [TypeRef::INT, TypeRef::FLOAT, TypeRef::STRING, TypeRef::BOOLEAN, "DateTime", "Date", "Decimal", "UUID"]
+    builder = builder.register(Enum::new("order_by").description("Sort direction, with where nulls go.").items([
+        "asc",
+        "asc_nulls_first",
+        "asc_nulls_last",
+        "desc",
+        "desc_nulls_first",
+        "desc_nulls_last",
+    ]));
+    for scalar in
+        [TypeRef::INT, TypeRef::FLOAT, TypeRef::STRING, TypeRef::BOOLEAN, "DateTime", "Date", "Decimal", "UUID"]
     {
         let mut exp = InputObject::new(format!("{scalar}_comparison_exp"))
             .description(format!("Conditions on a {scalar} value."));
@@ -184,8 +180,8 @@ fn register_table(builder: SchemaBuilder, table: &TableModel) -> SchemaBuilder {
         .field(InputValue::new("_and", TypeRef::named_nn_list(format!("{base}_bool_exp"))))
         .field(InputValue::new("_or", TypeRef::named_nn_list(format!("{base}_bool_exp"))))
         .field(InputValue::new("_not", TypeRef::named(format!("{base}_bool_exp"))));
-    let mut order_by = InputObject::new(format!("{base}_order_by"))
-        .description("Order of rows: keys apply in the order written.");
+    let mut order_by =
+        InputObject::new(format!("{base}_order_by")).description("Order of rows: keys apply in the order written.");
     let mut select_column = Enum::new(format!("{base}_select_column"));
     let (mut sum, mut avg, mut min, mut max) = (
         Object::new(format!("{base}_sum_fields")),
@@ -306,8 +302,11 @@ fn add_query_fields(query: Object, table: &TableModel) -> Object {
     let name = table.table.schema.name.clone();
     query
         .field(
-            list_arguments(Field::new(base.as_str(), TypeRef::named_nn_list_nn(base.as_str()), root(&base, resolve::list)), &base)
-                .description(format!("Rows of '{name}' the caller may list.")),
+            list_arguments(
+                Field::new(base.as_str(), TypeRef::named_nn_list(base.as_str()), root(&base, resolve::list)),
+                &base,
+            )
+            .description(format!("Rows of '{name}' the caller may list.")),
         )
         .field(
             Field::new(format!("{base}_by_pk"), TypeRef::named(base.as_str()), root(&base, resolve::by_pk))
@@ -316,7 +315,11 @@ fn add_query_fields(query: Object, table: &TableModel) -> Object {
         )
         .field(
             list_arguments(
-                Field::new(format!("{base}_aggregate"), TypeRef::named_nn(format!("{base}_aggregate")), root(&base, resolve::aggregate)),
+                Field::new(
+                    format!("{base}_aggregate"),
+                    TypeRef::named(format!("{base}_aggregate")),
+                    root(&base, resolve::aggregate),
+                ),
                 &base,
             )
             .description(format!("Aggregates over rows of '{name}'.")),
@@ -342,18 +345,26 @@ fn add_mutation_fields(mutation: Object, table: &TableModel) -> Object {
                 .argument(InputValue::new("_inc", TypeRef::named(format!("{base}_inc_input")))),
         )
         .field(
-            Field::new(format!("update_{base}_by_pk"), TypeRef::named(base.as_str()), root(&base, resolve::update_by_pk))
-                .argument(InputValue::new("pk_columns", TypeRef::named_nn(format!("{base}_pk_columns_input"))))
-                .argument(InputValue::new("_set", TypeRef::named(format!("{base}_set_input"))))
-                .argument(InputValue::new("_inc", TypeRef::named(format!("{base}_inc_input")))),
+            Field::new(
+                format!("update_{base}_by_pk"),
+                TypeRef::named(base.as_str()),
+                root(&base, resolve::update_by_pk),
+            )
+            .argument(InputValue::new("pk_columns", TypeRef::named_nn(format!("{base}_pk_columns_input"))))
+            .argument(InputValue::new("_set", TypeRef::named(format!("{base}_set_input"))))
+            .argument(InputValue::new("_inc", TypeRef::named(format!("{base}_inc_input")))),
         )
         .field(
             Field::new(format!("delete_{base}"), TypeRef::named(response.as_str()), root(&base, resolve::delete))
                 .argument(InputValue::new("where", TypeRef::named_nn(format!("{base}_bool_exp")))),
         )
         .field(
-            Field::new(format!("delete_{base}_by_pk"), TypeRef::named(base.as_str()), root(&base, resolve::delete_by_pk))
-                .argument(InputValue::new("id", TypeRef::named_nn(TypeRef::INT))),
+            Field::new(
+                format!("delete_{base}_by_pk"),
+                TypeRef::named(base.as_str()),
+                root(&base, resolve::delete_by_pk),
+            )
+            .argument(InputValue::new("id", TypeRef::named_nn(TypeRef::INT))),
         )
 }
 
@@ -362,21 +373,21 @@ fn add_auth_mutations(mutation: Object, model: &Model) -> Object {
     let payload = "AuthPayload";
     mutation
         .field(
-            Field::new("register", TypeRef::named_nn(users.as_str()), root(&users, resolve::register))
+            Field::new("register", TypeRef::named(users.as_str()), root(&users, resolve::register))
                 .argument(InputValue::new("object", TypeRef::named_nn(format!("{users}_insert_input"))))
                 .description("Creates a user (the users table's create rule applies); log in next."),
         )
         .field(
-            Field::new("login", TypeRef::named_nn(payload), root(&users, resolve::login))
+            Field::new("login", TypeRef::named(payload), root(&users, resolve::login))
                 .argument(InputValue::new("identity", TypeRef::named_nn(TypeRef::STRING)))
                 .argument(InputValue::new("password", TypeRef::named_nn(TypeRef::STRING))),
         )
         .field(
-            Field::new("refresh", TypeRef::named_nn(payload), root(&users, resolve::refresh))
+            Field::new("refresh", TypeRef::named(payload), root(&users, resolve::refresh))
                 .argument(InputValue::new("refresh_token", TypeRef::named_nn(TypeRef::STRING))),
         )
         .field(
-            Field::new("logout", TypeRef::named_nn(TypeRef::BOOLEAN), root(&users, resolve::logout))
+            Field::new("logout", TypeRef::named(TypeRef::BOOLEAN), root(&users, resolve::logout))
                 .argument(InputValue::new("refresh_token", TypeRef::named_nn(TypeRef::STRING))),
         )
 }

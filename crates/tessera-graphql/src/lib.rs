@@ -169,17 +169,13 @@ impl GraphqlService {
             Ok(built) => built,
             Err(e) => {
                 tracing::error!("cannot build the GraphQL schema: {e}");
-                let error = async_graphql::ServerError::new("the GraphQL schema cannot be built; see the server log", None);
+                let error =
+                    async_graphql::ServerError::new("the GraphQL schema cannot be built; see the server log", None);
                 return Response::from_errors(vec![error]);
             }
         };
-        let context = RequestContext {
-            app: self.app.clone(),
-            caller,
-            address,
-            mapper: self.mapper,
-            limits: self.limits.clone(),
-        };
+        let context =
+            RequestContext { app: self.app.clone(), caller, address, mapper: self.mapper, limits: self.limits.clone() };
         built.schema.execute(request.data(Arc::new(context))).await
     }
 

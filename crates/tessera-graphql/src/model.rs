@@ -139,10 +139,9 @@ impl Model {
                         let Some(target) = def.target.as_deref().and_then(base_of) else { continue };
                         if def.is_column() {
                             fields.insert(name.clone(), OutField::Object { column: name.clone(), target });
-                            fields.entry(format!("{name}_id")).or_insert(OutField::Column {
-                                column: name.clone(),
-                                field_type: FieldType::Integer,
-                            });
+                            fields
+                                .entry(format!("{name}_id"))
+                                .or_insert(OutField::Column { column: name.clone(), field_type: FieldType::Integer });
                         } else {
                             let join = Join::ForwardMany { junction: junction_name(schema.id, name) };
                             fields.insert(name.clone(), OutField::Array { join: join.clone(), target: target.clone() });
@@ -177,7 +176,10 @@ impl Model {
                     link.reverse_name()
                 };
                 if fields.contains_key(&name) || fields.contains_key(&format!("{name}_aggregate")) {
-                    tracing::warn!("GraphQL: reverse relation '{name}' of '{}' clashes with a field; not exposed", schema.name);
+                    tracing::warn!(
+                        "GraphQL: reverse relation '{name}' of '{}' clashes with a field; not exposed",
+                        schema.name
+                    );
                     continue;
                 }
                 let join = match link.junction() {

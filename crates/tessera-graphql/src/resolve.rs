@@ -18,7 +18,8 @@ use tessera_store::graph::{GraphRoot, GraphSelect};
 type Outcome = Result<Option<GqlValue>, GqlError>;
 
 /// Wraps an async resolver body: fetches the request's context and maps its errors the
-/// way REST does (`extensions.code`).
+/// way REST does (`extensions.code`), with the field's path. Root fields are nullable so
+/// that one failing field leaves the others' answers in place.
 macro_rules! resolver {
     ($name:ident, $body:ident) => {
         pub fn $name(ctx: ResolverContext<'_>, base: Arc<str>) -> FieldFuture<'_> {
@@ -26,10 +27,16 @@ macro_rules! resolver {
                 let request = ctx.data::<Arc<RequestContext>>()?.clone();
                 let model = ctx.data::<Arc<Model>>()?.clone();
                 let field = ctx.ctx.field();
-                $body(field, &request, &model, &base)
-                    .await
-                    .map(|value| value.map(FieldValue::value))
-                    .map_err(|e| e.into_graphql(request.mapper))
+                match $body(field, &request, &model, &base).await {
+                    Ok(value) => Ok(value.map(FieldValue::value)),
+                    Err(e) => {
+                        // The field is null and the error names it by path; the other
+                        // root fields of the request still answer.
+                        let error = e.into_graphql(request.mapper).into_server_error(ctx.ctx.item.pos);
+                        ctx.ctx.add_error(ctx.ctx.set_error_path(error));
+                        Ok(None)
+                    }
+                }
             })
         }
     };
@@ -95,7 +102,9 @@ fn id_argument(field: &SelectionField<'_>, name: &str) -> Result<i64, GqlError> 
         None => args.get(name).cloned(),
     };
     match value {
-        Some(GqlValue::Number(n)) => n.as_i64().ok_or_else(|| GqlError::bad_input(format!("'{name}' must be an integer"))),
+        Some(GqlValue::Number(n)) => {
+            n.as_i64().ok_or_else(|| GqlError::bad_input(format!("'{name}' must be an integer")))
+        }
         _ => Err(GqlError::bad_input(format!("'{name}' is required"))),
     }
 }
@@ -203,7 +212,9 @@ fn written_id(json: &str) -> Result<i64, GqlError> {
     serde_json::from_str::<serde_json::Value>(json)
         .ok()
         .and_then(|row| row.get("id").and_then(serde_json::Value::as_i64))
-        .ok_or_else(|| GqlError::Core(CoreError::Internal(tessera_store::StoreError::Corrupt("a written row has no id".into()))))
+        .ok_or_else(|| {
+            GqlError::Core(CoreError::Internal(tessera_store::StoreError::Corrupt("a written row has no id".into())))
+        })
 }
 
 async fn insert_body(field: SelectionField<'_>, request: &RequestContext, model: &Model, base: &str) -> Outcome {
@@ -299,8 +310,16 @@ async fn delete_body(field: SelectionField<'_>, request: &RequestContext, model:
         None => None,
     };
     let affected = request.app.delete_where(table.key(), filter, &request.caller).await? as usize;
-    mutation_response(field, request, model, table, Vec::new(), affected, Some(returned.unwrap_or(GqlValue::List(Vec::new()))))
-        .await
+    mutation_response(
+        field,
+        request,
+        model,
+        table,
+        Vec::new(),
+        affected,
+        Some(returned.unwrap_or(GqlValue::List(Vec::new()))),
+    )
+    .await
 }
 
 async fn delete_by_pk_body(field: SelectionField<'_>, request: &RequestContext, model: &Model, base: &str) -> Outcome {
@@ -331,7 +350,12 @@ async fn register_body(field: SelectionField<'_>, request: &RequestContext, mode
 }
 
 /// A session as `AuthPayload`, its `user` read as the selection asks.
-async fn session_payload(field: SelectionField<'_>, request: &RequestContext, model: &Model, session: Session) -> Outcome {
+async fn session_payload(
+    field: SelectionField<'_>,
+    request: &RequestContext,
+    model: &Model,
+    session: Session,
+) -> Outcome {
     let mut out = IndexMap::new();
     for sub in field.selection_set() {
         let key = Name::new(sub.alias().unwrap_or_else(|| sub.name()));

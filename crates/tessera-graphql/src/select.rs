@@ -56,7 +56,9 @@ fn included(field: &SelectionField<'_>) -> Result<bool, GqlError> {
 
 /// The selected fields grouped by response key, in first-seen order (a key selected twice,
 /// e.g. through fragments, merges its sub-selections).
-fn grouped<'s>(fields: impl Iterator<Item = SelectionField<'s>>) -> Result<Vec<(String, Vec<SelectionField<'s>>)>, GqlError> {
+fn grouped<'s>(
+    fields: impl Iterator<Item = SelectionField<'s>>,
+) -> Result<Vec<(String, Vec<SelectionField<'s>>)>, GqlError> {
     let mut groups: Vec<(String, Vec<SelectionField<'s>>)> = Vec::new();
     for field in fields {
         if !included(&field)? {
@@ -127,7 +129,9 @@ impl<'a> Planner<'a> {
         };
         let offset = match args.get("offset") {
             None | Some(GqlValue::Null) => 0,
-            Some(GqlValue::Number(n)) => n.as_u64().ok_or_else(|| GqlError::bad_input("offset must not be negative"))?,
+            Some(GqlValue::Number(n)) => {
+                n.as_u64().ok_or_else(|| GqlError::bad_input("offset must not be negative"))?
+            }
             Some(_) => return Err(GqlError::bad_input("offset must be an integer")),
         };
         let rows = parent_rows.saturating_mul(u64::from(limit));
@@ -211,7 +215,10 @@ impl<'a> Planner<'a> {
                     let target = self.model.table(target);
                     let mut select = self.row(target, Action::View, false)?;
                     select.fields = self.fields(target, children(&group), rows)?;
-                    GraphValue::Object { join: tessera_store::Join::Forward { column: column.clone() }, select: Box::new(select) }
+                    GraphValue::Object {
+                        join: tessera_store::Join::Forward { column: column.clone() },
+                        select: Box::new(select),
+                    }
                 }
                 OutField::Array { join, target } => {
                     let target = self.model.table(target);

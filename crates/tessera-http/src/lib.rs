@@ -25,11 +25,18 @@ pub struct HttpConfig {
     pub cors_origins: Vec<String>,
     /// Largest multipart (file upload) request; larger ones get 413 while streaming.
     pub max_upload_bytes: u64,
+    /// Limits of GraphQL queries, and whether introspection is on.
+    pub graphql: tessera_graphql::Limits,
 }
 
 impl Default for HttpConfig {
     fn default() -> Self {
-        HttpConfig { max_body_bytes: 32 * 1024 * 1024, cors_origins: Vec::new(), max_upload_bytes: 256 * 1024 * 1024 }
+        HttpConfig {
+            max_body_bytes: 32 * 1024 * 1024,
+            cors_origins: Vec::new(),
+            max_upload_bytes: 256 * 1024 * 1024,
+            graphql: tessera_graphql::Limits::default(),
+        }
     }
 }
 
@@ -57,6 +64,11 @@ fn cors_layer(origins: &[String]) -> Option<tower_http::cors::CorsLayer> {
 
 /// The whole application as a plain router (tests serve it on port 0).
 pub fn router(app: App, config: &HttpConfig) -> Router {
+    let graphql = std::sync::Arc::new(tessera_graphql::GraphqlService::new(
+        app.clone(),
+        config.graphql.clone(),
+        routes::graphql::map_error,
+    ));
     Router::new()
         .merge(routes::auth::router())
         .merge(routes::tables::router())
@@ -64,6 +76,7 @@ pub fn router(app: App, config: &HttpConfig) -> Router {
         .merge(routes::files::router())
         .merge(routes::legacy::router())
         .merge(routes::docs::router())
+        .merge(routes::graphql::router())
         .fallback(|| async { ApiError::not_found("no such endpoint") })
         .method_not_allowed_fallback(|| async {
             ApiError::new(
@@ -74,6 +87,7 @@ pub fn router(app: App, config: &HttpConfig) -> Router {
         })
         .with_state(app)
         .merge(routes::docs::swagger_ui())
+        .layer(axum::Extension(graphql))
         .layer(DefaultBodyLimit::max(config.max_body_bytes))
         .layer(axum::Extension(form::FormLimits {
             max_upload_bytes: config.max_upload_bytes,

@@ -93,10 +93,16 @@ pub struct AggregateField {
 
 pub enum AggregateFieldKind {
     /// `count`, of rows or of non-null (distinct) values of one column.
-    Count { column: Option<String>, distinct: bool },
+    Count {
+        column: Option<String>,
+        distinct: bool,
+    },
     /// `sum`, `avg`, `min` or `max` of each listed column: `(key, column, type)`;
     /// a `None` column is a constant text (a `__typename`).
-    Function { function: AggregateFunction, columns: Vec<(String, Option<(String, FieldType)>, String)> },
+    Function {
+        function: AggregateFunction,
+        columns: Vec<(String, Option<(String, FieldType)>, String)>,
+    },
     Text(String),
 }
 
@@ -214,7 +220,12 @@ fn text_literal(text: &str) -> String {
     format!("'{}'", text.replace('\'', "''"))
 }
 
-fn push_value(w: &mut SqlWriter, value: &GraphValue<'_>, alias: &str, aliases: &mut Aliases) -> Result<(), FilterError> {
+fn push_value(
+    w: &mut SqlWriter,
+    value: &GraphValue<'_>,
+    alias: &str,
+    aliases: &mut Aliases,
+) -> Result<(), FilterError> {
     let dialect = w.dialect();
     match value {
         GraphValue::Column { column, field_type } => {
@@ -264,7 +275,9 @@ fn push_value(w: &mut SqlWriter, value: &GraphValue<'_>, alias: &str, aliases: &
 fn file_sql(dialect: Dialect, alias: &str, column: &str, multiple: bool, url_prefix: &str) -> String {
     let col = format!("{}.{}", quote_ident(alias), quote_ident(column));
     let id = format!("{}.\"id\"", quote_ident(alias));
-    let url = |name: &str| format!("{} || {id} || {} || {name}", text_literal(url_prefix), text_literal(&format!("/{column}/")));
+    let url = |name: &str| {
+        format!("{} || {id} || {} || {name}", text_literal(url_prefix), text_literal(&format!("/{column}/")))
+    };
     let object = |name: &str| match dialect {
         Dialect::Sqlite => format!("json_object('name', {name}, 'url', {})", url(name)),
         Dialect::Postgres => format!("json_build_object('name', {name}, 'url', {})", url(name)),

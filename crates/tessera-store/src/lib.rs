@@ -330,16 +330,15 @@ impl Store {
         let dialect = self.dialect();
         // Kept only to name the culprit if the database refuses a link.
         let kept = if has_relations(schema) { values.clone() } else { Vec::new() };
-        let (sql, params) =
-            row_queries::update_where(dialect, schema, filter, access, values, increments, &now_text())
-                .map_err(rule_rejected)?;
+        let (sql, params) = row_queries::update_where(dialect, schema, filter, access, values, increments, &now_text())
+            .map_err(rule_rejected)?;
         let ids: Vec<i64> = match backend!(self.write_strings(sql, params)) {
             Err(StoreError::ForeignKey { .. }) => return Err(self.missing_reference(schema, &kept, None).await),
             other => other?.iter().filter_map(|id| id.parse().ok()).collect(),
         };
         if ids.is_empty() && increments.iter().any(|i| i.min.is_some() || i.max.is_some()) {
-            let (sql, params) = row_queries::count_out_of_bounds(dialect, schema, filter, access, increments)
-                .map_err(rule_rejected)?;
+            let (sql, params) =
+                row_queries::count_out_of_bounds(dialect, schema, filter, access, increments).map_err(rule_rejected)?;
             if backend!(self.query_count(sql, params))? > 0 {
                 return Ok(None);
             }

@@ -141,6 +141,13 @@ async fn serve(app: App, args: ServeArgs) -> anyhow::Result<()> {
         max_body_bytes: args.max_body_bytes,
         cors_origins: args.cors_origins.clone(),
         max_upload_bytes: args.max_upload_bytes,
+        graphql: tessera_graphql::Limits {
+            max_depth: args.graphql_max_depth,
+            max_complexity: args.graphql_max_complexity,
+            max_nodes: args.graphql_max_nodes,
+            introspection: !args.graphql_no_introspection,
+            ..tessera_graphql::Limits::default()
+        },
     };
     let router = tessera_http::router(app, &config);
     tracing::info!("tessera listening on http://{}", listener.local_addr()?);

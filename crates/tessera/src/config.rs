@@ -53,6 +53,18 @@ pub struct ServeArgs {
     /// Largest multipart (file upload) request in bytes; larger: 413 while streaming.
     #[arg(long, env = "TESSERA_MAX_UPLOAD_BYTES", default_value_t = 256 * 1024 * 1024)]
     pub max_upload_bytes: u64,
+    /// Turn off GraphQL introspection (`__schema`, `__type`; the IDE needs it).
+    #[arg(long, env = "TESSERA_GRAPHQL_NO_INTROSPECTION")]
+    pub graphql_no_introspection: bool,
+    /// Deepest GraphQL query accepted.
+    #[arg(long, env = "TESSERA_GRAPHQL_MAX_DEPTH", default_value_t = 12)]
+    pub graphql_max_depth: usize,
+    /// Most fields one GraphQL query may select.
+    #[arg(long, env = "TESSERA_GRAPHQL_MAX_COMPLEXITY", default_value_t = 1000)]
+    pub graphql_max_complexity: usize,
+    /// Most rows one GraphQL query may return (list limits multiplied through nesting).
+    #[arg(long, env = "TESSERA_GRAPHQL_MAX_NODES", default_value_t = 100_000)]
+    pub graphql_max_nodes: u64,
 }
 
 /// Where uploaded files live (shared by every subcommand: deletes clean up files).

@@ -4,6 +4,7 @@ pub mod auth;
 pub mod docs;
 pub mod files;
 pub mod graphiql;
+pub mod graphql;
 pub mod legacy;
 pub mod rows;
 pub mod tables;
