@@ -176,7 +176,15 @@ impl GraphqlService {
         };
         let context =
             RequestContext { app: self.app.clone(), caller, address, mapper: self.mapper, limits: self.limits.clone() };
-        built.schema.execute(request.data(Arc::new(context))).await
+        let mut response = built.schema.execute(request.data(Arc::new(context))).await;
+        // Parse, validation and limit errors of the document itself carry a code too.
+        for error in response.errors.iter_mut() {
+            let extensions = error.extensions.get_or_insert_with(Default::default);
+            if extensions.get("code").is_none() {
+                extensions.set("code", "invalid_query");
+            }
+        }
+        response
     }
 
     /// The schema in SDL.

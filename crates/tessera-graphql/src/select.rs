@@ -17,8 +17,8 @@ use tessera_query::filter::{compile, CompileContext};
 use tessera_query::SqlWriter;
 use tessera_schema::Action;
 use tessera_store::graph::{
-    AggregateField, AggregateFieldKind, AggregateFunction, AggregateKind, AggregateOutput, GraphField, GraphFilter,
-    GraphSelect, GraphValue,
+    AggregateColumn, AggregateField, AggregateFieldKind, AggregateFunction, AggregateKind, AggregateOutput,
+    AggregateValue, GraphField, GraphFilter, GraphSelect, GraphValue,
 };
 use tessera_store::AccessFilter;
 
@@ -294,9 +294,11 @@ impl<'a> Planner<'a> {
                     for (key, items) in grouped(children(&parts))? {
                         let field = items[0].name();
                         if field == "__typename" {
-                            columns.push((key, None, format!("{}_{name}_fields", table.base)));
+                            let value = AggregateValue::Text(format!("{}_{name}_fields", table.base));
+                            columns.push(AggregateColumn { key, value });
                         } else if let Some(OutField::Column { column, field_type }) = table.fields.get(field) {
-                            columns.push((key, Some((column.clone(), *field_type)), String::new()));
+                            let value = AggregateValue::Column { column: column.clone(), field_type: *field_type };
+                            columns.push(AggregateColumn { key, value });
                         }
                     }
                     AggregateFieldKind::Function { function, columns }

@@ -97,12 +97,23 @@ pub enum AggregateFieldKind {
         column: Option<String>,
         distinct: bool,
     },
-    /// `sum`, `avg`, `min` or `max` of each listed column: `(key, column, type)`;
-    /// a `None` column is a constant text (a `__typename`).
+    /// `sum`, `avg`, `min` or `max` of each listed column.
     Function {
         function: AggregateFunction,
-        columns: Vec<(String, Option<(String, FieldType)>, String)>,
+        columns: Vec<AggregateColumn>,
     },
+    Text(String),
+}
+
+/// One key of `sum { ... }` and the like: a column's aggregate, or a constant text (a
+/// `__typename`).
+pub struct AggregateColumn {
+    pub key: String,
+    pub value: AggregateValue,
+}
+
+pub enum AggregateValue {
+    Column { column: String, field_type: FieldType },
     Text(String),
 }
 
@@ -172,7 +183,7 @@ pub fn root_statement(dialect: Dialect, root: &GraphRoot<'_>) -> Result<(String,
             push_aggregate(&mut w, select, outputs, None, &mut aliases)?;
         }
     }
-    w.push(if postgres { "))::text" } else { "" });
+    w.push(if postgres { ")::text" } else { "" });
     Ok(w.finish())
 }
 
@@ -477,10 +488,10 @@ fn aggregate_sql(dialect: Dialect, kind: &AggregateFieldKind, page: &str) -> Str
         AggregateFieldKind::Function { function, columns } => {
             let pairs: Vec<String> = columns
                 .iter()
-                .map(|(key, column, text)| {
-                    let value = match column {
-                        None => text_literal(text),
-                        Some((column, field_type)) => {
+                .map(|AggregateColumn { key, value }| {
+                    let value = match value {
+                        AggregateValue::Text(text) => text_literal(text),
+                        AggregateValue::Column { column, field_type } => {
                             let col = format!("{page}.{}", quote_ident(column));
                             match (function, dialect) {
                                 (AggregateFunction::Sum, _) => format!("sum({col})"),

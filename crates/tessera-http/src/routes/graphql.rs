@@ -41,6 +41,12 @@ async fn post_graphql(
     ClientAddress(address): ClientAddress,
     JsonBody(body): JsonBody,
 ) -> Result<Response, ApiError> {
+    if !body.get("query").is_some_and(serde_json::Value::is_string) {
+        return Err(ApiError::bad_request(
+            "invalid_graphql_request",
+            "a GraphQL request is a JSON object with a 'query' string (and optional 'variables', 'operationName')",
+        ));
+    }
     let request: async_graphql::Request = serde_json::from_value(body).map_err(|e| {
         ApiError::bad_request(
             "invalid_graphql_request",

@@ -14,6 +14,7 @@ mod crash;
 mod docs;
 mod errors;
 mod files;
+mod graphql;
 mod legacy;
 mod migrations;
 mod query;
