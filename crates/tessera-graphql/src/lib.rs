@@ -71,6 +71,8 @@ pub enum GqlError {
     BadInput(String),
     /// A limit the query exceeds.
     Limit(String),
+    /// A mutation field after one that failed in the same request.
+    NotRun,
 }
 
 impl GqlError {
@@ -87,6 +89,11 @@ impl GqlError {
             GqlError::Core(error) => mapper(error),
             GqlError::BadInput(message) => MappedError { code: "bad_request".into(), message, details: Vec::new() },
             GqlError::Limit(message) => MappedError { code: "limit_exceeded".into(), message, details: Vec::new() },
+            GqlError::NotRun => MappedError {
+                code: "not_run".into(),
+                message: "not run: an earlier mutation of this request failed".into(),
+                details: Vec::new(),
+            },
         };
         async_graphql::Error::new(mapped.message).extend_with(|_, extensions| {
             extensions.set("code", mapped.code.as_str());
@@ -118,6 +125,8 @@ pub(crate) struct RequestContext {
     pub address: String,
     pub mapper: ErrorMapper,
     pub limits: Limits,
+    /// A mutation field of this request failed: the ones after it do not run.
+    pub failed: std::sync::atomic::AtomicBool,
 }
 
 /// A schema and the catalog snapshot it was built from.
@@ -174,8 +183,14 @@ impl GraphqlService {
                 return Response::from_errors(vec![error]);
             }
         };
-        let context =
-            RequestContext { app: self.app.clone(), caller, address, mapper: self.mapper, limits: self.limits.clone() };
+        let context = RequestContext {
+            app: self.app.clone(),
+            caller,
+            address,
+            mapper: self.mapper,
+            limits: self.limits.clone(),
+            failed: std::sync::atomic::AtomicBool::new(false),
+        };
         let mut response = built.schema.execute(request.data(Arc::new(context))).await;
         // Parse, validation and limit errors of the document itself carry a code too.
         for error in response.errors.iter_mut() {

@@ -8,6 +8,7 @@ use crate::{GqlError, RequestContext};
 use async_graphql::dynamic::{FieldFuture, FieldValue, ResolverContext};
 use async_graphql::{Name, SelectionField, Value as GqlValue};
 use indexmap::IndexMap;
+use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use tessera_core::access::RequestMacros;
 use tessera_core::auth::Session;
@@ -21,15 +22,23 @@ type Outcome = Result<Option<GqlValue>, GqlError>;
 /// way REST does (`extensions.code`), with the field's path. Root fields are nullable so
 /// that one failing field leaves the others' answers in place.
 macro_rules! resolver {
-    ($name:ident, $body:ident) => {
+    ($name:ident, $body:ident, $writes:expr) => {
         pub fn $name(ctx: ResolverContext<'_>, base: Arc<str>) -> FieldFuture<'_> {
             FieldFuture::new(async move {
                 let request = ctx.data::<Arc<RequestContext>>()?.clone();
                 let model = ctx.data::<Arc<Model>>()?.clone();
                 let field = ctx.ctx.field();
-                match $body(field, &request, &model, &base).await {
+                let outcome = if $writes && request.failed.load(Ordering::Relaxed) {
+                    Err(GqlError::NotRun)
+                } else {
+                    $body(field, &request, &model, &base).await
+                };
+                match outcome {
                     Ok(value) => Ok(value.map(FieldValue::value)),
                     Err(e) => {
+                        if $writes {
+                            request.failed.store(true, Ordering::Relaxed);
+                        }
                         // The field is null and the error names it by path; the other
                         // root fields of the request still answer.
                         let error = e.into_graphql(request.mapper).into_server_error(ctx.ctx.item.pos);
@@ -42,20 +51,20 @@ macro_rules! resolver {
     };
 }
 
-resolver!(list, list_body);
-resolver!(by_pk, by_pk_body);
-resolver!(aggregate, aggregate_body);
-resolver!(insert, insert_body);
-resolver!(insert_one, insert_one_body);
-resolver!(update, update_body);
-resolver!(update_by_pk, update_by_pk_body);
-resolver!(delete, delete_body);
-resolver!(delete_by_pk, delete_by_pk_body);
-resolver!(me, me_body);
-resolver!(register, register_body);
-resolver!(login, login_body);
-resolver!(refresh, refresh_body);
-resolver!(logout, logout_body);
+resolver!(list, list_body, false);
+resolver!(by_pk, by_pk_body, false);
+resolver!(aggregate, aggregate_body, false);
+resolver!(insert, insert_body, true);
+resolver!(insert_one, insert_one_body, true);
+resolver!(update, update_body, true);
+resolver!(update_by_pk, update_by_pk_body, true);
+resolver!(delete, delete_body, true);
+resolver!(delete_by_pk, delete_by_pk_body, true);
+resolver!(me, me_body, false);
+resolver!(register, register_body, true);
+resolver!(login, login_body, true);
+resolver!(refresh, refresh_body, true);
+resolver!(logout, logout_body, true);
 
 fn planner<'a>(request: &'a RequestContext, model: &'a Model, macros: &'a RequestMacros<'a>) -> Planner<'a> {
     Planner {

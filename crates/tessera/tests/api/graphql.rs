@@ -16,6 +16,7 @@ both_stores!(
     limits_refuse_expensive_queries,
     errors_have_codes_and_paths,
     mutations_validate_like_rest,
+    file_fields_expose_their_urls,
 );
 
 /// Sends a GraphQL request as `token` (None: anonymous); asserts the HTTP answer is 200.
@@ -396,4 +397,68 @@ async fn mutations_validate_like_rest(t: TestApp) {
     assert_eq!(t.all_rows("zoos").await.len(), 1);
     let empty = gql_as(&t, token, "mutation { update_animals(where: {}) { affected_rows } }", json!({})).await;
     assert_eq!(error_code(&empty), "bad_request", "{empty}");
+    // After a failed mutation field, the request's later ones do not run.
+    let two = gql_as(
+        &t,
+        token,
+        "mutation { a: insert_zoos_one(object: {city: \"nameless\"}) { id } b: insert_zoos_one(object: {name: \"Z\"}) { id } }",
+        json!({}),
+    )
+    .await;
+    assert_eq!(two["errors"][0]["extensions"]["code"], "validation_failed", "{two}");
+    assert_eq!(two["errors"][1]["extensions"]["code"], "not_run", "{two}");
+    assert_eq!(two["errors"][1]["path"], json!(["b"]));
+    assert_eq!(t.all_rows("zoos").await.len(), 1);
+}
+
+/// A file field reads as `{name, url}` and the URL serves the file.
+async fn file_fields_expose_their_urls(t: TestApp) {
+    t.create_unowned_table(
+        "posts",
+        json!({"title": "string", "photo": "file", "docs": {"type": "file", "multiple": true}}),
+    )
+    .await;
+    let form = reqwest::multipart::Form::new()
+        .part(
+            "@json",
+            reqwest::multipart::Part::text(json!({"title": "hi"}).to_string()).mime_str("application/json").unwrap(),
+        )
+        .part(
+            "photo",
+            reqwest::multipart::Part::bytes(b"photo bytes".to_vec())
+                .file_name("cat.txt")
+                .mime_str("text/plain")
+                .unwrap(),
+        )
+        .part(
+            "docs",
+            reqwest::multipart::Part::bytes(b"one".to_vec()).file_name("a.txt").mime_str("text/plain").unwrap(),
+        )
+        .part(
+            "docs",
+            reqwest::multipart::Part::bytes(b"two".to_vec()).file_name("b.txt").mime_str("text/plain").unwrap(),
+        );
+    let response = t
+        .client
+        .post(format!("{}/api/tables/posts/rows", t.base))
+        .bearer_auth(t.token.as_deref().unwrap())
+        .multipart(form)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::CREATED);
+    let data = gql(&t, "{ posts { id title photo { name url } docs { name url } } }").await;
+    let post = &data["posts"][0];
+    let id = post["id"].as_i64().unwrap();
+    let name = post["photo"]["name"].as_str().unwrap();
+    assert_eq!(post["photo"]["url"], format!("/api/files/posts/{id}/photo/{name}"));
+    let docs = post["docs"].as_array().unwrap();
+    assert_eq!(docs.len(), 2, "{post}");
+    assert!(docs[0]["name"].as_str().unwrap().starts_with("a_"), "in upload order: {post}");
+    for (url, body) in
+        [(post["photo"]["url"].as_str().unwrap(), "photo bytes"), (docs[1]["url"].as_str().unwrap(), "two")]
+    {
+        let fetched = t.client.get(format!("{}{url}", t.base)).send().await.unwrap().text().await.unwrap();
+        assert_eq!(fetched, body);
+    }
 }
