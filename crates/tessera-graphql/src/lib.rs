@@ -129,6 +129,23 @@ pub(crate) struct RequestContext {
     pub failed: std::sync::atomic::AtomicBool,
 }
 
+/// Whether the operation a request runs is a mutation (cheaply: most requests never
+/// write the word). A document that does not parse is left to the executor to report.
+pub fn is_mutation(query: &str, operation: Option<&str>) -> bool {
+    use async_graphql::parser::types::{DocumentOperations, OperationType};
+    if !query.contains("mutation") {
+        return false;
+    }
+    let Ok(document) = async_graphql::parser::parse_query(query) else { return false };
+    match &document.operations {
+        DocumentOperations::Single(op) => op.node.ty == OperationType::Mutation,
+        DocumentOperations::Multiple(ops) => ops
+            .iter()
+            .filter(|(name, _)| operation.is_none_or(|wanted| name.as_str() == wanted))
+            .any(|(_, op)| op.node.ty == OperationType::Mutation),
+    }
+}
+
 /// A schema and the catalog snapshot it was built from.
 struct Built {
     catalog: Arc<Catalog>,
@@ -191,7 +208,28 @@ impl GraphqlService {
             limits: self.limits.clone(),
             failed: std::sync::atomic::AtomicBool::new(false),
         };
-        let mut response = built.schema.execute(request.data(Arc::new(context))).await;
+        let mutation = is_mutation(&request.query, request.operation_name.as_deref());
+        let execution = built.schema.execute(request.data(Arc::new(context)));
+        let mut response = if mutation {
+            // All the mutation fields of a request form ONE transaction: any error undoes
+            // every write, and the answer then carries the errors and no data.
+            match self.app.store().atomic(execution, |response| response.errors.is_empty()).await {
+                Ok(mut response) => {
+                    if !response.errors.is_empty() {
+                        response.data = async_graphql::Value::Null;
+                    }
+                    response
+                }
+                Err(e) => {
+                    tracing::error!("a GraphQL mutation could not commit: {e}");
+                    let error =
+                        async_graphql::ServerError::new("the transaction could not commit; nothing was changed", None);
+                    Response::from_errors(vec![error])
+                }
+            }
+        } else {
+            execution.await
+        };
         // Parse, validation and limit errors of the document itself carry a code too.
         for error in response.errors.iter_mut() {
             let extensions = error.extensions.get_or_insert_with(Default::default);

@@ -69,7 +69,7 @@ impl Store {
                     .await
             }
             Store::Postgres(store) => {
-                let client = store.pool.get().await?;
+                let client = store.conn().await?;
                 // Two statements, not one: the SELECT needs a snapshot taken after the
                 // INSERT waited for (and lost to) a concurrent insert of the same key.
                 let insert = client.prepare_cached(q::SETTING_INSERT.postgres).await?;
@@ -95,7 +95,7 @@ impl Store {
                     .await
             }
             Store::Postgres(store) => {
-                let client = store.pool.get().await?;
+                let client = store.conn().await?;
                 let select = client.prepare_cached(q::SETTING_SELECT.postgres).await?;
                 Ok(client.query_opt(&select, &[&key]).await?.map(|row| row.try_get(0)).transpose()?)
             }
@@ -134,7 +134,7 @@ impl Store {
                     .await
             }
             Store::Postgres(store) => {
-                let client = store.pool.get().await?;
+                let client = store.conn().await?;
                 let insert = client.prepare_cached(q::REFRESH_INSERT_PG).await?;
                 let row = client.query_one(&insert, &[&user_id, &family_id, &secret_hash, &expires_at, &now]).await?;
                 Ok(row.try_get(0)?)
@@ -167,7 +167,7 @@ impl Store {
                     .await
             }
             Store::Postgres(store) => {
-                let client = store.pool.get().await?;
+                let client = store.conn().await?;
                 let select = client.prepare_cached(q::REFRESH_SELECT.postgres).await?;
                 let Some(row) = client.query_opt(&select, &[&id]).await? else {
                     return Ok(None);
@@ -222,7 +222,7 @@ impl Store {
                     .await
             }
             Store::Postgres(store) => {
-                let client = store.pool.get().await?;
+                let client = store.conn().await?;
                 // One statement, hence one transaction (see the query).
                 let rotate = client.prepare_cached(q::REFRESH_ROTATE_PG).await?;
                 let row = client.query_opt(&rotate, &[&now, &old_id, &new_secret_hash, &expires_at]).await?;
@@ -249,7 +249,7 @@ impl Store {
                     .await
             }
             Store::Postgres(store) => {
-                let client = store.pool.get().await?;
+                let client = store.conn().await?;
                 let delete = client.prepare_cached(q::TOKENS_DELETE_USER_PG).await?;
                 client.execute(&delete, &[&user_id]).await?;
                 Ok(())
@@ -288,7 +288,7 @@ impl Store {
                     .await
             }
             Store::Postgres(store) => {
-                let client = store.pool.get().await?;
+                let client = store.conn().await?;
                 let insert = client.prepare_cached(q::API_INSERT.postgres).await?;
                 let row =
                     client.query_one(&insert, &[&user_id, &name, &scopes, &secret_hash, &expires_at, &now]).await?;
@@ -323,7 +323,7 @@ impl Store {
                     .await?
             }
             (Store::Postgres(store), Some(user_id)) => {
-                let client = store.pool.get().await?;
+                let client = store.conn().await?;
                 let revoke = client.prepare_cached(q::API_REVOKE_OF_USER.postgres).await?;
                 client.execute(&revoke, &[&now, &id, &user_id]).await?
             }
@@ -362,7 +362,7 @@ impl Store {
                     .await?
             }
             Store::Postgres(store) => {
-                let client = store.pool.get().await?;
+                let client = store.conn().await?;
                 let select = client.prepare_cached(&sql).await.map_err(classify_postgres)?;
                 match client.query_opt(&select, &[&value]).await.map_err(classify_postgres)? {
                     Some(row) => Some((row.try_get(0)?, row.try_get(1)?, row.try_get(2)?)),
@@ -393,7 +393,7 @@ impl Store {
                     .await?
             }
             Store::Postgres(store) => {
-                let client = store.pool.get().await?;
+                let client = store.conn().await?;
                 let select = client.prepare_cached(&sql).await.map_err(classify_postgres)?;
                 client
                     .query_opt(&select, &[&id])
@@ -413,7 +413,7 @@ impl Store {
                 store.write(move |conn| Ok(conn.prepare_cached(sql.sqlite)?.execute([now, id])? as u64)).await
             }
             Store::Postgres(store) => {
-                let client = store.pool.get().await?;
+                let client = store.conn().await?;
                 let stmt = client.prepare_cached(sql.postgres).await?;
                 Ok(client.execute(&stmt, &[&now, &id]).await?)
             }
@@ -458,7 +458,7 @@ impl Store {
                     .await
             }
             Store::Postgres(store) => {
-                let client = store.pool.get().await?;
+                let client = store.conn().await?;
                 let stmt = client.prepare_cached(sql.postgres).await?;
                 let rows = match &id {
                     Some(id) => client.query(&stmt, &[id]).await?,

@@ -3,6 +3,7 @@
 //! each, and reads and writes user rows. All SQL over user tables is written here, from
 //! the plans the pure crates produce.
 
+pub mod atomic;
 mod auth;
 mod auth_queries;
 mod error;
@@ -89,7 +90,7 @@ macro_rules! backend {
     ($self:ident . $method:ident ( $($arg:expr),* )) => {
         match $self {
             Store::Sqlite(store) => store.$method($($arg),*).await,
-            Store::Postgres(store) => store.$method($($arg),*).await,
+            Store::Postgres(store) => store.joined(store.$method($($arg),*)).await,
         }
     };
 }
@@ -121,6 +122,29 @@ impl Store {
         match self {
             Store::Sqlite(store) => store.statements_executed(),
             Store::Postgres(store) => store.statements.load(std::sync::atomic::Ordering::Relaxed),
+        }
+    }
+
+    /// Runs `work` with every store call it makes on its task in ONE transaction (see
+    /// [`atomic`]): committed if `commit` says so of the outcome, rolled back otherwise.
+    /// Work registered with [`Store::after_commit`] inside it runs after the commit.
+    pub async fn atomic<T>(
+        &self,
+        work: impl std::future::Future<Output = T>,
+        commit: impl FnOnce(&T) -> bool,
+    ) -> Result<T, StoreError> {
+        match self {
+            Store::Sqlite(store) => store.atomic(work, commit).await,
+            Store::Postgres(store) => store.atomic(work, commit).await,
+        }
+    }
+
+    /// Runs `job` now, or — inside [`Store::atomic`] — once its transaction has committed
+    /// (never if it rolls back): what must not happen before a change is durable, such as
+    /// deleting the files of a deleted row.
+    pub async fn after_commit(&self, job: atomic::AfterCommit) {
+        if let Some(job) = atomic::defer(job) {
+            job.await;
         }
     }
 
@@ -398,7 +422,10 @@ impl Store {
 
     /// Closes connections cleanly (checkpoints the SQLite WAL).
     pub async fn close(&self) {
-        backend!(self.close())
+        match self {
+            Store::Sqlite(store) => store.close().await,
+            Store::Postgres(store) => store.close().await,
+        }
     }
 }
 

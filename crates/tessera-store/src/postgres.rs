@@ -91,12 +91,12 @@ impl PostgresStore {
     }
 
     pub async fn ping(&self) -> Result<(), StoreError> {
-        self.pool.get().await?.batch_execute("SELECT 1").await?;
+        self.conn().await?.batch_execute("SELECT 1").await?;
         Ok(())
     }
 
     pub async fn load_tables(&self) -> Result<Vec<TableSchema>, StoreError> {
-        let client = self.pool.get().await?;
+        let client = self.conn().await?;
         let rows = client.query("SELECT schema FROM _tessera_tables ORDER BY id", &[]).await?;
         rows.iter()
             .map(|row| {
@@ -159,7 +159,7 @@ impl PostgresStore {
     }
 
     pub async fn history(&self, table_id: i64) -> Result<Vec<HistoryEntry>, StoreError> {
-        let client = self.pool.get().await?;
+        let client = self.conn().await?;
         let rows = client
             .query(
                 "SELECT version, action, before, after, steps, at FROM _tessera_history WHERE table_id = $1 ORDER BY version, id",
@@ -173,7 +173,7 @@ impl PostgresStore {
 
     pub async fn query_strings(&self, sql: String, values: Vec<Value>) -> Result<Vec<String>, StoreError> {
         self.statements.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-        let client = self.pool.get().await?;
+        let client = self.conn().await?;
         let stmt = client.prepare_cached(&sql).await.map_err(classify_postgres)?;
         let params = params(&values);
         let rows = client.query(&stmt, &refs(&params)).await?;
@@ -182,7 +182,7 @@ impl PostgresStore {
 
     pub async fn query_count(&self, sql: String, values: Vec<Value>) -> Result<i64, StoreError> {
         self.statements.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-        let client = self.pool.get().await?;
+        let client = self.conn().await?;
         let stmt = client.prepare_cached(&sql).await.map_err(classify_postgres)?;
         let params = params(&values);
         Ok(client.query_one(&stmt, &refs(&params)).await?.try_get(0)?)
@@ -190,7 +190,7 @@ impl PostgresStore {
 
     pub async fn write_strings(&self, sql: String, values: Vec<Value>) -> Result<Vec<String>, StoreError> {
         self.statements.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-        let client = self.pool.get().await?;
+        let client = self.conn().await?;
         let stmt = client.prepare_cached(&sql).await.map_err(classify_postgres)?;
         let params = params(&values);
         let rows = client.query(&stmt, &refs(&params)).await.map_err(classify_postgres)?;
@@ -199,7 +199,7 @@ impl PostgresStore {
 
     pub async fn execute(&self, sql: String, values: Vec<Value>) -> Result<u64, StoreError> {
         self.statements.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-        let client = self.pool.get().await?;
+        let client = self.conn().await?;
         let stmt = client.prepare_cached(&sql).await.map_err(classify_postgres)?;
         let params = params(&values);
         client.execute(&stmt, &refs(&params)).await.map_err(classify_postgres)
@@ -211,7 +211,7 @@ impl PostgresStore {
         rows: Vec<NewRow>,
         return_rows: bool,
     ) -> Result<Inserted, StoreError> {
-        let mut client = self.pool.get().await?;
+        let mut client = self.conn().await?;
         let now = now_text();
         if rows.len() == 1 {
             // The common single create: one prepared statement, no explicit transaction.
@@ -230,13 +230,11 @@ impl PostgresStore {
                 Inserted::Ids(vec![result.try_get(0)?])
             });
         }
-        let tx = client.transaction().await?;
+        let tx = PgTx::begin(&mut client).await?;
         // Hold the catalog row: no migration of this table can commit until this bulk
         // insert does, and one that committed meanwhile is seen here (the version differs).
-        let version: Option<i64> = tx
-            .query_opt("SELECT version FROM _tessera_tables WHERE id = $1 FOR SHARE", &[&schema.id])
-            .await?
-            .map(|row| row.get(0));
+        let hold = tx.prepare_cached("SELECT version FROM _tessera_tables WHERE id = $1 FOR SHARE").await?;
+        let version: Option<i64> = tx.query_opt(&hold, &[&schema.id]).await?.map(|row| row.get(0));
         if version != Some(schema.version) {
             return Err(StoreError::Stale(schema.name.clone()));
         }
@@ -301,8 +299,8 @@ impl PostgresStore {
         writes: Vec<crate::LinkedWrite>,
         read_back: bool,
     ) -> Result<Vec<Option<(i64, Option<String>)>>, StoreError> {
-        let mut client = self.pool.get().await?;
-        let tx = client.transaction().await?;
+        let mut client = self.conn().await?;
+        let tx = PgTx::begin(&mut client).await?;
         let mut out = Vec::with_capacity(writes.len());
         for (index, write) in writes.into_iter().enumerate() {
             let stmt = tx.prepare_cached(&write.row_sql).await.map_err(classify_postgres)?;
@@ -476,7 +474,7 @@ impl PostgresStore {
 /// Inserts `rows` one by one (inside the caller's transaction) and returns the error of
 /// the first that fails, tagged with its index in the whole request.
 async fn first_failing_row(
-    tx: &Transaction<'_>,
+    tx: &PgTx<'_>,
     schema: &TableSchema,
     rows: Vec<NewRow>,
     now: &str,
@@ -719,4 +717,167 @@ async fn rebuild(tx: &Transaction<'_>, plan: &Plan) -> Result<(), StoreError> {
     ))
     .await?;
     Ok(())
+}
+
+/// The connection one call uses: one of the pool's, or the connection holding the
+/// transaction of the request the task runs in (see [`crate::Store::atomic`]).
+pub(crate) enum Conn {
+    Pooled(deadpool_postgres::Object),
+    Joined(tokio::sync::OwnedMutexGuard<deadpool_postgres::Object>),
+}
+
+impl std::ops::Deref for Conn {
+    type Target = deadpool_postgres::Object;
+
+    fn deref(&self) -> &Self::Target {
+        match self {
+            Conn::Pooled(client) => client,
+            Conn::Joined(client) => client,
+        }
+    }
+}
+
+impl std::ops::DerefMut for Conn {
+    fn deref_mut(&mut self) -> &mut Self::Target {
+        match self {
+            Conn::Pooled(client) => client,
+            Conn::Joined(client) => client,
+        }
+    }
+}
+
+/// The transaction of a multi-statement write: its own, or — inside a request's
+/// transaction — that one (the call's savepoint, taken by [`PostgresStore::joined`], undoes
+/// it on failure), whose commit is then the request's.
+pub(crate) enum PgTx<'a> {
+    Own(Transaction<'a>),
+    Joined(&'a deadpool_postgres::Object),
+}
+
+impl<'a> PgTx<'a> {
+    pub async fn begin(client: &'a mut Conn) -> Result<PgTx<'a>, StoreError> {
+        Ok(match client {
+            Conn::Pooled(client) => PgTx::Own(client.transaction().await?),
+            Conn::Joined(client) => PgTx::Joined(client),
+        })
+    }
+
+    pub async fn prepare_cached(&self, sql: &str) -> Result<tokio_postgres::Statement, tokio_postgres::Error> {
+        match self {
+            PgTx::Own(tx) => tx.prepare_cached(sql).await,
+            PgTx::Joined(client) => client.prepare_cached(sql).await,
+        }
+    }
+
+    pub async fn query_opt(
+        &self,
+        statement: &tokio_postgres::Statement,
+        params: &[&(dyn ToSql + Sync)],
+    ) -> Result<Option<tokio_postgres::Row>, tokio_postgres::Error> {
+        match self {
+            PgTx::Own(tx) => tx.query_opt(statement, params).await,
+            PgTx::Joined(client) => client.query_opt(statement, params).await,
+        }
+    }
+
+    pub async fn query_one(
+        &self,
+        statement: &tokio_postgres::Statement,
+        params: &[&(dyn ToSql + Sync)],
+    ) -> Result<tokio_postgres::Row, tokio_postgres::Error> {
+        match self {
+            PgTx::Own(tx) => tx.query_one(statement, params).await,
+            PgTx::Joined(client) => client.query_one(statement, params).await,
+        }
+    }
+
+    pub async fn query(
+        &self,
+        statement: &tokio_postgres::Statement,
+        params: &[&(dyn ToSql + Sync)],
+    ) -> Result<Vec<tokio_postgres::Row>, tokio_postgres::Error> {
+        match self {
+            PgTx::Own(tx) => tx.query(statement, params).await,
+            PgTx::Joined(client) => client.query(statement, params).await,
+        }
+    }
+
+    pub async fn execute(
+        &self,
+        statement: &tokio_postgres::Statement,
+        params: &[&(dyn ToSql + Sync)],
+    ) -> Result<u64, tokio_postgres::Error> {
+        match self {
+            PgTx::Own(tx) => tx.execute(statement, params).await,
+            PgTx::Joined(client) => client.execute(statement, params).await,
+        }
+    }
+
+    pub async fn batch_execute(&self, sql: &str) -> Result<(), tokio_postgres::Error> {
+        match self {
+            PgTx::Own(tx) => tx.batch_execute(sql).await,
+            PgTx::Joined(client) => client.batch_execute(sql).await,
+        }
+    }
+
+    pub async fn commit(self) -> Result<(), tokio_postgres::Error> {
+        match self {
+            PgTx::Own(tx) => tx.commit().await,
+            PgTx::Joined(_) => Ok(()),
+        }
+    }
+}
+
+impl PostgresStore {
+    /// A connection for one call (see [`Conn`]).
+    pub(crate) async fn conn(&self) -> Result<Conn, StoreError> {
+        Ok(match crate::atomic::postgres_connection() {
+            Some(client) => Conn::Joined(client.lock_owned().await),
+            None => Conn::Pooled(self.pool.get().await?),
+        })
+    }
+
+    /// Runs one store call; inside a request's transaction, in a savepoint of its own, so
+    /// that a refused statement is undone alone and the transaction stays usable (for the
+    /// lookups that name the culprit, as outside one).
+    pub(crate) async fn joined<T>(
+        &self,
+        call: impl std::future::Future<Output = Result<T, StoreError>>,
+    ) -> Result<T, StoreError> {
+        let Some(client) = crate::atomic::postgres_connection() else { return call.await };
+        client.lock().await.batch_execute("SAVEPOINT tessera_call").await?;
+        let result = call.await;
+        let end = if result.is_ok() {
+            "RELEASE SAVEPOINT tessera_call"
+        } else {
+            "ROLLBACK TO SAVEPOINT tessera_call; RELEASE SAVEPOINT tessera_call"
+        };
+        client.lock().await.batch_execute(end).await?;
+        result
+    }
+
+    /// See [`crate::sqlite::SqliteStore::atomic`]: here one pooled connection holds the
+    /// transaction, and every call of the scope uses it.
+    pub async fn atomic<T>(
+        &self,
+        work: impl std::future::Future<Output = T>,
+        commit: impl FnOnce(&T) -> bool,
+    ) -> Result<T, StoreError> {
+        use crate::atomic::{Connection as Held, RollbackOnDrop, Scope};
+        let client = self.pool.get().await?;
+        client.batch_execute("BEGIN").await?;
+        let client = Arc::new(tokio::sync::Mutex::new(client));
+        let mut abandoned = RollbackOnDrop(Some(client.clone()));
+        let scope = Scope::new(Held::Postgres(client.clone()));
+        let out = crate::atomic::within(scope.clone(), work).await;
+        let keep = commit(&out);
+        abandoned.0 = None;
+        client.lock().await.batch_execute(if keep { "COMMIT" } else { "ROLLBACK" }).await.map_err(classify_postgres)?;
+        if keep {
+            for job in scope.take_after_commit() {
+                job.await;
+            }
+        }
+        Ok(out)
+    }
 }

@@ -134,7 +134,48 @@ impl SqliteStore {
         &self,
         work: impl FnOnce(&Connection) -> Result<T, StoreError> + Send + 'static,
     ) -> Result<T, StoreError> {
-        self.send_write(work, WriterMessage::Write).await
+        match crate::atomic::sqlite_call(work, true).await {
+            Ok(joined) => joined,
+            Err(work) => self.send_write(work, WriterMessage::Write).await,
+        }
+    }
+
+    /// Runs `work` with every store call it makes on its task in ONE transaction, held by
+    /// a job on the writer (which runs those calls as they come); committed if `commit`
+    /// says so of the outcome, rolled back otherwise.
+    pub async fn atomic<T>(
+        &self,
+        work: impl std::future::Future<Output = T>,
+        commit: impl FnOnce(&T) -> bool,
+    ) -> Result<T, StoreError> {
+        use crate::atomic::{Connection as Held, Scope, SqliteMessage};
+        let (sender, receiver) = std::sync::mpsc::channel::<SqliteMessage>();
+        let store = self.clone();
+        let holder = tokio::spawn(async move {
+            let hold = move |conn: &Connection| {
+                while let Ok(message) = receiver.recv() {
+                    match message {
+                        SqliteMessage::Run(call) => call(conn),
+                        SqliteMessage::Finish(true) => return Ok(()),
+                        SqliteMessage::Finish(false) => break,
+                    }
+                }
+                Err(StoreError::Pool("rolled back".into()))
+            };
+            store.send_write(hold, WriterMessage::Write).await
+        });
+        let scope = Scope::new(Held::Sqlite(sender.clone()));
+        let out = crate::atomic::within(scope.clone(), work).await;
+        let keep = commit(&out);
+        let _ = sender.send(SqliteMessage::Finish(keep));
+        let held = holder.await.map_err(|e| StoreError::Pool(format!("the transaction holder failed: {e}")))?;
+        if keep {
+            held?;
+            for job in scope.take_after_commit() {
+                job.await;
+            }
+        }
+        Ok(out)
     }
 
     /// Like [`SqliteStore::write`], in a transaction of its own with foreign keys off
@@ -145,6 +186,9 @@ impl SqliteStore {
         &self,
         work: impl FnOnce(&Connection) -> Result<T, StoreError> + Send + 'static,
     ) -> Result<T, StoreError> {
+        if crate::atomic::current().is_some() {
+            return Err(StoreError::Pool("a schema change cannot run inside a request's transaction".into()));
+        }
         self.send_write(work, WriterMessage::Exclusive).await
     }
 
@@ -182,6 +226,11 @@ impl SqliteStore {
         &self,
         work: impl FnOnce(&Connection) -> Result<T, StoreError> + Send + 'static,
     ) -> Result<T, StoreError> {
+        // Inside a request's transaction, reads see its writes: they run on the writer.
+        let work = match crate::atomic::sqlite_call(work, false).await {
+            Ok(joined) => return joined,
+            Err(work) => work,
+        };
         let (reply, answer) = tokio::sync::oneshot::channel();
         let job: ReadJob = Box::new(move |conn: &Connection| {
             let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| work(conn)))
@@ -629,13 +678,16 @@ fn run_group(conn: &Connection, jobs: Vec<Job>) {
 }
 
 /// Runs `work` directly in the transaction, turning a panic into an error.
-fn run_guarded<T>(conn: &Connection, work: impl FnOnce(&Connection) -> Result<T, StoreError>) -> Result<T, StoreError> {
+pub(crate) fn run_guarded<T>(
+    conn: &Connection,
+    work: impl FnOnce(&Connection) -> Result<T, StoreError>,
+) -> Result<T, StoreError> {
     std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| work(conn)))
         .unwrap_or_else(|_| Err(StoreError::Pool("a write panicked; it was rolled back".into())))
 }
 
 /// Runs `work` in a savepoint: kept if it succeeds, rolled back if it fails or panics.
-fn in_savepoint<T>(
+pub(crate) fn in_savepoint<T>(
     conn: &Connection,
     work: impl FnOnce(&Connection) -> Result<T, StoreError>,
 ) -> Result<T, StoreError> {

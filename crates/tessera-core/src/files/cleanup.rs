@@ -59,8 +59,17 @@ impl App {
         Ok(fields.into_iter().flat_map(|field| names_in(row.get(field))).collect())
     }
 
-    /// Deletes files (and their thumbnails) of a table once no row points at them.
+    /// Deletes files (and their thumbnails) of a table once no row points at them: now, or
+    /// inside a request's transaction once it has committed.
     pub(crate) async fn remove_files(&self, table_id: i64, names: Vec<String>) {
+        if names.is_empty() {
+            return;
+        }
+        let app = self.clone();
+        self.store().after_commit(Box::pin(async move { app.remove_files_now(table_id, names).await })).await;
+    }
+
+    async fn remove_files_now(&self, table_id: i64, names: Vec<String>) {
         let Ok(storage) = self.file_storage() else { return };
         for name in names {
             if let Err(e) = storage.delete(&object_key(table_id, &name)).await {

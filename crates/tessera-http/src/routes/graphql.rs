@@ -82,7 +82,7 @@ async fn get_graphql(
         }
         return Err(ApiError::bad_request("invalid_graphql_request", "GET /graphql needs a 'query' parameter"));
     };
-    if is_mutation(&query, params.operation_name.as_deref()) {
+    if tessera_graphql::is_mutation(&query, params.operation_name.as_deref()) {
         return Err(ApiError::new(
             StatusCode::METHOD_NOT_ALLOWED,
             "method_not_allowed",
@@ -99,20 +99,6 @@ async fn get_graphql(
         request = request.variables(async_graphql::Variables::from_json(variables));
     }
     Ok(answer(service.execute(request, caller, address).await))
-}
-
-/// Whether the operation a GET would run is a mutation (a query that does not parse is
-/// left to the executor to report).
-fn is_mutation(query: &str, operation: Option<&str>) -> bool {
-    use async_graphql::parser::types::{DocumentOperations, OperationType};
-    let Ok(document) = async_graphql::parser::parse_query(query) else { return false };
-    match &document.operations {
-        DocumentOperations::Single(op) => op.node.ty == OperationType::Mutation,
-        DocumentOperations::Multiple(ops) => ops
-            .iter()
-            .filter(|(name, _)| operation.is_none_or(|wanted| name.as_str() == wanted))
-            .any(|(_, op)| op.node.ty == OperationType::Mutation),
-    }
 }
 
 async fn sdl(Extension(service): Extension<Arc<GraphqlService>>) -> Result<Response, ApiError> {

@@ -409,6 +409,28 @@ async fn mutations_validate_like_rest(t: TestApp) {
     assert_eq!(two["errors"][1]["extensions"]["code"], "not_run", "{two}");
     assert_eq!(two["errors"][1]["path"], json!(["b"]));
     assert_eq!(t.all_rows("zoos").await.len(), 1);
+    // The mutation fields of a request are one transaction: a later failure undoes the
+    // earlier fields' writes, and the answer has no data.
+    let undone = gql_as(
+        &t,
+        token,
+        "mutation { a: insert_zoos_one(object: {name: \"Kept?\"}) { id } u: update_animals(where: {}, _set: {name: \"renamed\"}) { affected_rows } b: insert_zoos_one(object: {city: \"nameless\"}) { id } }",
+        json!({}),
+    )
+    .await;
+    assert_eq!(undone["data"], Value::Null, "{undone}");
+    assert_eq!(undone["errors"][0]["path"], json!(["b"]), "{undone}");
+    assert_eq!(t.all_rows("zoos").await.len(), 1, "the first insert was rolled back");
+    assert_eq!(t.all_rows("animals").await[0]["name"], "Ada", "the update was rolled back");
+    let both = gql_as(
+        &t,
+        token,
+        &format!("mutation {{ a: update_zoos_by_pk(pk_columns: {{id: {zoo}}}, _set: {{name: \"Z1\"}}) {{ id }} b: insert_animals_one(object: {{name: \"Pip\", zoo: {zoo}}}) {{ zoo {{ name }} }} }}"),
+        json!({}),
+    )
+    .await;
+    assert_eq!(both["data"]["b"]["zoo"]["name"], "Z1", "a later field sees an earlier one's write: {both}");
+    assert_eq!(t.all_rows("animals").await.len(), 2);
 }
 
 /// A file field reads as `{name, url}` and the URL serves the file.
