@@ -721,6 +721,8 @@ async fn rebuild(tx: &Transaction<'_>, plan: &Plan) -> Result<(), StoreError> {
 
 /// The connection one call uses: one of the pool's, or the connection holding the
 /// transaction of the request the task runs in (see [`crate::Store::atomic`]).
+// Lives on the stack for one call; boxing the pooled variant would allocate per call.
+#[allow(clippy::large_enum_variant)]
 pub(crate) enum Conn {
     Pooled(deadpool_postgres::Object),
     Joined(tokio::sync::OwnedMutexGuard<deadpool_postgres::Object>),
