@@ -1,15 +1,14 @@
 //! Writes over every row a condition matches (GraphQL's `update_<table>` and
-//! `delete_<table>`): each is ONE statement carrying the caller's rule and the condition,
-//! so either every matching row changes or none does.
+//! `delete_<table>`): each is ONE statement carrying the caller's rule and the condition
+//! (built by the caller with its resolvers, see [`GraphFilter`]), so either every matching
+//! row changes or none does.
 
 use crate::access::{authorize, precheck, RequestMacros};
 use crate::auth::Caller;
 use crate::catalog::Table;
 use crate::files::refs::names_in;
-use crate::paths::PathResolver;
 use crate::{App, CoreError};
 use serde_json::Value as Json;
-use tessera_query::filter::Expr;
 use tessera_schema::validate::{FieldError, WriteMode};
 use tessera_schema::{Action, FieldType, OWNER_FIELD};
 use tessera_store::graph::GraphFilter;
@@ -32,7 +31,7 @@ impl App {
     pub async fn update_where(
         &self,
         key: &str,
-        filter: Option<Expr>,
+        filter: Option<GraphFilter<'_>>,
         set: &Json,
         increments: &[(String, Json)],
         caller: &Caller,
@@ -61,11 +60,6 @@ impl App {
         let macros_row = if condition.is_some() { values.clone() } else { Vec::new() };
         let macros = RequestMacros { caller, body: Some((&table.schema, &macros_row)) };
         let access = condition.map(|expr| AccessFilter { expr, macros: &macros });
-        let catalog = self.catalog();
-        let filter = filter.map(|expr| GraphFilter {
-            expr,
-            resolver: Box::new(PathResolver { catalog: &catalog, root: &table, caller }),
-        });
         match self.store().update_where(&table.schema, filter.as_ref(), access.as_ref(), values, &increments).await? {
             Some(ids) => Ok(ids),
             None => Err(CoreError::InvalidRow {
@@ -115,17 +109,17 @@ impl App {
 
     /// Deletes every row `filter` matches and the delete rule allows; returns how many.
     /// Their stored files are removed after the delete commits.
-    pub async fn delete_where(&self, key: &str, filter: Option<Expr>, caller: &Caller) -> Result<u64, CoreError> {
+    pub async fn delete_where(
+        &self,
+        key: &str,
+        filter: Option<GraphFilter<'_>>,
+        caller: &Caller,
+    ) -> Result<u64, CoreError> {
         let table = self.table(key)?;
         refuse_users(&table, "deleted")?;
         let condition = authorize(&table, Action::Delete, caller, None)?;
         let macros = RequestMacros { caller, body: None };
         let access = condition.map(|expr| AccessFilter { expr, macros: &macros });
-        let catalog = self.catalog();
-        let filter = filter.map(|expr| GraphFilter {
-            expr,
-            resolver: Box::new(PathResolver { catalog: &catalog, root: &table, caller }),
-        });
         let deleted = match self.store().delete_where(&table.schema, filter.as_ref(), access.as_ref()).await {
             Err(tessera_store::StoreError::Referenced) => {
                 return Err(CoreError::Referenced {

@@ -224,6 +224,8 @@ fn register_table(builder: SchemaBuilder, table: &TableModel) -> SchemaBuilder {
             OutField::Array { target, .. } => {
                 let field = output(name, TypeRef::named_nn_list_nn(target.as_str()));
                 object = object.field(list_arguments(field, target));
+                // Some related row matches.
+                bool_exp = bool_exp.field(InputValue::new(name.as_str(), TypeRef::named(format!("{target}_bool_exp"))));
             }
             OutField::Aggregate { target, .. } => {
                 let field = output(name, TypeRef::named_nn(format!("{target}_aggregate")));

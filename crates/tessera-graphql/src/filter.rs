@@ -25,40 +25,75 @@ fn object<'v>(value: &'v GqlValue, what: &str) -> Result<&'v IndexMap<Name, GqlV
     }
 }
 
+/// A `where` condition: filter expressions on the fields of one table (and of the tables
+/// its many-to-one relations reach, as paths), combined, and conditions on the rows of its
+/// array relations (some related row matches), which start a new table.
+#[derive(Debug, Clone)]
+pub enum Cond {
+    Expr(Expr),
+    And(Vec<Cond>),
+    Or(Vec<Cond>),
+    Not(Box<Cond>),
+    Exists { join: tessera_store::Join, target: String, inner: Option<Box<Cond>> },
+}
+
+/// Parts combined with AND or OR; plain expressions stay one expression.
+fn combine(mut parts: Vec<Cond>, and: bool) -> Option<Cond> {
+    if parts.len() <= 1 {
+        return parts.pop();
+    }
+    if parts.iter().all(|p| matches!(p, Cond::Expr(_))) {
+        let exprs = parts.into_iter().map(|p| if let Cond::Expr(e) = p { e } else { unreachable!() }).collect();
+        return Some(Cond::Expr(if and { Expr::And(exprs) } else { Expr::Or(exprs) }));
+    }
+    Some(if and { Cond::And(parts) } else { Cond::Or(parts) })
+}
+
 /// The condition of a `<table>_bool_exp` value (`None`: no condition).
-pub fn where_expr(model: &Model, table: &TableModel, value: &GqlValue) -> Result<Option<Expr>, GqlError> {
+pub fn where_cond(model: &Model, table: &TableModel, value: &GqlValue) -> Result<Option<Cond>, GqlError> {
     bool_exp(model, table, value, "")
 }
 
-fn bool_exp(model: &Model, table: &TableModel, value: &GqlValue, prefix: &str) -> Result<Option<Expr>, GqlError> {
+fn bool_exp(model: &Model, table: &TableModel, value: &GqlValue, prefix: &str) -> Result<Option<Cond>, GqlError> {
     if matches!(value, GqlValue::Null) {
         return Ok(None);
     }
     let mut parts = Vec::new();
     for (key, value) in object(value, "a where condition")? {
         let part = match key.as_str() {
-            "_and" => list_of(model, table, value, prefix)?.map(Expr::And),
-            "_or" => list_of(model, table, value, prefix)?.map(Expr::Or),
-            "_not" => bool_exp(model, table, value, prefix)?.map(|inner| Expr::Not(Box::new(inner))),
+            "_and" => combine(list_of(model, table, value, prefix)?, true),
+            "_or" => list_of(model, table, value, prefix).map(|parts| {
+                // An empty `_or` adds no condition.
+                combine(parts, false)
+            })?,
+            "_not" => bool_exp(model, table, value, prefix)?.map(|inner| match inner {
+                Cond::Expr(expr) => Cond::Expr(Expr::Not(Box::new(expr))),
+                other => Cond::Not(Box::new(other)),
+            }),
             name => match table.fields.get(name) {
-                Some(OutField::Column { column, .. }) => comparison(&format!("{prefix}{column}"), value)?,
+                Some(OutField::Column { column, .. }) => comparison(&format!("{prefix}{column}"), value)?.map(Cond::Expr),
                 Some(OutField::Object { column, target }) => {
                     bool_exp(model, model.table(target), value, &format!("{prefix}{column}."))?
+                }
+                Some(OutField::Array { join, target }) if prefix.is_empty() => {
+                    let inner = bool_exp(model, model.table(target), value, "")?.map(Box::new);
+                    Some(Cond::Exists { join: join.clone(), target: target.clone(), inner })
+                }
+                Some(OutField::Array { .. }) => {
+                    return Err(invalid(format!(
+                        "'{name}': a condition on the rows of an array relation works on the table's own relations, not through a many-to-one path"
+                    )))
                 }
                 _ => return Err(invalid(format!("cannot filter on '{name}'"))),
             },
         };
         parts.extend(part);
     }
-    Ok(match parts.len() {
-        0 => None,
-        1 => parts.pop(),
-        _ => Some(Expr::And(parts)),
-    })
+    Ok(combine(parts, true))
 }
 
-/// `_and`/`_or` parts; an empty list adds no condition.
-fn list_of(model: &Model, table: &TableModel, value: &GqlValue, prefix: &str) -> Result<Option<Vec<Expr>>, GqlError> {
+/// `_and`/`_or` parts.
+fn list_of(model: &Model, table: &TableModel, value: &GqlValue, prefix: &str) -> Result<Vec<Cond>, GqlError> {
     let items: Vec<&GqlValue> = match value {
         GqlValue::List(items) => items.iter().collect(),
         GqlValue::Null => Vec::new(),
@@ -68,7 +103,7 @@ fn list_of(model: &Model, table: &TableModel, value: &GqlValue, prefix: &str) ->
     for item in items {
         parts.extend(bool_exp(model, table, item, prefix)?);
     }
-    Ok((!parts.is_empty()).then_some(parts))
+    Ok(parts)
 }
 
 fn operand(field: &str) -> Operand {

@@ -260,8 +260,9 @@ fn increments(args: &crate::select::Arguments) -> Result<Vec<(String, serde_json
 async fn update_body(field: SelectionField<'_>, request: &RequestContext, model: &Model, base: &str) -> Outcome {
     let table = table(model, base);
     let args = arguments(&field)?;
+    let macros = RequestMacros { caller: &request.caller, body: None };
     let filter = match args.get("where") {
-        Some(value) => crate::filter::where_expr(model, table, value)?,
+        Some(value) => planner(request, model, &macros).filter(table, value)?,
         None => None,
     };
     let set = body_of(args.get("_set"))?;
@@ -283,11 +284,9 @@ async fn update_by_pk_body(field: SelectionField<'_>, request: &RequestContext, 
             Err(other) => return Err(other.into()),
         }
     } else {
-        let by_id = crate::filter::where_expr(
-            model,
-            table,
-            &GqlValue::from_json(serde_json::json!({"id": {"_eq": id}})).unwrap_or(GqlValue::Null),
-        )?;
+        let macros = RequestMacros { caller: &request.caller, body: None };
+        let by_id = planner(request, model, &macros)
+            .filter(table, &GqlValue::from_json(serde_json::json!({"id": {"_eq": id}})).unwrap_or(GqlValue::Null))?;
         !request.app.update_where(table.key(), by_id, &set, &increments, &request.caller).await?.is_empty()
     };
     if !changed {
@@ -300,7 +299,8 @@ async fn delete_body(field: SelectionField<'_>, request: &RequestContext, model:
     let table = table(model, base);
     let args = arguments(&field)?;
     let where_value = args.get("where").cloned().unwrap_or(GqlValue::Null);
-    let filter = crate::filter::where_expr(model, table, &where_value)?;
+    let macros = RequestMacros { caller: &request.caller, body: None };
+    let filter = planner(request, model, &macros).filter(table, &where_value)?;
     // The rows are read before they go: what `returning` shows is what was deleted.
     let returning = field.selection_set().find(|sub| sub.name() == "returning");
     let returned = match returning {

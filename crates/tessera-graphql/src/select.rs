@@ -5,7 +5,7 @@
 //! The tree is what the store compiles into ONE statement, so the number of statements a
 //! query runs does not depend on how many rows or levels it returns.
 
-use crate::filter::{order_keys, where_expr};
+use crate::filter::{order_keys, where_cond, Cond};
 use crate::model::{Model, OutField, TableModel};
 use crate::{GqlError, Limits};
 use async_graphql::{Name, SelectionField, Value as GqlValue};
@@ -13,9 +13,9 @@ use indexmap::IndexMap;
 use tessera_core::access::{authorize, RequestMacros};
 use tessera_core::auth::Caller;
 use tessera_core::paths::PathResolver;
-use tessera_query::filter::{compile, CompileContext};
 use tessera_query::SqlWriter;
 use tessera_schema::Action;
+use tessera_store::graph::push_filter;
 use tessera_store::graph::{
     AggregateColumn, AggregateField, AggregateFieldKind, AggregateFunction, AggregateKind, AggregateOutput,
     AggregateValue, GraphField, GraphFilter, GraphSelect, GraphValue,
@@ -179,11 +179,42 @@ impl<'a> Planner<'a> {
     /// A `where` compiled once here, so a wrong condition is the client's error and not
     /// the statement's.
     pub fn filter(&self, table: &'a TableModel, value: &GqlValue) -> Result<Option<GraphFilter<'a>>, GqlError> {
-        let Some(expr) = where_expr(self.model, table, value)? else { return Ok(None) };
-        let resolver = PathResolver { catalog: &self.model.catalog, root: &table.table, caller: self.caller };
-        compile(&expr, &CompileContext::new(&resolver).with_qualifier("t"), &mut SqlWriter::new(self.dialect))
+        let Some(cond) = where_cond(self.model, table, value)? else { return Ok(None) };
+        let filter = self.graph_filter(table, cond)?;
+        push_filter(&mut SqlWriter::new(self.dialect), &filter, "t", "_te", &mut 0)
             .map_err(|e| GqlError::bad_input(format!("invalid where: {}", e.message)))?;
-        Ok(Some(GraphFilter { expr, resolver: Box::new(resolver) }))
+        Ok(Some(filter))
+    }
+
+    /// A condition with the resolvers and rules it is compiled with: paths from `table`,
+    /// and the `list` rule of each table whose rows must exist.
+    fn graph_filter(&self, table: &'a TableModel, cond: Cond) -> Result<GraphFilter<'a>, GqlError> {
+        Ok(match cond {
+            Cond::Expr(expr) => GraphFilter::Expr {
+                expr,
+                resolver: Box::new(PathResolver {
+                    catalog: &self.model.catalog,
+                    root: &table.table,
+                    caller: self.caller,
+                }),
+            },
+            Cond::And(parts) => {
+                GraphFilter::And(parts.into_iter().map(|p| self.graph_filter(table, p)).collect::<Result<_, _>>()?)
+            }
+            Cond::Or(parts) => {
+                GraphFilter::Or(parts.into_iter().map(|p| self.graph_filter(table, p)).collect::<Result<_, _>>()?)
+            }
+            Cond::Not(inner) => GraphFilter::Not(Box::new(self.graph_filter(table, *inner)?)),
+            Cond::Exists { join, target, inner } => {
+                let target = self.model.table(&target);
+                let (access, denied) = self.access(target, Action::List, false)?;
+                let inner = match inner {
+                    Some(inner) => Some(Box::new(self.graph_filter(target, *inner)?)),
+                    None => None,
+                };
+                GraphFilter::Exists { join, schema: &target.table.schema, access, denied, inner }
+            }
+        })
     }
 
     /// The keys of a table's objects for a selection set.

@@ -32,10 +32,95 @@ pub struct GraphSelect<'a> {
     pub fields: Vec<GraphField<'a>>,
 }
 
-/// A client's condition on rows.
-pub struct GraphFilter<'a> {
-    pub expr: Expr,
-    pub resolver: Box<dyn FieldResolver + Send + Sync + 'a>,
+/// A client's condition on rows: filter expressions (each with the resolver its field
+/// names and paths resolve with) combined with AND/OR/NOT, and conditions on related rows
+/// that must exist.
+pub enum GraphFilter<'a> {
+    Expr {
+        expr: Expr,
+        resolver: Box<dyn FieldResolver + Send + Sync + 'a>,
+    },
+    And(Vec<GraphFilter<'a>>),
+    Or(Vec<GraphFilter<'a>>),
+    Not(Box<GraphFilter<'a>>),
+    /// Some related row (of an array relation) the caller may list matches `inner`.
+    Exists {
+        join: Join,
+        schema: &'a TableSchema,
+        access: Vec<AccessFilter<'a>>,
+        denied: bool,
+        inner: Option<Box<GraphFilter<'a>>>,
+    },
+}
+
+/// Writes a condition on the row `alias` as one parenthesized SQL condition; related
+/// rows get aliases `<prefix>1`, `<prefix>2`, ... from `next`.
+pub fn push_filter(
+    w: &mut SqlWriter,
+    filter: &GraphFilter<'_>,
+    alias: &str,
+    prefix: &str,
+    next: &mut usize,
+) -> Result<(), FilterError> {
+    match filter {
+        GraphFilter::Expr { expr, resolver } => {
+            compile(expr, &CompileContext::new(resolver.as_ref()).with_qualifier(alias), w)?;
+        }
+        GraphFilter::And(parts) | GraphFilter::Or(parts) => {
+            let joiner = if matches!(filter, GraphFilter::And(_)) { " AND " } else { " OR " };
+            if parts.is_empty() {
+                w.push(if joiner == " AND " { "(1 = 1)" } else { "(1 = 0)" });
+                return Ok(());
+            }
+            w.push("(");
+            for (i, part) in parts.iter().enumerate() {
+                if i > 0 {
+                    w.push(joiner);
+                }
+                push_filter(w, part, alias, prefix, next)?;
+            }
+            w.push(")");
+        }
+        GraphFilter::Not(inner) => {
+            // Exactly the rows the inner condition does not match (unknown counts as no).
+            w.push("(NOT COALESCE(");
+            push_filter(w, inner, alias, prefix, next)?;
+            w.push(", FALSE))");
+        }
+        GraphFilter::Exists { join, schema, access, denied, inner } => {
+            *next += 1;
+            let related = format!("{prefix}{next}");
+            let link = format!("{prefix}{next}l");
+            let (r, l, o) = (quote_ident(&related), quote_ident(&link), quote_ident(alias));
+            w.push("EXISTS (SELECT 1 FROM ").push_ident(&schema.name).push(" AS ").push(&r);
+            let sql = match join {
+                Join::Forward { column } => format!(" WHERE {r}.\"id\" = {o}.{}", quote_ident(column)),
+                Join::Reverse { column } => format!(" WHERE {r}.{} = {o}.\"id\"", quote_ident(column)),
+                Join::ForwardMany { junction } => format!(
+                    " JOIN {} AS {l} ON {l}.\"target_id\" = {r}.\"id\" WHERE {l}.\"source_id\" = {o}.\"id\"",
+                    quote_ident(junction)
+                ),
+                Join::ReverseMany { junction } => format!(
+                    " JOIN {} AS {l} ON {l}.\"source_id\" = {r}.\"id\" WHERE {l}.\"target_id\" = {o}.\"id\"",
+                    quote_ident(junction)
+                ),
+            };
+            w.push(&sql);
+            if *denied {
+                w.push(" AND 1 = 0");
+            }
+            for rule in access {
+                w.push(" AND ");
+                compile(rule.expr, &CompileContext::new(*schema).with_macros(rule.macros).with_qualifier(&related), w)?;
+            }
+            if let Some(inner) = inner {
+                w.push(" AND ");
+                push_filter(w, inner, &related, prefix, next)?;
+            }
+            w.push(")");
+        }
+    }
+    Ok(())
 }
 
 /// One key of an `order_by`.
@@ -318,7 +403,7 @@ fn push_conditions(w: &mut SqlWriter, select: &GraphSelect<'_>, alias: &str) -> 
     }
     if let Some(filter) = &select.filter {
         w.push(" AND ");
-        compile(&filter.expr, &CompileContext::new(filter.resolver.as_ref()).with_qualifier(alias), w)?;
+        push_filter(w, filter, alias, &format!("_{alias}e"), &mut 0)?;
     }
     Ok(())
 }

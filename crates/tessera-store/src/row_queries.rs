@@ -326,7 +326,7 @@ fn push_many_conditions(
     }
     if let Some(filter) = filter {
         w.push(" AND ");
-        compile(&filter.expr, &CompileContext::new(filter.resolver.as_ref()).with_qualifier(qualifier), w)?;
+        crate::graph::push_filter(w, filter, qualifier, &format!("_{qualifier}_e"), &mut 0)?;
     }
     Ok(())
 }

@@ -163,6 +163,15 @@ async fn zoo_scenario_end_to_end(t: TestApp) {
         through["all"],
         json!([{"name": "Ed"}, {"name": "Bo"}, {"name": "Cy"}, {"name": "Di"}, {"name": "Ada"}])
     );
+    // Through an array relation: zoos with some animal older than 65, or with none at all.
+    let some = gql(
+        &t,
+        "{ old: zoos(where: {animals: {age: {_gt: 65}}}) { name } empty: zoos(where: {_not: {animals: {}}}) { name } both: zoos(where: {_or: [{animals: {name: {_eq: \"Cy\"}}}, {city: {_eq: \"Vienna\"}}]}, order_by: {name: asc}) { name } }",
+    )
+    .await;
+    assert_eq!(some["old"], json!([{"name": "Wien"}]));
+    assert_eq!(some["empty"], json!([]));
+    assert_eq!(some["both"], json!([{"name": "Berlin"}, {"name": "Wien"}]));
     let aggregate = gql(
         &t,
         "{ animals_aggregate(where: {_or: [{name: {_ilike: \"a%\"}}, {age: {_lt: 6}}]}) { aggregate { count avg { age } } nodes { name } } }",
@@ -269,6 +278,10 @@ async fn same_rows_as_rest_for_every_caller(t: TestApp) {
         assert_eq!(listed, rest, "GraphQL list = REST list for {token:?}");
         assert_eq!(nested, rest, "nested = REST list for {token:?}");
         assert_eq!(graph["data"]["zoos"][0]["notes_aggregate"]["aggregate"]["count"], json!(rest.len()));
+        // A condition on related rows sees only the rows the caller may list.
+        let with_b1 = gql_as(&t, token, "{ zoos(where: {notes: {text: {_eq: \"b1\"}}}) { name } }", json!({})).await;
+        let sees_b1 = rest.contains(&json!("b1"));
+        assert_eq!(with_b1["data"]["zoos"].as_array().unwrap().len(), usize::from(sees_b1), "{with_b1}");
         for id in 1..=4 {
             let (status, _) = t.call_as(token, Method::GET, &format!("/api/tables/notes/rows/{id}"), None).await;
             let one = gql_as(&t, token, &format!("{{ notes_by_pk(id: {id}) {{ id }} }}"), json!({})).await;
