@@ -91,21 +91,8 @@ pub fn push_filter(
             *next += 1;
             let related = format!("{prefix}{next}");
             let link = format!("{prefix}{next}l");
-            let (r, l, o) = (quote_ident(&related), quote_ident(&link), quote_ident(alias));
-            w.push("EXISTS (SELECT 1 FROM ").push_ident(&schema.name).push(" AS ").push(&r);
-            let sql = match join {
-                Join::Forward { column } => format!(" WHERE {r}.\"id\" = {o}.{}", quote_ident(column)),
-                Join::Reverse { column } => format!(" WHERE {r}.{} = {o}.\"id\"", quote_ident(column)),
-                Join::ForwardMany { junction } => format!(
-                    " JOIN {} AS {l} ON {l}.\"target_id\" = {r}.\"id\" WHERE {l}.\"source_id\" = {o}.\"id\"",
-                    quote_ident(junction)
-                ),
-                Join::ReverseMany { junction } => format!(
-                    " JOIN {} AS {l} ON {l}.\"source_id\" = {r}.\"id\" WHERE {l}.\"target_id\" = {o}.\"id\"",
-                    quote_ident(junction)
-                ),
-            };
-            w.push(&sql);
+            w.push("EXISTS (SELECT 1 FROM ").push_ident(&schema.name).push(" AS ").push_ident(&related);
+            w.push(&related_rows(join, &related, &link, alias));
             if *denied {
                 w.push(" AND 1 = 0");
             }
@@ -391,6 +378,24 @@ fn file_sql(dialect: Dialect, alias: &str, column: &str, multiple: bool, url_pre
     }
 }
 
+/// ` [JOIN <junction> AS link ON ...] WHERE <related rows belong to outer>`: the rows
+/// (aliased `related`) a relation links to the row `outer`.
+fn related_rows(join: &Join, related: &str, link: &str, outer: &str) -> String {
+    let (r, l, o) = (quote_ident(related), quote_ident(link), quote_ident(outer));
+    match join {
+        Join::Forward { column } => format!(" WHERE {r}.\"id\" = {o}.{}", quote_ident(column)),
+        Join::Reverse { column } => format!(" WHERE {r}.{} = {o}.\"id\"", quote_ident(column)),
+        Join::ForwardMany { junction } => format!(
+            " JOIN {} AS {l} ON {l}.\"target_id\" = {r}.\"id\" WHERE {l}.\"source_id\" = {o}.\"id\"",
+            quote_ident(junction)
+        ),
+        Join::ReverseMany { junction } => format!(
+            " JOIN {} AS {l} ON {l}.\"source_id\" = {r}.\"id\" WHERE {l}.\"target_id\" = {o}.\"id\"",
+            quote_ident(junction)
+        ),
+    }
+}
+
 /// ` AND <rule> AND <where>` (` AND 1 = 0` when the caller may read none of the rows).
 fn push_conditions(w: &mut SqlWriter, select: &GraphSelect<'_>, alias: &str) -> Result<(), FilterError> {
     if select.denied {
@@ -447,31 +452,14 @@ fn push_page(
 ) -> Result<(), FilterError> {
     let inner = aliases.next();
     let link = aliases.next();
-    let (i, l) = (quote_ident(&inner), quote_ident(&link));
+    let i = quote_ident(&inner);
     let order = order_sql(w.dialect(), select, &inner, &link, correlated.map(|(join, _)| join));
     w.push(&format!("(SELECT {i}.*, row_number() OVER (ORDER BY {order}) AS \"_p\" FROM "));
     w.push_ident(&select.schema.name).push(" AS ").push(&i);
     match correlated {
-        None => {
-            w.push(" WHERE 1 = 1");
-        }
-        Some((join, outer)) => {
-            let o = quote_ident(outer);
-            let sql = match join {
-                Join::Forward { column } => format!(" WHERE {i}.\"id\" = {o}.{}", quote_ident(column)),
-                Join::Reverse { column } => format!(" WHERE {i}.{} = {o}.\"id\"", quote_ident(column)),
-                Join::ForwardMany { junction } => format!(
-                    " JOIN {} AS {l} ON {l}.\"target_id\" = {i}.\"id\" WHERE {l}.\"source_id\" = {o}.\"id\"",
-                    quote_ident(junction)
-                ),
-                Join::ReverseMany { junction } => format!(
-                    " JOIN {} AS {l} ON {l}.\"source_id\" = {i}.\"id\" WHERE {l}.\"target_id\" = {o}.\"id\"",
-                    quote_ident(junction)
-                ),
-            };
-            w.push(&sql);
-        }
-    }
+        None => w.push(" WHERE 1 = 1"),
+        Some((join, outer)) => w.push(&related_rows(join, &inner, &link, outer)),
+    };
     push_conditions(w, select, &inner)?;
     extra(w, &inner);
     w.push(" ORDER BY ").push(&order);

@@ -276,12 +276,7 @@ pub fn update(
     access: Option<&AccessFilter<'_>>,
     returning: Returning,
 ) -> Result<(String, Vec<Value>), FilterError> {
-    let mut w = SqlWriter::new(dialect);
-    w.push("UPDATE ").push_ident(&schema.name).push(" SET ");
-    for (name, value) in values {
-        let field_type = schema.fields.get(&name).map_or(FieldType::Text, |def| def.field_type);
-        w.push_ident(&name).push(" = ").push_param(value, field_type).push(", ");
-    }
+    let mut w = update_set(dialect, schema, values);
     w.push("\"updated_at\" = ")
         .push_param(Value::Text(now.to_string()), FieldType::Datetime)
         .push(" WHERE \"id\" = ")
@@ -343,12 +338,7 @@ pub fn update_where(
     increments: &[Increment],
     now: &str,
 ) -> Result<(String, Vec<Value>), FilterError> {
-    let mut w = SqlWriter::new(dialect);
-    w.push("UPDATE ").push_ident(&schema.name).push(" SET ");
-    for (name, value) in values {
-        let field_type = schema.fields.get(&name).map_or(FieldType::Text, |def| def.field_type);
-        w.push_ident(&name).push(" = ").push_param(value, field_type).push(", ");
-    }
+    let mut w = update_set(dialect, schema, values);
     for inc in increments {
         w.push_ident(&inc.field).push(" = ").push_ident(&inc.field).push(" + ");
         w.push_param(inc.amount.clone(), inc.field_type).push(", ");
@@ -418,6 +408,17 @@ pub fn delete_where(
     push_many_conditions(&mut w, schema, filter, access, &schema.name)?;
     w.push(" RETURNING ").push(&row_json(dialect, &all_columns(schema), Some(&schema.name)));
     Ok(w.finish())
+}
+
+/// `UPDATE t SET a = ?, b = ?, ` (the caller adds the rest).
+fn update_set(dialect: Dialect, schema: &TableSchema, values: Vec<(String, Value)>) -> SqlWriter {
+    let mut w = SqlWriter::new(dialect);
+    w.push("UPDATE ").push_ident(&schema.name).push(" SET ");
+    for (name, value) in values {
+        let field_type = schema.fields.get(&name).map_or(FieldType::Text, |def| def.field_type);
+        w.push_ident(&name).push(" = ").push_param(value, field_type).push(", ");
+    }
+    w
 }
 
 /// `SELECT version FROM _tessera_tables WHERE id = ?`: tells a stale write from a missing row.

@@ -616,13 +616,7 @@ impl Compiler<'_, '_> {
         op_position: usize,
         constant: &Constant<'_>,
     ) -> Result<Leaf, FilterError> {
-        let Column { name, field_type, .. } = column;
-        if !is_searchable(*field_type) {
-            return Err(FilterError::new(
-                op_position,
-                format!("'{op}' works only on text fields, but field '{name}' is {field_type}"),
-            ));
-        }
+        require_searchable(column, op, op_position)?;
         let needle = match constant {
             Constant::Literal { literal: Literal::String(text), .. } => text.as_str(),
             Constant::Literal { literal: Literal::Null, .. } => return Err(null_needs_equality(op, op_position)),
@@ -680,13 +674,7 @@ impl Compiler<'_, '_> {
         op_position: usize,
         constant: &Constant<'_>,
     ) -> Result<Leaf, FilterError> {
-        let Column { name, field_type, .. } = column;
-        if !is_searchable(*field_type) {
-            return Err(FilterError::new(
-                op_position,
-                format!("'{op}' works only on text fields, but field '{name}' is {field_type}"),
-            ));
-        }
+        require_searchable(column, op, op_position)?;
         let Constant::Literal { literal: Literal::String(pattern), .. } = constant else {
             return Err(FilterError::new(constant.position(), format!("'{op}' needs a string pattern")));
         };
@@ -884,6 +872,18 @@ fn fractional_value(text: &str, position: usize) -> Result<f64, FilterError> {
 }
 
 /// Escapes LIKE wildcards so the bound text matches literally (with `ESCAPE '\'`).
+/// Refuses a text operator on a field that is not text.
+fn require_searchable(column: &Column<'_>, op: CompareOp, op_position: usize) -> Result<(), FilterError> {
+    let Column { name, field_type, .. } = column;
+    if !is_searchable(*field_type) {
+        return Err(FilterError::new(
+            op_position,
+            format!("'{op}' works only on text fields, but field '{name}' is {field_type}"),
+        ));
+    }
+    Ok(())
+}
+
 /// A LIKE pattern as the GLOB pattern that matches the same text: `%` is `*`, `_` is
 /// `?`, a backslash escapes the next character, and GLOB's own `*`, `?` and `[` are
 /// matched literally.

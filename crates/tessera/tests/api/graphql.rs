@@ -169,6 +169,15 @@ async fn zoo_scenario_end_to_end(t: TestApp) {
         "{ old: zoos(where: {animals: {age: {_gt: 65}}}) { name } empty: zoos(where: {_not: {animals: {}}}) { name } both: zoos(where: {_or: [{animals: {name: {_eq: \"Cy\"}}}, {city: {_eq: \"Vienna\"}}]}, order_by: {name: asc}) { name } }",
     )
     .await;
+    let like = gql(
+        &t,
+        "{ lower: animals(where: {name: {_like: \"a%\"}}) { name } upper: animals(where: {name: {_like: \"A_a\"}}) { name } not: animals(where: {name: {_nilike: \"%D%\"}}, order_by: {name: asc}) { name } }",
+    )
+    .await;
+    assert_eq!(
+        like,
+        json!({"lower": [], "upper": [{"name": "Ada"}], "not": [{"name": "Ada"}, {"name": "Bo"}, {"name": "Cy"}]})
+    );
     assert_eq!(some["old"], json!([{"name": "Wien"}]));
     assert_eq!(some["empty"], json!([]));
     assert_eq!(some["both"], json!([{"name": "Berlin"}, {"name": "Wien"}]));
