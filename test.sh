@@ -32,6 +32,13 @@ if ! python3 -c "import openapi_spec_validator" 2>/dev/null; then
   python3 -m pip install --quiet --disable-pip-version-check openapi-spec-validator
 fi
 
+# The GraphQL schema is checked by a third-party client library: graphql-core (PyPI), the
+# Python port of the reference implementation (tests/graphql/validate_schema.py).
+if ! python3 -c "import graphql; assert graphql.__version__.startswith('3.')" 2>/dev/null; then
+  echo "test.sh: installing graphql-core (PyPI)"
+  python3 -m pip install --quiet --disable-pip-version-check 'graphql-core>=3.2,<4'
+fi
+
 # The S3 file storage is tested against a real S3-compatible server: moto in server mode
 # (PyPI `moto[server]`), which the test starts on a free port and stops.
 if ! python3 -c "import moto.server" 2>/dev/null; then

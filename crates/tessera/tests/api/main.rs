@@ -15,6 +15,7 @@ mod docs;
 mod errors;
 mod files;
 mod graphql;
+mod graphql_clients;
 mod legacy;
 mod migrations;
 mod query;
