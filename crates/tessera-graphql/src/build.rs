@@ -36,9 +36,18 @@ fn is_numeric(field_type: FieldType) -> bool {
     matches!(field_type, FieldType::Integer | FieldType::Float)
 }
 
-/// Scalars with an order (min and max).
+/// Scalars with min and max: numbers, texts and dates (decimals and uuids have no
+/// aggregate order on both stores).
 fn is_ordered(field_type: FieldType) -> bool {
-    !matches!(field_type, FieldType::Boolean | FieldType::Json | FieldType::Relation | FieldType::File)
+    !matches!(
+        field_type,
+        FieldType::Boolean
+            | FieldType::Json
+            | FieldType::Relation
+            | FieldType::File
+            | FieldType::Decimal
+            | FieldType::Uuid
+    )
 }
 
 /// Reads the field's value from its parent's JSON, by response key (the statement built

@@ -12,6 +12,7 @@ mod filter;
 mod model;
 mod resolve;
 mod select;
+mod variables;
 
 use arc_swap::ArcSwap;
 use async_graphql::dynamic::Schema;
@@ -42,7 +43,8 @@ pub struct Limits {
 impl Default for Limits {
     fn default() -> Self {
         Limits {
-            max_depth: 12,
+            // GraphiQL's introspection query is 14 deep, graphql-core's 15.
+            max_depth: 16,
             max_complexity: 1000,
             default_rows: 100,
             max_rows: 1000,
@@ -146,6 +148,75 @@ pub fn is_mutation(query: &str, operation: Option<&str>) -> bool {
     }
 }
 
+/// A variable used where its type does not fit (only documents that use variables are
+/// looked at).
+fn misused_variable(schema: &Schema, query: &str, operation: Option<&str>) -> Option<String> {
+    use async_graphql::parser::types::{DocumentOperations, OperationType};
+    if !query.contains('$') {
+        return None;
+    }
+    let document = async_graphql::parser::parse_query(query).ok()?;
+    let op = match &document.operations {
+        DocumentOperations::Single(op) => op,
+        DocumentOperations::Multiple(ops) => {
+            ops.iter().find(|(name, _)| operation.is_none_or(|wanted| name.as_str() == wanted))?.1
+        }
+    };
+    let root = match op.node.ty {
+        OperationType::Mutation => "Mutation",
+        _ => "Query",
+    };
+    variables::misused_variable(
+        schema.registry(),
+        &document,
+        &op.node.selection_set.node,
+        &op.node.variable_definitions,
+        root,
+    )
+}
+
+/// Puts the root fields of `data` in the order the query selects them (the executor
+/// answers them as they complete, but GraphQL promises the query's order).
+fn order_root_keys(
+    data: &mut indexmap::IndexMap<async_graphql::Name, async_graphql::Value>,
+    query: &str,
+    operation: Option<&str>,
+) {
+    use async_graphql::parser::types::{DocumentOperations, Selection, SelectionSet};
+    let Ok(document) = async_graphql::parser::parse_query(query) else { return };
+    let selection = match &document.operations {
+        DocumentOperations::Single(op) => &op.node.selection_set,
+        DocumentOperations::Multiple(ops) => {
+            match ops.iter().find(|(name, _)| operation.is_none_or(|wanted| name.as_str() == wanted)) {
+                Some((_, op)) => &op.node.selection_set,
+                None => return,
+            }
+        }
+    };
+    fn keys(
+        set: &SelectionSet,
+        document: &async_graphql::parser::types::ExecutableDocument,
+        out: &mut Vec<String>,
+        depth: usize,
+    ) {
+        for item in &set.items {
+            match &item.node {
+                Selection::Field(field) => out.push(field.node.response_key().node.to_string()),
+                Selection::InlineFragment(fragment) => keys(&fragment.node.selection_set.node, document, out, depth),
+                Selection::FragmentSpread(spread) if depth < 16 => {
+                    if let Some(fragment) = document.fragments.get(&spread.node.fragment_name.node) {
+                        keys(&fragment.node.selection_set.node, document, out, depth + 1);
+                    }
+                }
+                Selection::FragmentSpread(_) => {}
+            }
+        }
+    }
+    let mut order = Vec::new();
+    keys(&selection.node, &document, &mut order, 0);
+    data.sort_by_cached_key(|key, _| order.iter().position(|k| k == key.as_str()).unwrap_or(usize::MAX));
+}
+
 /// A schema and the catalog snapshot it was built from.
 struct Built {
     catalog: Arc<Catalog>,
@@ -208,7 +279,13 @@ impl GraphqlService {
             limits: self.limits.clone(),
             failed: std::sync::atomic::AtomicBool::new(false),
         };
+        if let Some(message) = misused_variable(&built.schema, &request.query, request.operation_name.as_deref()) {
+            let mut error = async_graphql::ServerError::new(message, None);
+            error.extensions.get_or_insert_with(Default::default).set("code", "invalid_query");
+            return Response::from_errors(vec![error]);
+        }
         let mutation = is_mutation(&request.query, request.operation_name.as_deref());
+        let (query, operation) = (request.query.clone(), request.operation_name.clone());
         let execution = built.schema.execute(request.data(Arc::new(context)));
         let mut response = if mutation {
             // All the mutation fields of a request form ONE transaction: any error undoes
@@ -230,6 +307,11 @@ impl GraphqlService {
         } else {
             execution.await
         };
+        if let async_graphql::Value::Object(data) = &mut response.data {
+            if data.len() > 1 {
+                order_root_keys(data, &query, operation.as_deref());
+            }
+        }
         // Parse, validation and limit errors of the document itself carry a code too.
         for error in response.errors.iter_mut() {
             let extensions = error.extensions.get_or_insert_with(Default::default);
@@ -240,8 +322,12 @@ impl GraphqlService {
         response
     }
 
-    /// The schema in SDL.
-    pub fn sdl(&self) -> Result<String, String> {
-        Ok(self.built()?.schema.sdl())
+    /// The schema in SDL; `None` when introspection is off (the SDL would tell what
+    /// introspection hides).
+    pub fn sdl(&self) -> Result<Option<String>, String> {
+        if !self.limits.introspection {
+            return Ok(None);
+        }
+        Ok(Some(self.built()?.schema.sdl()))
     }
 }

@@ -276,14 +276,21 @@ impl<'a> Planner<'a> {
         parent_rows: u64,
         refuse: bool,
     ) -> Result<(GraphSelect<'a>, Vec<AggregateOutput>), GqlError> {
-        let (mut select, rows) = self.rows(table, &arguments(&group[0])?, Action::List, refuse, parent_rows)?;
+        let args = arguments(&group[0])?;
+        let (mut select, rows) = self.rows(table, &args, Action::List, refuse, parent_rows)?;
+        // Without a `limit`, the aggregate covers every matching row and only the nodes
+        // are capped by the default page.
+        let nodes_limit = match args.get("limit") {
+            None | Some(GqlValue::Null) => select.limit.take(),
+            Some(_) => None,
+        };
         let mut outputs = Vec::new();
         for (key, parts) in grouped(children(group))? {
             let kind = match parts[0].name() {
                 "__typename" => AggregateKind::Text(format!("{}_aggregate", table.base)),
                 "nodes" => {
                     select.fields = self.fields(table, children(&parts), rows)?;
-                    AggregateKind::Nodes
+                    AggregateKind::Nodes { limit: nodes_limit }
                 }
                 "aggregate" => AggregateKind::Aggregate(self.aggregate_fields(table, &parts)?),
                 _ => continue,

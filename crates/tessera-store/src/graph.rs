@@ -152,7 +152,10 @@ pub struct AggregateOutput {
 }
 
 pub enum AggregateKind {
-    Nodes,
+    /// The rows, at most `limit` of them if given (else the select's limit).
+    Nodes {
+        limit: Option<u32>,
+    },
     Text(String),
     Aggregate(Vec<AggregateField>),
 }
@@ -231,13 +234,13 @@ pub fn root_statement(dialect: Dialect, root: &GraphRoot<'_>) -> Result<(String,
         }
         GraphRoot::List(select) => {
             w.push(if postgres { "SELECT " } else { "" });
-            push_array(&mut w, select, None, &mut aliases, |_, _| {})?;
+            push_array(&mut w, select, None, &mut aliases, select.limit, |_, _| {})?;
         }
         GraphRoot::ByIds(select, ids) => {
             let ids: Vec<String> = ids.iter().map(i64::to_string).collect();
             let list = Value::Text(format!("[{}]", ids.join(",")));
             w.push(if postgres { "SELECT " } else { "" });
-            push_array(&mut w, select, None, &mut aliases, |w, alias| {
+            push_array(&mut w, select, None, &mut aliases, select.limit, |w, alias| {
                 w.push(" AND ").push_qualified(alias, "id");
                 match w.dialect() {
                     Dialect::Sqlite => {
@@ -341,7 +344,7 @@ fn push_value(
         }
         GraphValue::Array { join, select } => {
             w.push("(SELECT ");
-            push_array(w, select, Some((join, alias)), aliases, |_, _| {})?;
+            push_array(w, select, Some((join, alias)), aliases, select.limit, |_, _| {})?;
             w.push(")");
         }
         GraphValue::Aggregate { join, select, outputs } => {
@@ -420,6 +423,7 @@ fn push_array(
     select: &GraphSelect<'_>,
     correlated: Option<(&Join, &str)>,
     aliases: &mut Aliases,
+    limit: Option<u32>,
     extra: impl FnOnce(&mut SqlWriter, &str),
 ) -> Result<(), FilterError> {
     let page = aliases.next();
@@ -428,7 +432,7 @@ fn push_array(
     let dialect = w.dialect();
     w.append_wrapped(object, |object| json_array_agg(dialect, object, &page));
     w.push(" FROM ");
-    push_page(w, select, correlated, &page, aliases, extra)
+    push_page(w, select, correlated, &page, aliases, limit, extra)
 }
 
 /// The array of `object` over a page's rows in their order (`[]` for none).
@@ -448,6 +452,7 @@ fn push_page(
     correlated: Option<(&Join, &str)>,
     page: &str,
     aliases: &mut Aliases,
+    limit: Option<u32>,
     extra: impl FnOnce(&mut SqlWriter, &str),
 ) -> Result<(), FilterError> {
     let inner = aliases.next();
@@ -463,7 +468,7 @@ fn push_page(
     push_conditions(w, select, &inner)?;
     extra(w, &inner);
     w.push(" ORDER BY ").push(&order);
-    match select.limit {
+    match limit {
         Some(limit) => {
             w.push(" LIMIT ").push_param(Value::Integer(i64::from(limit)), FieldType::Integer);
         }
@@ -500,8 +505,9 @@ fn order_sql(dialect: Dialect, select: &GraphSelect<'_>, alias: &str, link: &str
     w.finish().0
 }
 
-/// `json_object('aggregate', json_object('count', count(*), ...), 'nodes', [...]) FROM
-/// <page>`.
+/// `json_object('aggregate', (SELECT json_object('count', count(*), ...) FROM <page>),
+/// 'nodes', (SELECT [...] FROM <page>))`: each output over its own page, as the nodes may
+/// have a smaller limit than the aggregate.
 fn push_aggregate(
     w: &mut SqlWriter,
     select: &GraphSelect<'_>,
@@ -510,45 +516,44 @@ fn push_aggregate(
     aliases: &mut Aliases,
 ) -> Result<(), FilterError> {
     let dialect = w.dialect();
-    let page = aliases.next();
-    let p = quote_ident(&page);
     let open = match dialect {
         Dialect::Sqlite => "json_object(",
         Dialect::Postgres => "json_build_object(",
     };
-    let mut body = w.fragment();
-    body.push(open);
+    w.push(open);
     for (i, output) in outputs.iter().enumerate() {
         if i > 0 {
-            body.push(", ");
+            w.push(", ");
         }
-        body.push(&text_literal(&output.key)).push(", ");
+        w.push(&text_literal(&output.key)).push(", ");
         match &output.kind {
             AggregateKind::Text(text) => {
-                body.push(&text_literal(text));
+                w.push(&text_literal(text));
             }
-            AggregateKind::Nodes => {
-                let mut object = body.fragment();
-                push_object(&mut object, select, &page, aliases)?;
-                body.append_wrapped(object, |object| json_array_agg(dialect, object, &page));
+            AggregateKind::Nodes { limit } => {
+                w.push("(SELECT ");
+                push_array(w, select, correlated, aliases, limit.or(select.limit), |_, _| {})?;
+                w.push(")");
             }
             AggregateKind::Aggregate(fields) => {
-                body.push(open);
+                let page = aliases.next();
+                let p = quote_ident(&page);
+                w.push("(SELECT ").push(open);
                 for (j, field) in fields.iter().enumerate() {
                     if j > 0 {
-                        body.push(", ");
+                        w.push(", ");
                     }
-                    body.push(&text_literal(&field.key)).push(", ");
-                    body.push(&aggregate_sql(dialect, &field.kind, &p));
+                    w.push(&text_literal(&field.key)).push(", ");
+                    w.push(&aggregate_sql(dialect, &field.kind, &p));
                 }
-                body.push(")");
+                w.push(") FROM ");
+                push_page(w, select, correlated, &page, aliases, select.limit, |_, _| {})?;
+                w.push(")");
             }
         }
     }
-    body.push(")");
-    w.append_wrapped(body, |body| body.to_string());
-    w.push(" FROM ");
-    push_page(w, select, correlated, &page, aliases, |_, _| {})
+    w.push(")");
+    Ok(())
 }
 
 fn aggregate_sql(dialect: Dialect, kind: &AggregateFieldKind, page: &str) -> String {

@@ -57,7 +57,7 @@ pub struct ServeArgs {
     #[arg(long, env = "TESSERA_GRAPHQL_NO_INTROSPECTION")]
     pub graphql_no_introspection: bool,
     /// Deepest GraphQL query accepted.
-    #[arg(long, env = "TESSERA_GRAPHQL_MAX_DEPTH", default_value_t = 12)]
+    #[arg(long, env = "TESSERA_GRAPHQL_MAX_DEPTH", default_value_t = 16)]
     pub graphql_max_depth: usize,
     /// Most fields one GraphQL query may select.
     #[arg(long, env = "TESSERA_GRAPHQL_MAX_COMPLEXITY", default_value_t = 1000)]

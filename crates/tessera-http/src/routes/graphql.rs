@@ -103,5 +103,6 @@ async fn get_graphql(
 
 async fn sdl(Extension(service): Extension<Arc<GraphqlService>>) -> Result<Response, ApiError> {
     let sdl = service.sdl().map_err(|e| crate::error::internal(&e))?;
+    let sdl = sdl.ok_or_else(|| ApiError::not_found("the GraphQL schema is not published: introspection is off"))?;
     Ok(([(header::CONTENT_TYPE, "text/plain; charset=utf-8")], sdl).into_response())
 }
