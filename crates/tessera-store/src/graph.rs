@@ -6,7 +6,7 @@
 //! subquery inside it (an object for a many-to-one link, an aggregated array for the
 //! others), each carrying the related table's access rule for the caller. A page of rows
 //! is chosen in a subquery first (filter, order, limit, offset) and only its rows become
-//! JSON, with a `row_number()` that keeps their order through the aggregate.
+//! JSON, aggregated in the page's order.
 
 use crate::expand::Join;
 use crate::row_queries::{json_value_sql, link_ids_expr, AccessFilter};
@@ -430,21 +430,19 @@ fn push_array(
     let mut object = w.fragment();
     push_object(&mut object, select, &page, aliases)?;
     let dialect = w.dialect();
-    w.append_wrapped(object, |object| json_array_agg(dialect, object, &page));
+    // The page's own order, repeated on its (few) rows: a window numbering the rows
+    // inside the page would make SQLite number every matching row before the limit.
+    let position = format!("{}.\"_pos\"", quote_ident(&page));
+    let order = order_sql(dialect, select, &page, &position, correlated.map(|(join, _)| join));
+    w.append_wrapped(object, |object| match dialect {
+        Dialect::Sqlite => format!("coalesce(json_group_array(json({object}) ORDER BY {order}), json('[]'))"),
+        Dialect::Postgres => format!("coalesce(json_agg({object} ORDER BY {order}), '[]'::json)"),
+    });
     w.push(" FROM ");
     push_page(w, select, correlated, &page, aliases, limit, extra)
 }
 
-/// The array of `object` over a page's rows in their order (`[]` for none).
-fn json_array_agg(dialect: Dialect, object: &str, page: &str) -> String {
-    let p = quote_ident(page);
-    match dialect {
-        Dialect::Sqlite => format!("coalesce(json_group_array(json({object}) ORDER BY {p}.\"_p\"), json('[]'))"),
-        Dialect::Postgres => format!("coalesce(json_agg({object} ORDER BY {p}.\"_p\"), '[]'::json)"),
-    }
-}
-
-/// `(SELECT g.*, row_number() OVER (ORDER BY ...) AS _p FROM t AS g [JOIN junction] WHERE
+/// `(SELECT g.*[, link.position AS _pos] FROM t AS g [JOIN junction] WHERE
 /// <join> AND <rule> AND <where> ORDER BY ... LIMIT ? OFFSET ?) AS <page>`.
 fn push_page(
     w: &mut SqlWriter,
@@ -458,8 +456,13 @@ fn push_page(
     let inner = aliases.next();
     let link = aliases.next();
     let i = quote_ident(&inner);
-    let order = order_sql(w.dialect(), select, &inner, &link, correlated.map(|(join, _)| join));
-    w.push(&format!("(SELECT {i}.*, row_number() OVER (ORDER BY {order}) AS \"_p\" FROM "));
+    let join = correlated.map(|(join, _)| join);
+    let position = format!("{}.\"position\"", quote_ident(&link));
+    let order = order_sql(w.dialect(), select, &inner, &position, join);
+    match join {
+        Some(Join::ForwardMany { .. }) => w.push(&format!("(SELECT {i}.*, {position} AS \"_pos\" FROM ")),
+        _ => w.push(&format!("(SELECT {i}.* FROM ")),
+    };
     w.push_ident(&select.schema.name).push(" AS ").push(&i);
     match correlated {
         None => w.push(" WHERE 1 = 1"),
@@ -487,7 +490,7 @@ fn push_page(
 
 /// The order keys, then tie-breaks: the junction's position for a `multiple` relation (the
 /// order its ids were given in), then the id.
-fn order_sql(dialect: Dialect, select: &GraphSelect<'_>, alias: &str, link: &str, join: Option<&Join>) -> String {
+fn order_sql(dialect: Dialect, select: &GraphSelect<'_>, alias: &str, position: &str, join: Option<&Join>) -> String {
     let mut w = SqlWriter::new(dialect);
     for key in &select.order {
         w.push_field(Some(alias), &key.field);
@@ -499,7 +502,7 @@ fn order_sql(dialect: Dialect, select: &GraphSelect<'_>, alias: &str, link: &str
         };
     }
     if let Some(Join::ForwardMany { .. }) = join {
-        w.push_qualified(link, "position").push(", ");
+        w.push(position).push(", ");
     }
     w.push_qualified(alias, "id").push(" ASC");
     w.finish().0
