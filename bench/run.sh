@@ -235,6 +235,10 @@ wait_idle() {
 
 kib() { awk -v key="$2:" '$1 == key { print $2 }' "/proc/$1/status"; }
 
+# cpu_ticks PID: user + system CPU time of the process so far, in clock ticks.
+CLK_TCK="$(getconf CLK_TCK)"
+cpu_ticks() { awk '{ print $14 + $15 }' "/proc/$1/stat"; }
+
 # ---------------------------------------------------------------- build
 log "building (release): tessera and the raw driver ceiling"
 (cd "$ROOT" && cargo build --release --bin tessera --bin ceiling)
@@ -503,14 +507,22 @@ measure() {
     wait_idle "$SERVER_PID"
   fi
   log "$key: wrk -t$THREADS -c$CONNECTIONS -d${duration}s"
+  local ticks_before ticks_after
+  ticks_before="$(cpu_ticks "$SERVER_PID")"
   wrk -t"$THREADS" -c"$CONNECTIONS" -d"${duration}s" --timeout 10s --latency -s "$LUA" \
     "http://127.0.0.1:$PORT" -- "$@" >"$WORK/wrk-$key.txt" 2>&1 ||
     die "wrk for $key failed: $(cat "$WORK/wrk-$key.txt")"
+  ticks_after="$(cpu_ticks "$SERVER_PID")"
   line="$(grep '^WRKRESULT ' "$WORK/wrk-$key.txt")" || die "no WRKRESULT line from wrk for $key: $(cat "$WORK/wrk-$key.txt")"
   for field in requests rps p50_us p99_us non2xx; do
     put "$key.$field" "$(sed -E "s/.* $field=([^ ]+).*/\1/" <<<"$line")"
   done
   put "$key.errors" "$(awk '{ for (i = 1; i <= NF; i++) if ($i ~ /^(connect|read|write|timeout)=/) { split($i, kv, "="); s += kv[2] } } END { print s + 0 }' <<<"$line")"
+  # The server's own CPU time (user + system, all threads; on Postgres without the
+  # database's) per request of the measured run: less sensitive to other load on the
+  # machine than requests/s.
+  put "$key.server_cpu_us" "$(sed -E 's/.* requests=([0-9]+).*/\1/' <<<"$line" |
+    awk -v a="$ticks_before" -v b="$ticks_after" -v hz="$CLK_TCK" '{ if ($1 > 0) printf "%.1f", (b - a) * 1e6 / hz / $1 }')"
   put "$key.rss_kib" "$(kib "$SERVER_PID" VmRSS)"
   put "$key.hwm_kib" "$(kib "$SERVER_PID" VmHWM)"
   log "$key: $(sed -E 's/^WRKRESULT //' <<<"$line")"
