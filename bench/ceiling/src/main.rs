@@ -117,6 +117,15 @@ struct Args {
     /// Run once and print the rows (`SAMPLE [...]`) instead of measuring.
     #[arg(long)]
     sample: bool,
+    /// Experiments: run the statement in this file (no parameters; its one column read as
+    /// text) instead of the one `--op` builds — e.g. a variant of a server statement.
+    #[arg(long)]
+    sql_file: Option<std::path::PathBuf>,
+    /// Experiments, SQLite: open every connection with SQLITE_DBCONFIG_ENABLE_QPSG (the query
+    /// planner stability guarantee), which the server does not. Without it SQLite re-prepares
+    /// a statement whose `LIMIT ?` parameter is bound again, i.e. on every execution.
+    #[arg(long)]
+    qpsg: bool,
 }
 
 /// One prepared operation: the statement and how each execution gets its parameters.
@@ -215,6 +224,10 @@ const SPECIES: [&str; 20] = [
 
 /// Builds the statement of `args.op` for `schema` with tessera's own SQL writers.
 fn build_op(args: &Args, dialect: Dialect, schema: &TableSchema, related: Option<&TableSchema>) -> Result<Op> {
+    if let Some(path) = &args.sql_file {
+        let sql = std::fs::read_to_string(path).with_context(|| format!("read {}", path.display()))?;
+        return Ok(Op::List { sql: sql.trim().trim_end_matches(';').to_string(), params: Vec::new() });
+    }
     Ok(match args.op {
         OpKind::Get => {
             let (sql, params) =
@@ -418,7 +431,7 @@ mod sqlite {
 
     /// As tessera-store's `open_connection` (same pragmas, same registered functions),
     /// plus the writer's `synchronous=FULL` for a writer.
-    fn open(path: &std::path::Path, write: bool) -> Result<Connection> {
+    fn open(path: &std::path::Path, write: bool, qpsg: bool) -> Result<Connection> {
         let flags = if write {
             OpenFlags::default()
         } else {
@@ -429,6 +442,9 @@ mod sqlite {
         conn.pragma_update(None, "cache_size", -4096)?;
         conn.pragma_update(None, "foreign_keys", true)?;
         conn.set_prepared_statement_cache_capacity(256);
+        if qpsg {
+            conn.set_db_config(rusqlite::config::DbConfig::SQLITE_DBCONFIG_ENABLE_QPSG, true)?;
+        }
         // The SQL functions and collation tessera's statements call (tessera_float, ...).
         tessera_store::sqlite_functions::register(&conn)?;
         let mode: String = conn.query_row("PRAGMA journal_mode", [], |row| row.get(0))?;
@@ -465,7 +481,7 @@ mod sqlite {
 
     pub fn run(args: &Args) -> Result<()> {
         let path = args.db.clone().context("--db is required for sqlite")?;
-        let conn = open(&path, false)?;
+        let conn = open(&path, false, args.qpsg)?;
         let table = |name: &str| -> Result<TableSchema> {
             let text: String = conn
                 .query_row("SELECT schema FROM _tessera_tables WHERE name_key = ?", [name.to_ascii_lowercase()], |row| {
@@ -485,7 +501,7 @@ mod sqlite {
         if args.sample {
             let values = op.params(&mut rng, true);
             print_sql(&op, &values);
-            let conn = open(&path, op.is_write())?;
+            let conn = open(&path, op.is_write(), args.qpsg)?;
             let rows = if op.is_write() { write_group(&conn, &op, &[values])? } else { read(&conn, &op, &values)? };
             println!("SAMPLE [{}]", rows.join(","));
             return Ok(());
@@ -499,9 +515,9 @@ mod sqlite {
         let barrier = Arc::new(Barrier::new(workers + 1));
         let mut handles = Vec::new();
         for worker in 0..workers {
-            let (op, path, barrier) = (op.clone(), path.clone(), barrier.clone());
+            let (op, path, barrier, qpsg) = (op.clone(), path.clone(), barrier.clone(), args.qpsg);
             handles.push(std::thread::spawn(move || -> Result<Tally> {
-                let conn = open(&path, op.is_write());
+                let conn = open(&path, op.is_write(), qpsg);
                 barrier.wait();
                 let conn = conn.map_err(|e| anyhow!("{e:#}"))?;
                 let mut rng = Rng::new(1000 + worker as u64);
