@@ -10,8 +10,10 @@
 # creates the zoo schema and seeds it through the NDJSON bulk path with the admin's token,
 # registers an ordinary user (access token + `tsk_` API token), then for each operation
 # runs the raw driver ceiling and wrk (reads anonymous and with tokens, creates with the
-# user's token), and last measures logins/s. Prints a markdown report and writes it to
-# bench/results/<store>-<date>.md (<store>-<date>-quick.md with --quick).
+# user's token; GraphQL queries as `POST /graphql`, checked against REST's answers and
+# against the ceiling of their own statement), and last measures logins/s. Prints a
+# markdown report and writes it to bench/results/<store>-<date>.md (<store>-<date>-quick.md
+# with --quick).
 #
 # Environment (defaults in brackets; --quick shortens the durations):
 #   BENCH_DURATION [20]  BENCH_WARMUP [5]  BENCH_CEILING_SECONDS [10]  BENCH_COLD_STARTS [5]
@@ -233,6 +235,10 @@ wait_idle() {
 
 kib() { awk -v key="$2:" '$1 == key { print $2 }' "/proc/$1/status"; }
 
+# cpu_ticks PID: user + system CPU time of the process so far, in clock ticks.
+CLK_TCK="$(getconf CLK_TCK)"
+cpu_ticks() { awk '{ print $14 + $15 }' "/proc/$1/stat"; }
+
 # ---------------------------------------------------------------- build
 log "building (release): tessera and the raw driver ceiling"
 (cd "$ROOT" && cargo build --release --bin tessera --bin ceiling)
@@ -384,6 +390,14 @@ LIST_PATH='/api/tables/animals/rows?filter=age%20%3E%2050&sort=name&limit=20'
 LIST_INDEXED_PATH='/api/tables/animals/rows?filter=age%20%3E%2050&sort=-age&limit=20'
 # WORKLOAD.md "expand": the same list with each animal's zoo, in one request.
 EXPAND_PATH="$LIST_PATH&expand=zoo"
+# WORKLOAD.md "graphql" (issue 5): the same 20 animals (age > 50, by name) with their
+# zoo's name through POST /graphql, compared with EXPAND_PATH, the same page through REST;
+# and a query three levels deep (zoos -> their animals -> each animal's zoo), no target.
+GQL_QUERY='{ animals(where: {age: {_gt: 50}}, order_by: {name: asc}, limit: 20) { id name age zoo { name } } }'
+GQL_NESTED_QUERY='{ zoos(limit: 5, order_by: {name: asc}) { name animals(limit: 10, order_by: {name: asc}) { name zoo { name } } } }'
+gql_body() { python3 -c 'import json, sys; print(json.dumps({"query": sys.argv[1]}))' "$1"; }
+GQL_BODY="$(gql_body "$GQL_QUERY")"
+GQL_NESTED_BODY="$(gql_body "$GQL_NESTED_QUERY")"
 
 # verify_expand: the expanded list holds the list's rows, each with its zoo embedded.
 verify_expand() {
@@ -397,6 +411,52 @@ assert all(r["expand"]["zoo"]["id"] == r["zoo"] and r["expand"]["zoo"]["name"] f
 PY
 }
 
+# verify_graphql KEY: the GraphQL query answers without errors the expanded list's 20
+# animals, in its order, each with exactly the selected keys and its zoo's name.
+verify_graphql() {
+  local key="$1"
+  api POST /graphql --json "$GQL_BODY" >"$WORK/http-$key.json"
+  put "bytes.$key" "$(stat -c %s "$WORK/http-$key.json")"
+  python3 - "$WORK/http-$key.json" "$WORK/http-expand.json" <<'PY' || die "the GraphQL answer ($key) is wrong"
+import json, sys
+answer, expanded = json.load(open(sys.argv[1])), json.load(open(sys.argv[2]))["items"]
+assert "errors" not in answer, answer["errors"]
+rows = answer["data"]["animals"]
+assert len(rows) == 20, len(rows)
+assert [r["id"] for r in rows] == [r["id"] for r in expanded], "not the REST page's rows"
+for row, rest in zip(rows, expanded):
+    assert list(row) == ["id", "name", "age", "zoo"], list(row)
+    assert row["age"] > 50 and row["name"] == rest["name"] and row["age"] == rest["age"], (row, rest)
+    assert row["zoo"] == {"name": rest["expand"]["zoo"]["name"]}, (row, rest)
+PY
+}
+
+# verify_graphql_nested KEY: 5 zoos by name, each with its first 10 animals by name (the
+# same as REST's lists), each animal with its zoo's name.
+verify_graphql_nested() {
+  local key="$1" zoo_id
+  api POST /graphql --json "$GQL_NESTED_BODY" >"$WORK/http-$key.json"
+  put "bytes.$key" "$(stat -c %s "$WORK/http-$key.json")"
+  api GET '/api/tables/zoos/rows?sort=name&limit=5&fields=id,name' >"$WORK/http-$key-zoos.json"
+  for zoo_id in $(python3 -c 'import json, sys; print(" ".join(str(z["id"]) for z in json.load(open(sys.argv[1]))["items"]))' \
+    "$WORK/http-$key-zoos.json"); do
+    api GET "/api/tables/animals/rows?filter=zoo%20%3D%20$zoo_id&sort=name&limit=10&fields=name" \
+      >"$WORK/http-$key-zoo-$zoo_id.json"
+  done
+  python3 - "$WORK/http-$key.json" "$WORK/http-$key-zoos.json" "$WORK" "$key" <<'PY' || die "the nested GraphQL answer ($key) is wrong"
+import json, sys
+answer, zoos = json.load(open(sys.argv[1])), json.load(open(sys.argv[2]))["items"]
+assert "errors" not in answer, answer["errors"]
+got = answer["data"]["zoos"]
+assert [z["name"] for z in got] == [z["name"] for z in zoos] and len(got) == 5, (got, zoos)
+for zoo, rest in zip(got, zoos):
+    animals = json.load(open(f"{sys.argv[3]}/http-{sys.argv[4]}-zoo-{rest['id']}.json"))["items"]
+    assert len(zoo["animals"]) == 10, len(zoo["animals"])
+    assert [a["name"] for a in zoo["animals"]] == [a["name"] for a in animals], (zoo, animals)
+    assert all(a["zoo"] == {"name": zoo["name"]} for a in zoo["animals"]), zoo
+PY
+}
+
 # verify_list KEY PATH SORT: the list answers 20 rows, and the ceiling's statement returns
 # exactly those rows.
 verify_list() {
@@ -407,6 +467,16 @@ verify_list() {
   "$CEILING" "${CEILING_STORE[@]}" --op list --filter 'age > 50' --sort="$sort" --limit 20 --sample \
     >"$WORK/sample-$key.txt"
   python3 "$LIB/check_sample.py" list "$WORK/sample-$key.txt" "$WORK/http-$key.json" >&2 ||
+    die "the ceiling's $key statement does not return what the server returns"
+}
+
+# verify_sample KEY KIND HTTP_BODY CEILING_ARGS...: the ceiling's statement for KEY returns
+# what the server answered (check_sample.py KIND).
+verify_sample() {
+  local key="$1" kind="$2" body="$3"
+  shift 3
+  "$CEILING" "${CEILING_STORE[@]}" "$@" --sample >"$WORK/sample-$key.txt"
+  python3 "$LIB/check_sample.py" "$kind" "$WORK/sample-$key.txt" "$body" >&2 ||
     die "the ceiling's $key statement does not return what the server returns"
 }
 
@@ -437,14 +507,22 @@ measure() {
     wait_idle "$SERVER_PID"
   fi
   log "$key: wrk -t$THREADS -c$CONNECTIONS -d${duration}s"
+  local ticks_before ticks_after
+  ticks_before="$(cpu_ticks "$SERVER_PID")"
   wrk -t"$THREADS" -c"$CONNECTIONS" -d"${duration}s" --timeout 10s --latency -s "$LUA" \
     "http://127.0.0.1:$PORT" -- "$@" >"$WORK/wrk-$key.txt" 2>&1 ||
     die "wrk for $key failed: $(cat "$WORK/wrk-$key.txt")"
+  ticks_after="$(cpu_ticks "$SERVER_PID")"
   line="$(grep '^WRKRESULT ' "$WORK/wrk-$key.txt")" || die "no WRKRESULT line from wrk for $key: $(cat "$WORK/wrk-$key.txt")"
   for field in requests rps p50_us p99_us non2xx; do
     put "$key.$field" "$(sed -E "s/.* $field=([^ ]+).*/\1/" <<<"$line")"
   done
   put "$key.errors" "$(awk '{ for (i = 1; i <= NF; i++) if ($i ~ /^(connect|read|write|timeout)=/) { split($i, kv, "="); s += kv[2] } } END { print s + 0 }' <<<"$line")"
+  # The server's own CPU time (user + system, all threads; on Postgres without the
+  # database's) per request of the measured run: less sensitive to other load on the
+  # machine than requests/s.
+  put "$key.server_cpu_us" "$(sed -E 's/.* requests=([0-9]+).*/\1/' <<<"$line" |
+    awk -v a="$ticks_before" -v b="$ticks_after" -v hz="$CLK_TCK" '{ if ($1 > 0) printf "%.1f", (b - a) * 1e6 / hz / $1 }')"
   put "$key.rss_kib" "$(kib "$SERVER_PID" VmRSS)"
   put "$key.hwm_kib" "$(kib "$SERVER_PID" VmHWM)"
   log "$key: $(sed -E 's/^WRKRESULT //' <<<"$line")"
@@ -499,7 +577,21 @@ measure get_repeat get "$ANIMALS"
 ceiling list --op list --filter 'age > 50' --sort=name --limit 20
 measure list path "$LIST_PATH"
 verify_expand
+put bytes.expand "$(stat -c %s "$WORK/http-expand.json")"
+# The ceilings of expand and graphql run each one's own statement (REST's list with the
+# zoo embedded; the GraphQL root field's, tessera_store::graph), checked as the lists are.
+EXPAND_CEILING=(--op expand --expand zoo --filter 'age > 50' --sort=name --limit 20)
+GQL_CEILING=(--op graphql --expand zoo --fields id,name,age --related-fields name --filter 'age > 50' --sort=name --limit 20)
+verify_sample expand list "$WORK/http-expand.json" "${EXPAND_CEILING[@]}"
+ceiling expand "${EXPAND_CEILING[@]}"
 measure expand path "$EXPAND_PATH"
+verify_graphql graphql
+verify_sample graphql graphql "$WORK/http-graphql.json" "${GQL_CEILING[@]}"
+ceiling graphql "${GQL_CEILING[@]}"
+measure graphql post /graphql "$GQL_BODY"
+verify_graphql graphql_after
+verify_graphql_nested graphql_nested
+measure graphql_nested post /graphql "$GQL_NESTED_BODY"
 
 ceiling list_indexed --op list --filter 'age > 50' --sort=-age --limit 20
 measure list_indexed path "$LIST_INDEXED_PATH"
@@ -514,7 +606,19 @@ fi
 verify_list list_name_index "$LIST_PATH" name
 ceiling list_name_index --op list --filter 'age > 50' --sort=name --limit 20
 measure list_name_index path "$LIST_PATH"
+# GraphQL against REST expand with the name index, where the server rather than the plan
+# is measured: the GraphQL run is bracketed by two REST runs (ratio against their mean).
+verify_sample expand_name_index list "$WORK/http-expand.json" "${EXPAND_CEILING[@]}"
+ceiling expand_name_index "${EXPAND_CEILING[@]}"
+verify_graphql graphql_name_index
+verify_sample graphql_name_index graphql "$WORK/http-graphql_name_index.json" "${GQL_CEILING[@]}"
+ceiling graphql_name_index "${GQL_CEILING[@]}"
 measure expand_name_index path "$EXPAND_PATH"
+measure graphql_name_index post /graphql "$GQL_BODY"
+measure expand_name_index_repeat path "$EXPAND_PATH"
+verify_graphql graphql_name_index_after
+verify_graphql_nested graphql_nested_name_index
+measure graphql_nested_name_index post /graphql "$GQL_NESTED_BODY"
 
 # Writes last: they grow the table the reads above measured. Without a token a create is
 # refused now (default create rule: authenticated); with the user's token the server sets

@@ -5,6 +5,8 @@ the rows of the same request over HTTP.
 
     check_sample.py get  CEILING_OUTPUT HTTP_BODY   (HTTP_BODY: the row object)
     check_sample.py list CEILING_OUTPUT HTTP_BODY   (HTTP_BODY: {"items": [...], ...})
+    check_sample.py graphql CEILING_OUTPUT HTTP_BODY (HTTP_BODY: {"data": {<root field>: [...]}};
+                                                   the statement's one row is that array)
 """
 import json
 import sys
@@ -25,6 +27,19 @@ def main() -> int:
     pairs = lambda text: json.loads(text, object_pairs_hook=list)  # noqa: E731 (keeps key order)
     if kind == "get":
         http_rows_text = "[" + body + "]"
+    elif kind == "graphql":
+        data = json.loads(body, object_pairs_hook=list)
+        assert [key for key, _ in data] == ["data"], "the GraphQL answer is not just data"
+        ((_, rows),) = data[0][1]
+        # The statement answers one row: the root field's whole JSON array.
+        same = pairs(sample) == [rows]
+        if not same:
+            print("check_sample: the ceiling's GraphQL array differs from the server's", file=sys.stderr)
+            print("  ceiling: " + sample[:600], file=sys.stderr)
+            print("  http:    " + body[:600], file=sys.stderr)
+            return 1
+        print(f"check_sample: graphql: 1 row, an array of {len(rows)} objects identical to the HTTP answer's")
+        return 0
     else:
         items = json.loads(body)["items"]
         # The server splices the database's JSON text in unchanged; rebuild it compactly.

@@ -2,11 +2,14 @@
 --
 --   wrk ... -s zoo.lua http://127.0.0.1:PORT -- get <max_id> [bearer]
 --   wrk ... -s zoo.lua http://127.0.0.1:PORT -- path <path-with-query> [bearer]
+--   wrk ... -s zoo.lua http://127.0.0.1:PORT -- post <path> <json body> [bearer]
 --   wrk ... -s zoo.lua http://127.0.0.1:PORT -- create <zoos> [bearer]
 --   wrk ... -s zoo.lua http://127.0.0.1:PORT -- login <identity> <password>
 --
 -- get:    GET /api/tables/animals/rows/<random id in 1..max_id>
 -- path:   GET the given path (a list request); the request is built once
+-- post:   POST the given JSON body to the given path (a GraphQL query to /graphql); the
+--         request is built once
 -- create: POST /api/tables/animals/rows with one random animal (JSON object)
 -- login:  POST /api/auth/login {"identity": ..., "password": ...}; the request is built once
 --
@@ -42,18 +45,28 @@ end
 function init(args)
    op = args[1]
    arg = args[2]
-   if op ~= "get" and op ~= "path" and op ~= "create" and op ~= "login" then
-      error("zoo.lua: first script argument must be get, path, create or login, got " .. tostring(op))
+   if op ~= "get" and op ~= "path" and op ~= "post" and op ~= "create" and op ~= "login" then
+      error("zoo.lua: first script argument must be get, path, post, create or login, got " .. tostring(op))
    end
-   if op ~= "login" and args[3] ~= nil and args[3] ~= "" then
-      get_headers["Authorization"] = "Bearer " .. args[3]
-      post_headers["Authorization"] = "Bearer " .. args[3]
+   -- post takes its body as the second argument after the path, so its bearer comes third.
+   local bearer = args[3]
+   if op == "post" then
+      bearer = args[4]
+   end
+   if op ~= "login" and bearer ~= nil and bearer ~= "" then
+      get_headers["Authorization"] = "Bearer " .. bearer
+      post_headers["Authorization"] = "Bearer " .. bearer
    end
    math.randomseed(os.time() * 1000 + (thread_index or 0) * 7919)
    if op == "get" then
       arg = tonumber(arg) or 100000
    elseif op == "path" then
       static_request = wrk.format("GET", arg, get_headers)
+   elseif op == "post" then
+      if arg == nil or args[3] == nil then
+         error("zoo.lua: post needs <path> <json body>")
+      end
+      static_request = wrk.format("POST", arg, post_headers, args[3])
    elseif op == "login" then
       if arg == nil or args[3] == nil then
          error("zoo.lua: login needs <identity> <password>")
@@ -68,7 +81,7 @@ end
 function request()
    if op == "get" then
       return wrk.format("GET", "/api/tables/animals/rows/" .. math.random(1, arg), get_headers)
-   elseif op == "path" or op == "login" then
+   elseif op == "path" or op == "post" or op == "login" then
       return static_request
    end
    local body = string.format(

@@ -1,10 +1,11 @@
 //! The raw driver ceiling of the zoo benchmark.
 //!
-//! Runs the statement tessera runs for one operation (get, list, create) straight through
+//! Runs the statement tessera runs for one operation (get, list, expand, graphql, create) straight through
 //! the driver — rusqlite on the server's SQLite file, tokio-postgres on the server's
 //! Postgres schema — for a fixed time, with no HTTP, and reports queries per second and
 //! latency percentiles. The statement text and parameters are written by the same pure
-//! functions the server calls (`tessera_store::row_queries`), from the table's schema as
+//! functions the server calls (`tessera_store::row_queries`, and `tessera_store::graph` for
+//! a GraphQL root field), from the table's schema as
 //! the server's catalog holds it, so the SQL is byte-for-byte the server's; the timed
 //! loops use only the drivers. Connections are set up the way the server sets up its own
 //! (SQLite: read-only WAL readers with the same pragmas, one writer with
@@ -26,8 +27,9 @@ use tessera_query::sort::parse_sort;
 use tessera_query::Dialect;
 use tessera_schema::validate::{RowValidator, WriteMode};
 use tessera_schema::{TableSchema, Value, OWNER_FIELD};
+use tessera_store::graph::{self, GraphField, GraphFilter, GraphOrder, GraphRoot, GraphSelect, GraphValue};
 use tessera_store::row_queries::{self, ListSpec, Returning};
-use tessera_store::NewRow;
+use tessera_store::{Expansion, Join, NewRow};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 enum StoreKind {
@@ -41,6 +43,14 @@ enum OpKind {
     Get,
     /// `list` with the given filter, sort and limit.
     List,
+    /// `list` with the given filter, sort and limit, and the single related row of the
+    /// relation `--expand` embedded whole (REST `?expand=<relation>`).
+    Expand,
+    /// The statement of a GraphQL list root field (`tessera_store::graph`): the rows of
+    /// the filter, sort and limit with the keys `--fields`, and the relation `--expand` as
+    /// an object with the keys `--related-fields` (`{ animals(where: ..., order_by: ...,
+    /// limit: ...) { id name age zoo { name } } }`). Public rules: no access condition.
+    Graphql,
     /// `insert` of one random animal, returning the row.
     Create,
 }
@@ -69,6 +79,15 @@ struct Args {
     sort: Option<String>,
     #[arg(long, default_value_t = 20)]
     limit: u32,
+    /// expand / graphql: the single (many-to-one) relation to read with each row.
+    #[arg(long, default_value = "zoo")]
+    expand: String,
+    /// graphql: the keys of each row, in order (the relation comes last).
+    #[arg(long, value_delimiter = ',', default_value = "id,name,age")]
+    fields: Vec<String>,
+    /// graphql: the keys of the related row.
+    #[arg(long, value_delimiter = ',', default_value = "name")]
+    related_fields: Vec<String>,
     /// Largest id a get asks for.
     #[arg(long, default_value_t = 100_000)]
     max_id: i64,
@@ -98,6 +117,15 @@ struct Args {
     /// Run once and print the rows (`SAMPLE [...]`) instead of measuring.
     #[arg(long)]
     sample: bool,
+    /// Experiments: run the statement in this file (no parameters; its one column read as
+    /// text) instead of the one `--op` builds — e.g. a variant of a server statement.
+    #[arg(long)]
+    sql_file: Option<std::path::PathBuf>,
+    /// Experiments, SQLite: open every connection with SQLITE_DBCONFIG_ENABLE_QPSG (the query
+    /// planner stability guarantee), which the server does not. Without it SQLite re-prepares
+    /// a statement whose `LIMIT ?` parameter is bound again, i.e. on every execution.
+    #[arg(long)]
+    qpsg: bool,
 }
 
 /// One prepared operation: the statement and how each execution gets its parameters.
@@ -195,7 +223,11 @@ const SPECIES: [&str; 20] = [
 ];
 
 /// Builds the statement of `args.op` for `schema` with tessera's own SQL writers.
-fn build_op(args: &Args, dialect: Dialect, schema: &TableSchema) -> Result<Op> {
+fn build_op(args: &Args, dialect: Dialect, schema: &TableSchema, related: Option<&TableSchema>) -> Result<Op> {
+    if let Some(path) = &args.sql_file {
+        let sql = std::fs::read_to_string(path).with_context(|| format!("read {}", path.display()))?;
+        return Ok(Op::List { sql: sql.trim().trim_end_matches(';').to_string(), params: Vec::new() });
+    }
     Ok(match args.op {
         OpKind::Get => {
             let (sql, params) =
@@ -217,6 +249,93 @@ fn build_op(args: &Args, dialect: Dialect, schema: &TableSchema) -> Result<Op> {
                 ListSpec { resolver: None, filter, sort, after: None, fields: None, limit: args.limit, offset: 0 };
             let (sql, params) =
                 row_queries::list(dialect, schema, &spec, None, &[]).map_err(|e| anyhow!("filter: {e}"))?;
+            Op::List { sql, params }
+        }
+        OpKind::Expand => {
+            // As tessera_core builds a list with `expand=<relation>` for a caller who may
+            // view every related row (public rules): the related table with no condition.
+            let related = related.context("expand needs the related table's schema")?;
+            let filter = args.filter.as_deref().map(str::trim).filter(|f| !f.is_empty()).map(str::to_string);
+            let sort = match args.sort.as_deref().map(str::trim).filter(|s| !s.is_empty()) {
+                Some(spec) => parse_sort(spec, schema).map_err(|e| anyhow!("sort: {e}"))?,
+                None => Vec::new(),
+            };
+            let spec =
+                ListSpec { resolver: None, filter, sort, after: None, fields: None, limit: args.limit, offset: 0 };
+            let expansion = Expansion {
+                name: args.expand.clone(),
+                schema: related,
+                join: Join::Forward { column: args.expand.clone() },
+                access: None,
+                denied: false,
+                limit: 100,
+                children: Vec::new(),
+            };
+            let (sql, params) =
+                row_queries::list(dialect, schema, &spec, None, &[expansion]).map_err(|e| anyhow!("filter: {e}"))?;
+            Op::List { sql, params }
+        }
+        OpKind::Graphql => {
+            // As tessera-graphql's planner builds `{ animals(where: {age: {_gt: 50}},
+            // order_by: {name: asc}, limit: 20) { id name age zoo { name } } }` for a caller
+            // under public rules: no access conditions, the where as the filter expression
+            // (`age > 50` parses to the same comparison), each order key ascending or
+            // descending with the database's default for nulls.
+            let related = related.context("graphql needs the related table's schema")?;
+            let filter = match args.filter.as_deref().map(str::trim).filter(|f| !f.is_empty()) {
+                Some(text) => Some(GraphFilter::Expr {
+                    expr: tessera_query::filter::parse(text).map_err(|e| anyhow!("filter: {e:?}"))?,
+                    resolver: Box::new(schema.clone()),
+                }),
+                None => None,
+            };
+            let order = match args.sort.as_deref().map(str::trim).filter(|s| !s.is_empty()) {
+                Some(spec) => parse_sort(spec, schema)
+                    .map_err(|e| anyhow!("sort: {e}"))?
+                    .into_iter()
+                    .map(|key| GraphOrder { field: key.field, descending: key.descending, nulls_first: None })
+                    .collect(),
+                None => Vec::new(),
+            };
+            let column = |table: &TableSchema, name: &str| -> Result<GraphField<'static>> {
+                let field = tessera_query::FieldResolver::resolve(table, name)
+                    .with_context(|| format!("no field {name} in {}", table.name))?;
+                Ok(GraphField {
+                    key: name.to_string(),
+                    value: GraphValue::Column { column: field.column, field_type: field.field_type },
+                })
+            };
+            let related_select = GraphSelect {
+                schema: related,
+                access: Vec::new(),
+                denied: false,
+                filter: None,
+                order: Vec::new(),
+                limit: None,
+                offset: 0,
+                fields: args.related_fields.iter().map(|name| column(related, name)).collect::<Result<_>>()?,
+            };
+            let mut fields: Vec<GraphField<'_>> =
+                args.fields.iter().map(|name| column(schema, name)).collect::<Result<_>>()?;
+            fields.push(GraphField {
+                key: args.expand.clone(),
+                value: GraphValue::Object {
+                    join: Join::Forward { column: args.expand.clone() },
+                    select: Box::new(related_select),
+                },
+            });
+            let select = GraphSelect {
+                schema,
+                access: Vec::new(),
+                denied: false,
+                filter,
+                order,
+                limit: Some(args.limit),
+                offset: 0,
+                fields,
+            };
+            let (sql, params) =
+                graph::root_statement(dialect, &GraphRoot::List(select)).map_err(|e| anyhow!("graphql: {e}"))?;
             Op::List { sql, params }
         }
         OpKind::Create => {
@@ -275,6 +394,18 @@ fn report(args: &Args, store: &str, workers: usize, group: usize, measured: Dura
     )
 }
 
+/// expand / graphql: the table the relation `--expand` points at.
+fn related_table(args: &Args, schema: &TableSchema) -> Result<Option<String>> {
+    if !matches!(args.op, OpKind::Expand | OpKind::Graphql) {
+        return Ok(None);
+    }
+    let field = schema.fields.get(&args.expand).with_context(|| format!("no field {} in {}", args.expand, schema.name))?;
+    match (&field.field_type, &field.target, field.multiple) {
+        (tessera_schema::FieldType::Relation, Some(target), false) => Ok(Some(target.clone())),
+        _ => bail!("{} is not a single relation", args.expand),
+    }
+}
+
 fn print_sql(op: &Op, params: &[Value]) {
     println!("SQL {}", op.sql());
     println!("PARAMS {params:?}");
@@ -300,7 +431,7 @@ mod sqlite {
 
     /// As tessera-store's `open_connection` (same pragmas, same registered functions),
     /// plus the writer's `synchronous=FULL` for a writer.
-    fn open(path: &std::path::Path, write: bool) -> Result<Connection> {
+    fn open(path: &std::path::Path, write: bool, qpsg: bool) -> Result<Connection> {
         let flags = if write {
             OpenFlags::default()
         } else {
@@ -311,6 +442,9 @@ mod sqlite {
         conn.pragma_update(None, "cache_size", -4096)?;
         conn.pragma_update(None, "foreign_keys", true)?;
         conn.set_prepared_statement_cache_capacity(256);
+        if qpsg {
+            conn.set_db_config(rusqlite::config::DbConfig::SQLITE_DBCONFIG_ENABLE_QPSG, true)?;
+        }
         // The SQL functions and collation tessera's statements call (tessera_float, ...).
         tessera_store::sqlite_functions::register(&conn)?;
         let mode: String = conn.query_row("PRAGMA journal_mode", [], |row| row.get(0))?;
@@ -347,23 +481,27 @@ mod sqlite {
 
     pub fn run(args: &Args) -> Result<()> {
         let path = args.db.clone().context("--db is required for sqlite")?;
-        let schema: TableSchema = {
-            let conn = open(&path, false)?;
+        let conn = open(&path, false, args.qpsg)?;
+        let table = |name: &str| -> Result<TableSchema> {
             let text: String = conn
-                .query_row(
-                    "SELECT schema FROM _tessera_tables WHERE name_key = ?",
-                    [args.table.to_ascii_lowercase()],
-                    |row| row.get(0),
-                )
-                .with_context(|| format!("table {} in the catalog", args.table))?;
-            serde_json::from_str(&text)?
+                .query_row("SELECT schema FROM _tessera_tables WHERE name_key = ?", [name.to_ascii_lowercase()], |row| {
+                    row.get(0)
+                })
+                .with_context(|| format!("table {name} in the catalog"))?;
+            Ok(serde_json::from_str(&text)?)
         };
-        let op = Arc::new(build_op(args, Dialect::Sqlite, &schema)?);
+        let schema = table(&args.table)?;
+        let related = match related_table(args, &schema)? {
+            Some(name) => Some(table(&name)?),
+            None => None,
+        };
+        drop(conn);
+        let op = Arc::new(build_op(args, Dialect::Sqlite, &schema, related.as_ref())?);
         let mut rng = Rng::new(7);
         if args.sample {
             let values = op.params(&mut rng, true);
             print_sql(&op, &values);
-            let conn = open(&path, op.is_write())?;
+            let conn = open(&path, op.is_write(), args.qpsg)?;
             let rows = if op.is_write() { write_group(&conn, &op, &[values])? } else { read(&conn, &op, &values)? };
             println!("SAMPLE [{}]", rows.join(","));
             return Ok(());
@@ -377,9 +515,9 @@ mod sqlite {
         let barrier = Arc::new(Barrier::new(workers + 1));
         let mut handles = Vec::new();
         for worker in 0..workers {
-            let (op, path, barrier) = (op.clone(), path.clone(), barrier.clone());
+            let (op, path, barrier, qpsg) = (op.clone(), path.clone(), barrier.clone(), args.qpsg);
             handles.push(std::thread::spawn(move || -> Result<Tally> {
-                let conn = open(&path, op.is_write());
+                let conn = open(&path, op.is_write(), qpsg);
                 barrier.wait();
                 let conn = conn.map_err(|e| anyhow!("{e:#}"))?;
                 let mut rng = Rng::new(1000 + worker as u64);
@@ -439,18 +577,21 @@ mod postgres {
 
     pub async fn run(args: &Args) -> Result<()> {
         let url = args.url.clone().context("--url is required for postgres")?;
-        let schema: TableSchema = {
-            let client = connect(&url).await?;
+        let client = connect(&url).await?;
+        let table = async |name: &str| -> Result<TableSchema> {
             let row = client
-                .query_one(
-                    "SELECT schema FROM _tessera_tables WHERE name_key = $1",
-                    &[&args.table.to_ascii_lowercase()],
-                )
+                .query_one("SELECT schema FROM _tessera_tables WHERE name_key = $1", &[&name.to_ascii_lowercase()])
                 .await
-                .with_context(|| format!("table {} in the catalog", args.table))?;
-            serde_json::from_str(row.get::<_, &str>(0))?
+                .with_context(|| format!("table {name} in the catalog"))?;
+            Ok(serde_json::from_str(row.get::<_, &str>(0))?)
         };
-        let op = Arc::new(build_op(args, Dialect::Postgres, &schema)?);
+        let schema = table(&args.table).await?;
+        let related = match related_table(args, &schema)? {
+            Some(name) => Some(table(&name).await?),
+            None => None,
+        };
+        drop(client);
+        let op = Arc::new(build_op(args, Dialect::Postgres, &schema, related.as_ref())?);
         let mut rng = Rng::new(7);
         if args.sample {
             let values = op.params(&mut rng, true);
