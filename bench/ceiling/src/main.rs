@@ -399,7 +399,8 @@ fn related_table(args: &Args, schema: &TableSchema) -> Result<Option<String>> {
     if !matches!(args.op, OpKind::Expand | OpKind::Graphql) {
         return Ok(None);
     }
-    let field = schema.fields.get(&args.expand).with_context(|| format!("no field {} in {}", args.expand, schema.name))?;
+    let field =
+        schema.fields.get(&args.expand).with_context(|| format!("no field {} in {}", args.expand, schema.name))?;
     match (&field.field_type, &field.target, field.multiple) {
         (tessera_schema::FieldType::Relation, Some(target), false) => Ok(Some(target.clone())),
         _ => bail!("{} is not a single relation", args.expand),
@@ -484,9 +485,11 @@ mod sqlite {
         let conn = open(&path, false, args.qpsg)?;
         let table = |name: &str| -> Result<TableSchema> {
             let text: String = conn
-                .query_row("SELECT schema FROM _tessera_tables WHERE name_key = ?", [name.to_ascii_lowercase()], |row| {
-                    row.get(0)
-                })
+                .query_row(
+                    "SELECT schema FROM _tessera_tables WHERE name_key = ?",
+                    [name.to_ascii_lowercase()],
+                    |row| row.get(0),
+                )
                 .with_context(|| format!("table {name} in the catalog"))?;
             Ok(serde_json::from_str(&text)?)
         };
