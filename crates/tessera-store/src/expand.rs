@@ -81,9 +81,9 @@ pub(crate) fn push_row_json<'e, 'a>(
 /// with one primary-key probe per page row (a nested loop), which keeps the page's order.
 /// With `=` it hashed the page, scanned the whole related table and sorted the page again,
 /// and it weighed the hash and merge joins on every request (a list's LIMIT is a
-/// parameter, so each execution is planned anew). Measured with pgbench on the zoo
-/// benchmark's expanded page (20 animals, 100 zoos): 54% of the plain list's
-/// transactions/s with `=`, 61% with `= ANY`.
+/// parameter, so each execution is planned anew). On the zoo benchmark's expanded page (20
+/// animals, 100 zoos) that is 3 to 7 points more of the plain list's transactions/s at
+/// the database (`bench/expand_sql.sh`; figures in BENCHMARKS.md, issue 4).
 pub(crate) fn push_joins(w: &mut SqlWriter, outer: &str, joins: &[PendingJoin<'_, '_>]) -> Result<(), FilterError> {
     for join in joins {
         let Join::Forward { column } = &join.expansion.join else { continue };
