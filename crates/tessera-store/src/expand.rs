@@ -55,7 +55,7 @@ pub(crate) struct PendingJoin<'e, 'a> {
 /// Writes a row's JSON as text (what the drivers read) with its expansions. With `joins`,
 /// the top-level single related rows are read through `LEFT JOIN`s that the caller
 /// appends with [`push_joins`] (on Postgres a correlated subquery over a small table
-/// becomes a sequential scan per row, where a join hashes it once).
+/// becomes a sequential scan per row; see [`push_joins`] for how the join is written).
 pub(crate) fn push_row_json<'e, 'a>(
     w: &mut SqlWriter,
     columns: &[crate::row_queries::Column<'_>],
@@ -74,14 +74,22 @@ pub(crate) fn push_row_json<'e, 'a>(
     Ok(())
 }
 
-/// ` LEFT JOIN <table> AS <alias> ON <alias>.id = <outer>.<column> [AND <rule>]` for each
-/// pending join.
+/// ` LEFT JOIN <table> AS <alias> ON <alias>.id = ANY(ARRAY[<outer>.<column>]) [AND <rule>]`
+/// for each pending join.
+///
+/// `= ANY(ARRAY[..])` and not `=`: Postgres can neither hash nor merge on it, so it joins
+/// with one primary-key probe per page row (a nested loop), which keeps the page's order.
+/// With `=` it hashed the page, scanned the whole related table and sorted the page again,
+/// and it weighed the hash and merge joins on every request (a list's LIMIT is a
+/// parameter, so each execution is planned anew). On the zoo benchmark's expanded page (20
+/// animals, 100 zoos) that is 3 to 7 points more of the plain list's transactions/s at
+/// the database (`bench/expand_sql.sh`; figures in BENCHMARKS.md, issue 4).
 pub(crate) fn push_joins(w: &mut SqlWriter, outer: &str, joins: &[PendingJoin<'_, '_>]) -> Result<(), FilterError> {
     for join in joins {
         let Join::Forward { column } = &join.expansion.join else { continue };
         let (a, o) = (quote_ident(&join.alias), quote_ident(outer));
         w.push(&format!(
-            " LEFT JOIN {} AS {a} ON {a}.\"id\" = {o}.{}",
+            " LEFT JOIN {} AS {a} ON {a}.\"id\" = ANY(ARRAY[{o}.{}])",
             quote_ident(&join.expansion.schema.name),
             quote_ident(column)
         ));
