@@ -58,12 +58,6 @@ pub fn by_response_key(ctx: ResolverContext<'_>) -> FieldFuture<'_> {
     FieldFuture::Value(child(ctx.parent_value, key))
 }
 
-/// Reads the field's value by field name (objects whose keys are fixed, such as `File`).
-fn by_name(ctx: ResolverContext<'_>) -> FieldFuture<'_> {
-    let key = ctx.ctx.field().name();
-    FieldFuture::Value(child(ctx.parent_value, key))
-}
-
 fn child<'a>(parent: &FieldValue<'_>, key: &str) -> Option<FieldValue<'a>> {
     match parent.as_value() {
         Some(GqlValue::Object(map)) => match map.get(key) {
@@ -108,11 +102,14 @@ pub fn build_schema(model: Arc<Model>, limits: &Limits) -> Result<Schema, Schema
         mutation = add_mutation_fields(mutation, table);
     }
     let users = users_base(&model);
-    query = query.field(Field::new("me", TypeRef::named(users.as_str()), root(&users, resolve::me)));
+    query = query.field(Field::new("me", TypeRef::named(users.as_str()), root(&users, resolve::query)));
     builder = builder.register(auth_payload(&users));
     mutation = add_auth_mutations(mutation, &model);
     builder = builder.register(query).register(mutation);
-    builder = builder.limit_depth(limits.max_depth).limit_complexity(limits.max_complexity);
+    builder = builder
+        .limit_depth(limits.max_depth)
+        .limit_complexity(limits.max_complexity)
+        .extension(crate::direct::DirectPath);
     if !limits.introspection {
         builder = builder.disable_introspection();
     }
@@ -138,8 +135,8 @@ fn register_fixed(mut builder: SchemaBuilder) -> SchemaBuilder {
     builder = builder.register(
         Object::new("File")
             .description("A stored file: its name and the URL that serves it (`?token=` for protected files).")
-            .field(Field::new("name", TypeRef::named_nn(TypeRef::STRING), by_name))
-            .field(Field::new("url", TypeRef::named_nn(TypeRef::STRING), by_name)),
+            .field(Field::new("name", TypeRef::named_nn(TypeRef::STRING), by_response_key))
+            .field(Field::new("url", TypeRef::named_nn(TypeRef::STRING), by_response_key)),
     );
     builder = builder.register(Enum::new("order_by").description("Sort direction, with where nulls go.").items([
         "asc",
@@ -314,13 +311,13 @@ fn add_query_fields(query: Object, table: &TableModel) -> Object {
     query
         .field(
             list_arguments(
-                Field::new(base.as_str(), TypeRef::named_nn_list(base.as_str()), root(&base, resolve::list)),
+                Field::new(base.as_str(), TypeRef::named_nn_list(base.as_str()), root(&base, resolve::query)),
                 &base,
             )
             .description(format!("Rows of '{name}' the caller may list.")),
         )
         .field(
-            Field::new(format!("{base}_by_pk"), TypeRef::named(base.as_str()), root(&base, resolve::by_pk))
+            Field::new(format!("{base}_by_pk"), TypeRef::named(base.as_str()), root(&base, resolve::query))
                 .argument(InputValue::new("id", TypeRef::named_nn(TypeRef::INT)))
                 .description(format!("One row of '{name}' by id, or null.")),
         )
@@ -329,7 +326,7 @@ fn add_query_fields(query: Object, table: &TableModel) -> Object {
                 Field::new(
                     format!("{base}_aggregate"),
                     TypeRef::named(format!("{base}_aggregate")),
-                    root(&base, resolve::aggregate),
+                    root(&base, resolve::query),
                 ),
                 &base,
             )

@@ -8,10 +8,12 @@
 //! started with.
 
 mod build;
+mod direct;
 mod filter;
 mod model;
 mod resolve;
 mod select;
+mod selection;
 mod variables;
 
 use arc_swap::ArcSwap;
@@ -129,6 +131,12 @@ pub(crate) struct RequestContext {
     pub limits: Limits,
     /// A mutation field of this request failed: the ones after it do not run.
     pub failed: std::sync::atomic::AtomicBool,
+    /// The request's parsed document (`None` if it does not parse).
+    pub prepared: Option<Arc<direct::Prepared>>,
+    pub operation_name: Option<String>,
+    pub variables: async_graphql::Variables,
+    /// The whole response body, when the direct path answered.
+    pub direct: Mutex<Option<String>>,
 }
 
 /// Whether the operation a request runs is a mutation (cheaply: most requests never
@@ -150,25 +158,19 @@ pub fn is_mutation(query: &str, operation: Option<&str>) -> bool {
 
 /// A variable used where its type does not fit (only documents that use variables are
 /// looked at).
-fn misused_variable(schema: &Schema, query: &str, operation: Option<&str>) -> Option<String> {
-    use async_graphql::parser::types::{DocumentOperations, OperationType};
-    if !query.contains('$') {
+fn misused_variable(schema: &Schema, prepared: &direct::Prepared, operation: Option<&str>) -> Option<String> {
+    use async_graphql::parser::types::OperationType;
+    let op = prepared.operation(operation)?;
+    if op.node.variable_definitions.is_empty() {
         return None;
     }
-    let document = async_graphql::parser::parse_query(query).ok()?;
-    let op = match &document.operations {
-        DocumentOperations::Single(op) => op,
-        DocumentOperations::Multiple(ops) => {
-            ops.iter().find(|(name, _)| operation.is_none_or(|wanted| name.as_str() == wanted))?.1
-        }
-    };
     let root = match op.node.ty {
         OperationType::Mutation => "Mutation",
         _ => "Query",
     };
     variables::misused_variable(
         schema.registry(),
-        &document,
+        &prepared.document,
         &op.node.selection_set.node,
         &op.node.variable_definitions,
         root,
@@ -179,20 +181,13 @@ fn misused_variable(schema: &Schema, query: &str, operation: Option<&str>) -> Op
 /// answers them as they complete, but GraphQL promises the query's order).
 fn order_root_keys(
     data: &mut indexmap::IndexMap<async_graphql::Name, async_graphql::Value>,
-    query: &str,
+    prepared: &direct::Prepared,
     operation: Option<&str>,
 ) {
-    use async_graphql::parser::types::{DocumentOperations, Selection, SelectionSet};
-    let Ok(document) = async_graphql::parser::parse_query(query) else { return };
-    let selection = match &document.operations {
-        DocumentOperations::Single(op) => &op.node.selection_set,
-        DocumentOperations::Multiple(ops) => {
-            match ops.iter().find(|(name, _)| operation.is_none_or(|wanted| name.as_str() == wanted)) {
-                Some((_, op)) => &op.node.selection_set,
-                None => return,
-            }
-        }
-    };
+    use async_graphql::parser::types::{Selection, SelectionSet};
+    let document = &prepared.document;
+    let Some(op) = prepared.operation(operation) else { return };
+    let selection = &op.node.selection_set;
     fn keys(
         set: &SelectionSet,
         document: &async_graphql::parser::types::ExecutableDocument,
@@ -213,14 +208,23 @@ fn order_root_keys(
         }
     }
     let mut order = Vec::new();
-    keys(&selection.node, &document, &mut order, 0);
+    keys(&selection.node, document, &mut order, 0);
     data.sort_by_cached_key(|key, _| order.iter().position(|k| k == key.as_str()).unwrap_or(usize::MAX));
+}
+
+/// A response as its JSON body.
+fn body(response: &Response) -> String {
+    serde_json::to_string(response).unwrap_or_else(|e| {
+        tracing::error!("a GraphQL response could not be serialized: {e}");
+        r#"{"errors":[{"message":"the response could not be serialized","extensions":{"code":"internal"}}]}"#.into()
+    })
 }
 
 /// A schema and the catalog snapshot it was built from.
 struct Built {
     catalog: Arc<Catalog>,
     schema: Schema,
+    documents: direct::Documents,
 }
 
 /// The GraphQL service: the schema of the current catalog, rebuilt on change.
@@ -255,38 +259,59 @@ impl GraphqlService {
         }
         let model = Arc::new(model::Model::new(catalog.clone()));
         let schema = build::build_schema(model, &self.limits).map_err(|e| e.0)?;
-        let built = Arc::new(Built { catalog, schema });
+        let built = Arc::new(Built { catalog, schema, documents: Default::default() });
         self.current.store(Arc::new(Some(built.clone())));
         Ok(built)
     }
 
-    /// Runs one GraphQL request for `caller`.
-    pub async fn execute(&self, request: Request, caller: Caller, address: String) -> Response {
+    /// Runs one GraphQL request for `caller`: the JSON body of the answer.
+    pub async fn execute(&self, mut request: Request, caller: Caller, address: String) -> String {
         let built = match self.built() {
             Ok(built) => built,
             Err(e) => {
                 tracing::error!("cannot build the GraphQL schema: {e}");
                 let error =
                     async_graphql::ServerError::new("the GraphQL schema cannot be built; see the server log", None);
-                return Response::from_errors(vec![error]);
+                return body(&Response::from_errors(vec![error]));
             }
         };
-        let context = RequestContext {
+        let prepared = built.documents.prepare(&request.query);
+        let operation = request.operation_name.clone();
+        let mut mutation = false;
+        if let Some(prepared) = &prepared {
+            if let Some(message) = misused_variable(&built.schema, prepared, operation.as_deref()) {
+                let mut error = async_graphql::ServerError::new(message, None);
+                error.extensions.get_or_insert_with(Default::default).set("code", "invalid_query");
+                return body(&Response::from_errors(vec![error]));
+            }
+            mutation = prepared.is_mutation(operation.as_deref());
+            // Defaults filled in up front: async-graphql's `@skip`/`@include` pass reads
+            // only the variables sent, so a directive on a defaulted variable would differ.
+            if let Some(op) = prepared.operation(operation.as_deref()) {
+                for definition in &op.node.variable_definitions {
+                    let name = &definition.node.name.node;
+                    if let (false, Some(default)) =
+                        (request.variables.contains_key(name), &definition.node.default_value)
+                    {
+                        request.variables.insert(name.clone(), default.node.clone());
+                    }
+                }
+            }
+            request.set_parsed_query(prepared.document.clone());
+        }
+        let context = Arc::new(RequestContext {
             app: self.app.clone(),
             caller,
             address,
             mapper: self.mapper,
             limits: self.limits.clone(),
             failed: std::sync::atomic::AtomicBool::new(false),
-        };
-        if let Some(message) = misused_variable(&built.schema, &request.query, request.operation_name.as_deref()) {
-            let mut error = async_graphql::ServerError::new(message, None);
-            error.extensions.get_or_insert_with(Default::default).set("code", "invalid_query");
-            return Response::from_errors(vec![error]);
-        }
-        let mutation = is_mutation(&request.query, request.operation_name.as_deref());
-        let (query, operation) = (request.query.clone(), request.operation_name.clone());
-        let execution = built.schema.execute(request.data(Arc::new(context)));
+            prepared: prepared.clone(),
+            operation_name: operation.clone(),
+            variables: request.variables.clone(),
+            direct: Mutex::new(None),
+        });
+        let execution = built.schema.execute(request.data(context.clone()));
         let mut response = if mutation {
             // All the mutation fields of a request form ONE transaction: any error undoes
             // every write, and the answer then carries the errors and no data.
@@ -307,9 +332,12 @@ impl GraphqlService {
         } else {
             execution.await
         };
-        if let async_graphql::Value::Object(data) = &mut response.data {
+        if let Some(direct) = context.direct.lock().unwrap_or_else(|e| e.into_inner()).take() {
+            return direct;
+        }
+        if let (async_graphql::Value::Object(data), Some(prepared)) = (&mut response.data, &prepared) {
             if data.len() > 1 {
-                order_root_keys(data, &query, operation.as_deref());
+                order_root_keys(data, prepared, operation.as_deref());
             }
         }
         // Parse, validation and limit errors of the document itself carry a code too.
@@ -319,7 +347,7 @@ impl GraphqlService {
                 extensions.set("code", "invalid_query");
             }
         }
-        response
+        body(&response)
     }
 
     /// The schema in SDL; `None` when introspection is off (the SDL would tell what

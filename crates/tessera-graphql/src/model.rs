@@ -197,4 +197,33 @@ impl Model {
     pub fn table(&self, base: &str) -> &TableModel {
         &self.tables[base]
     }
+
+    /// What a root field of `Query` reads (`None` for introspection fields).
+    pub fn query_root(&self, name: &str) -> Option<QueryRoot<'_>> {
+        if name == "me" {
+            let users = self.tables.values().find(|t| t.table.is_users())?;
+            return Some(QueryRoot::Me(users));
+        }
+        if let Some(table) = self.tables.get(name) {
+            return Some(QueryRoot::List(table));
+        }
+        // Derived names never clash with another table's (see `Model::new`).
+        if let Some(table) = name.strip_suffix("_by_pk").and_then(|base| self.tables.get(base)) {
+            return Some(QueryRoot::ByPk(table));
+        }
+        name.strip_suffix("_aggregate").and_then(|base| self.tables.get(base)).map(QueryRoot::Aggregate)
+    }
+}
+
+/// A root field of `Query` that reads rows.
+#[derive(Clone, Copy)]
+pub enum QueryRoot<'m> {
+    /// `<table>(where, order_by, limit, offset)`
+    List(&'m TableModel),
+    /// `<table>_by_pk(id)`
+    ByPk(&'m TableModel),
+    /// `<table>_aggregate(...)`
+    Aggregate(&'m TableModel),
+    /// `me`: the caller's own user row.
+    Me(&'m TableModel),
 }

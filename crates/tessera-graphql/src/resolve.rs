@@ -2,11 +2,12 @@
 //! through the same services as REST (validation, rules, owners, files) and then reads
 //! what it wrote with one statement.
 
-use crate::model::{Model, TableModel};
-use crate::select::{arguments, Planner};
+use crate::model::{Model, QueryRoot, TableModel};
+use crate::select::Planner;
+use crate::selection::Sel;
 use crate::{GqlError, RequestContext};
 use async_graphql::dynamic::{FieldFuture, FieldValue, ResolverContext};
-use async_graphql::{Name, SelectionField, Value as GqlValue};
+use async_graphql::{Name, Value as GqlValue};
 use indexmap::IndexMap;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
@@ -17,6 +18,8 @@ use tessera_schema::Action;
 use tessera_store::graph::{GraphRoot, GraphSelect};
 
 type Outcome = Result<Option<GqlValue>, GqlError>;
+/// A read's answer as the JSON text the database built (`None`: null).
+pub(crate) type Text = Result<Option<String>, GqlError>;
 
 /// Wraps an async resolver body: fetches the request's context and maps its errors the
 /// way REST does (`extensions.code`), with the field's path. Root fields are nullable so
@@ -27,7 +30,7 @@ macro_rules! resolver {
             FieldFuture::new(async move {
                 let request = ctx.data::<Arc<RequestContext>>()?.clone();
                 let model = ctx.data::<Arc<Model>>()?.clone();
-                let field = ctx.ctx.field();
+                let field = Sel::of(&ctx);
                 let outcome = if $writes && request.failed.load(Ordering::Relaxed) {
                     Err(GqlError::NotRun)
                 } else {
@@ -51,16 +54,13 @@ macro_rules! resolver {
     };
 }
 
-resolver!(list, list_body, false);
-resolver!(by_pk, by_pk_body, false);
-resolver!(aggregate, aggregate_body, false);
+resolver!(query, query_body, false);
 resolver!(insert, insert_body, true);
 resolver!(insert_one, insert_one_body, true);
 resolver!(update, update_body, true);
 resolver!(update_by_pk, update_by_pk_body, true);
 resolver!(delete, delete_body, true);
 resolver!(delete_by_pk, delete_by_pk_body, true);
-resolver!(me, me_body, false);
 resolver!(register, register_body, true);
 resolver!(login, login_body, true);
 resolver!(refresh, refresh_body, true);
@@ -77,32 +77,71 @@ fn planner<'a>(request: &'a RequestContext, model: &'a Model, macros: &'a Reques
     }
 }
 
-/// Runs a root's statement and parses its JSON.
-async fn read(request: &RequestContext, root: &GraphRoot<'_>) -> Outcome {
-    let Some(text) = request.app.store().graph_query(root).await? else { return Ok(None) };
+/// Runs a root's statement: the JSON text the database built.
+async fn read_text(request: &RequestContext, root: &GraphRoot<'_>) -> Text {
+    Ok(request.app.store().graph_query(root).await?)
+}
+
+/// The database's JSON as a value for the executor.
+fn parse(text: Option<String>) -> Outcome {
+    let Some(text) = text else { return Ok(None) };
     let value: GqlValue = serde_json::from_str(&text)
         .map_err(|e| GqlError::Core(CoreError::Internal(tessera_store::StoreError::Corrupt(e.to_string()))))?;
     Ok(Some(value))
+}
+
+async fn read(request: &RequestContext, root: &GraphRoot<'_>) -> Outcome {
+    parse(read_text(request, root).await?)
+}
+
+/// Answers a root field of `Query` with ONE statement: the JSON text the database built
+/// for the whole selection.
+pub(crate) async fn read_root(root: QueryRoot<'_>, field: Sel<'_>, request: &RequestContext, model: &Model) -> Text {
+    let macros = RequestMacros { caller: &request.caller, body: None };
+    match root {
+        QueryRoot::List(table) => {
+            let root = {
+                let planner = planner(request, model, &macros);
+                let (mut select, rows) = planner.rows(table, &field.arguments()?, Action::List, true, 1)?;
+                select.fields = planner.fields(table, field.children()?, rows)?;
+                GraphRoot::List(select)
+            };
+            read_text(request, &root).await
+        }
+        QueryRoot::ByPk(table) => {
+            let id = id_argument(&field, "id")?;
+            // A root read the caller may never do is refused, as REST refuses it.
+            tessera_core::access::authorize(&table.table, Action::View, &request.caller, None)?;
+            read_row_text(field, request, model, table, id, Some(Action::View)).await
+        }
+        QueryRoot::Aggregate(table) => {
+            let root = {
+                let planner = planner(request, model, &macros);
+                let (select, outputs) = planner.aggregate(table, &[field], 1, true)?;
+                GraphRoot::Aggregate(select, outputs)
+            };
+            read_text(request, &root).await
+        }
+        QueryRoot::Me(users) => match request.caller.user_id() {
+            Some(id) => read_row_text(field, request, model, users, id, None).await,
+            None => Ok(None),
+        },
+    }
+}
+
+async fn query_body(field: Sel<'_>, request: &RequestContext, model: &Model, _: &str) -> Outcome {
+    match model.query_root(field.name()) {
+        Some(root) => parse(read_root(root, field, request, model).await?),
+        None => Ok(None),
+    }
 }
 
 fn table<'m>(model: &'m Model, base: &str) -> &'m TableModel {
     model.table(base)
 }
 
-async fn list_body(field: SelectionField<'_>, request: &RequestContext, model: &Model, base: &str) -> Outcome {
-    let table = table(model, base);
-    let macros = RequestMacros { caller: &request.caller, body: None };
-    let root = {
-        let planner = planner(request, model, &macros);
-        let (mut select, rows) = planner.rows(table, &arguments(&field)?, Action::List, true, 1)?;
-        select.fields = planner.fields(table, field.selection_set(), rows)?;
-        GraphRoot::List(select)
-    };
-    read(request, &root).await
-}
-
-fn id_argument(field: &SelectionField<'_>, name: &str) -> Result<i64, GqlError> {
-    let args = arguments(field)?;
+fn id_argument(field: &Sel<'_>, name: &str) -> Result<i64, GqlError> {
+    let args = field.arguments()?;
     let value = match name.split_once('.') {
         Some((outer, inner)) => match args.get(outer) {
             Some(GqlValue::Object(map)) => map.get(inner).cloned(),
@@ -120,14 +159,14 @@ fn id_argument(field: &SelectionField<'_>, name: &str) -> Result<i64, GqlError> 
 
 /// One row by id as the selection wants it, with `action`'s rule (`None`: no rule, for
 /// the caller's own user row).
-async fn read_row(
-    field: SelectionField<'_>,
+async fn read_row_text(
+    field: Sel<'_>,
     request: &RequestContext,
     model: &Model,
     table: &TableModel,
     id: i64,
     action: Option<Action>,
-) -> Outcome {
+) -> Text {
     let macros = RequestMacros { caller: &request.caller, body: None };
     let root = {
         let planner = planner(request, model, &macros);
@@ -135,10 +174,21 @@ async fn read_row(
             Some(action) => planner.row(table, action, false)?,
             None => unrestricted(table),
         };
-        select.fields = planner.fields(table, field.selection_set(), 1)?;
+        select.fields = planner.fields(table, field.children()?, 1)?;
         GraphRoot::ById(select, id)
     };
-    read(request, &root).await
+    read_text(request, &root).await
+}
+
+async fn read_row(
+    field: Sel<'_>,
+    request: &RequestContext,
+    model: &Model,
+    table: &TableModel,
+    id: i64,
+    action: Option<Action>,
+) -> Outcome {
+    parse(read_row_text(field, request, model, table, id, action).await?)
 }
 
 fn unrestricted(table: &TableModel) -> GraphSelect<'_> {
@@ -154,25 +204,6 @@ fn unrestricted(table: &TableModel) -> GraphSelect<'_> {
     }
 }
 
-async fn by_pk_body(field: SelectionField<'_>, request: &RequestContext, model: &Model, base: &str) -> Outcome {
-    let table = table(model, base);
-    let id = id_argument(&field, "id")?;
-    // A root read the caller may never do is refused, as REST refuses it.
-    tessera_core::access::authorize(&table.table, Action::View, &request.caller, None)?;
-    read_row(field, request, model, table, id, Some(Action::View)).await
-}
-
-async fn aggregate_body(field: SelectionField<'_>, request: &RequestContext, model: &Model, base: &str) -> Outcome {
-    let table = table(model, base);
-    let macros = RequestMacros { caller: &request.caller, body: None };
-    let root = {
-        let planner = planner(request, model, &macros);
-        let (select, outputs) = planner.aggregate(table, &[field], 1, true)?;
-        GraphRoot::Aggregate(select, outputs)
-    };
-    read(request, &root).await
-}
-
 /// An input object as the JSON body REST would take.
 fn body_of(value: Option<&GqlValue>) -> Result<serde_json::Value, GqlError> {
     match value {
@@ -183,7 +214,7 @@ fn body_of(value: Option<&GqlValue>) -> Result<serde_json::Value, GqlError> {
 
 /// `{affected_rows, returning}` as the selection asks, `returning` read in one statement.
 async fn mutation_response(
-    field: SelectionField<'_>,
+    field: Sel<'_>,
     request: &RequestContext,
     model: &Model,
     table: &TableModel,
@@ -192,8 +223,8 @@ async fn mutation_response(
     returned: Option<GqlValue>,
 ) -> Outcome {
     let mut out = IndexMap::new();
-    for sub in field.selection_set() {
-        let key = Name::new(sub.alias().unwrap_or_else(|| sub.name()));
+    for sub in field.children()? {
+        let key = Name::new(sub.key());
         let value = match sub.name() {
             "affected_rows" => GqlValue::from(affected as i64),
             "__typename" => GqlValue::from(format!("{}_mutation_response", table.base)),
@@ -204,7 +235,7 @@ async fn mutation_response(
                     let root = {
                         let planner = planner(request, model, &macros);
                         let mut select = planner.row(table, Action::List, false)?;
-                        select.fields = planner.fields(table, sub.selection_set(), ids.len() as u64)?;
+                        select.fields = planner.fields(table, sub.children()?, ids.len() as u64)?;
                         GraphRoot::ByIds(select, ids.clone())
                     };
                     read(request, &root).await?.unwrap_or(GqlValue::List(Vec::new()))
@@ -226,9 +257,9 @@ fn written_id(json: &str) -> Result<i64, GqlError> {
         })
 }
 
-async fn insert_body(field: SelectionField<'_>, request: &RequestContext, model: &Model, base: &str) -> Outcome {
+async fn insert_body(field: Sel<'_>, request: &RequestContext, model: &Model, base: &str) -> Outcome {
     let table = table(model, base);
-    let objects = match arguments(&field)?.shift_remove("objects") {
+    let objects = match field.arguments()?.shift_remove("objects") {
         Some(GqlValue::List(objects)) => objects,
         _ => return Err(GqlError::bad_input("'objects' is required")),
     };
@@ -243,23 +274,23 @@ async fn insert_body(field: SelectionField<'_>, request: &RequestContext, model:
     mutation_response(field, request, model, table, ids, affected, None).await
 }
 
-async fn insert_one_body(field: SelectionField<'_>, request: &RequestContext, model: &Model, base: &str) -> Outcome {
+async fn insert_one_body(field: Sel<'_>, request: &RequestContext, model: &Model, base: &str) -> Outcome {
     let table = table(model, base);
-    let body = body_of(arguments(&field)?.get("object"))?;
+    let body = body_of(field.arguments()?.get("object"))?;
     let created = request.app.create_rows(table.key(), [Ok(body)], true, &request.caller).await?;
     let WriteResult::One(json) = created else { return Ok(None) };
     read_row(field, request, model, table, written_id(&json)?, Some(Action::View)).await
 }
 
 /// `_inc` as (field, amount) pairs.
-fn increments(args: &crate::select::Arguments) -> Result<Vec<(String, serde_json::Value)>, GqlError> {
+fn increments(args: &crate::selection::Arguments) -> Result<Vec<(String, serde_json::Value)>, GqlError> {
     let serde_json::Value::Object(map) = body_of(args.get("_inc"))? else { return Ok(Vec::new()) };
     Ok(map.into_iter().filter(|(name, _)| name != "id").collect())
 }
 
-async fn update_body(field: SelectionField<'_>, request: &RequestContext, model: &Model, base: &str) -> Outcome {
+async fn update_body(field: Sel<'_>, request: &RequestContext, model: &Model, base: &str) -> Outcome {
     let table = table(model, base);
-    let args = arguments(&field)?;
+    let args = field.arguments()?;
     let macros = RequestMacros { caller: &request.caller, body: None };
     let filter = match args.get("where") {
         Some(value) => planner(request, model, &macros).filter(table, value)?,
@@ -271,9 +302,9 @@ async fn update_body(field: SelectionField<'_>, request: &RequestContext, model:
     mutation_response(field, request, model, table, ids, affected, None).await
 }
 
-async fn update_by_pk_body(field: SelectionField<'_>, request: &RequestContext, model: &Model, base: &str) -> Outcome {
+async fn update_by_pk_body(field: Sel<'_>, request: &RequestContext, model: &Model, base: &str) -> Outcome {
     let table = table(model, base);
-    let args = arguments(&field)?;
+    let args = field.arguments()?;
     let id = id_argument(&field, "pk_columns.id")?;
     let set = body_of(args.get("_set"))?;
     let increments = increments(&args)?;
@@ -295,14 +326,14 @@ async fn update_by_pk_body(field: SelectionField<'_>, request: &RequestContext, 
     read_row(field, request, model, table, id, Some(Action::View)).await
 }
 
-async fn delete_body(field: SelectionField<'_>, request: &RequestContext, model: &Model, base: &str) -> Outcome {
+async fn delete_body(field: Sel<'_>, request: &RequestContext, model: &Model, base: &str) -> Outcome {
     let table = table(model, base);
-    let args = arguments(&field)?;
+    let args = field.arguments()?;
     let where_value = args.get("where").cloned().unwrap_or(GqlValue::Null);
     let macros = RequestMacros { caller: &request.caller, body: None };
     let filter = planner(request, model, &macros).filter(table, &where_value)?;
     // The rows are read before they go: what `returning` shows is what was deleted.
-    let returning = field.selection_set().find(|sub| sub.name() == "returning");
+    let returning = field.children()?.into_iter().find(|sub| sub.name() == "returning");
     let returned = match returning {
         Some(sub) => {
             let macros = RequestMacros { caller: &request.caller, body: None };
@@ -311,7 +342,7 @@ async fn delete_body(field: SelectionField<'_>, request: &RequestContext, model:
                 let mut select = planner.row(table, Action::List, false)?;
                 select.access.extend(planner.row(table, Action::Delete, true)?.access);
                 select.filter = planner.filter(table, &where_value)?;
-                select.fields = planner.fields(table, sub.selection_set(), u64::from(request.limits.max_rows))?;
+                select.fields = planner.fields(table, sub.children()?, u64::from(request.limits.max_rows))?;
                 GraphRoot::List(select)
             };
             read(request, &root).await?
@@ -331,7 +362,7 @@ async fn delete_body(field: SelectionField<'_>, request: &RequestContext, model:
     .await
 }
 
-async fn delete_by_pk_body(field: SelectionField<'_>, request: &RequestContext, model: &Model, base: &str) -> Outcome {
+async fn delete_by_pk_body(field: Sel<'_>, request: &RequestContext, model: &Model, base: &str) -> Outcome {
     let table = table(model, base);
     let id = id_argument(&field, "id")?;
     let before = read_row(field, request, model, table, id, Some(Action::View)).await?;
@@ -347,27 +378,17 @@ fn users(model: &Model) -> &TableModel {
     model.table(&base)
 }
 
-async fn me_body(field: SelectionField<'_>, request: &RequestContext, model: &Model, _: &str) -> Outcome {
-    let Some(id) = request.caller.user_id() else { return Ok(None) };
-    read_row(field, request, model, users(model), id, None).await
-}
-
-async fn register_body(field: SelectionField<'_>, request: &RequestContext, model: &Model, _: &str) -> Outcome {
-    let body = body_of(arguments(&field)?.get("object"))?;
+async fn register_body(field: Sel<'_>, request: &RequestContext, model: &Model, _: &str) -> Outcome {
+    let body = body_of(field.arguments()?.get("object"))?;
     let created = request.app.register(body, &request.caller).await?;
     read_row(field, request, model, users(model), written_id(&created)?, None).await
 }
 
 /// A session as `AuthPayload`, its `user` read as the selection asks.
-async fn session_payload(
-    field: SelectionField<'_>,
-    request: &RequestContext,
-    model: &Model,
-    session: Session,
-) -> Outcome {
+async fn session_payload(field: Sel<'_>, request: &RequestContext, model: &Model, session: Session) -> Outcome {
     let mut out = IndexMap::new();
-    for sub in field.selection_set() {
-        let key = Name::new(sub.alias().unwrap_or_else(|| sub.name()));
+    for sub in field.children()? {
+        let key = Name::new(sub.key());
         let value = match sub.name() {
             "access_token" => GqlValue::from(session.access_token.clone()),
             "refresh_token" => GqlValue::from(session.refresh_token.clone()),
@@ -385,26 +406,26 @@ async fn session_payload(
     Ok(Some(GqlValue::Object(out)))
 }
 
-fn text_argument(field: &SelectionField<'_>, name: &str) -> Result<String, GqlError> {
-    match arguments(field)?.get(name) {
+fn text_argument(field: &Sel<'_>, name: &str) -> Result<String, GqlError> {
+    match field.arguments()?.get(name) {
         Some(GqlValue::String(text)) => Ok(text.clone()),
         _ => Err(GqlError::bad_input(format!("'{name}' is required"))),
     }
 }
 
-async fn login_body(field: SelectionField<'_>, request: &RequestContext, model: &Model, _: &str) -> Outcome {
+async fn login_body(field: Sel<'_>, request: &RequestContext, model: &Model, _: &str) -> Outcome {
     let identity = text_argument(&field, "identity")?;
     let password = text_argument(&field, "password")?;
     let session = request.app.login(&identity, &password, &request.address).await?;
     session_payload(field, request, model, session).await
 }
 
-async fn refresh_body(field: SelectionField<'_>, request: &RequestContext, model: &Model, _: &str) -> Outcome {
+async fn refresh_body(field: Sel<'_>, request: &RequestContext, model: &Model, _: &str) -> Outcome {
     let session = request.app.refresh(&text_argument(&field, "refresh_token")?).await?;
     session_payload(field, request, model, session).await
 }
 
-async fn logout_body(field: SelectionField<'_>, request: &RequestContext, _: &Model, _: &str) -> Outcome {
+async fn logout_body(field: Sel<'_>, request: &RequestContext, _: &Model, _: &str) -> Outcome {
     request.app.logout(&text_argument(&field, "refresh_token")?).await?;
     Ok(Some(GqlValue::Boolean(true)))
 }

@@ -7,9 +7,9 @@
 
 use crate::filter::{order_keys, where_cond, Cond};
 use crate::model::{Model, OutField, TableModel};
+use crate::selection::{Arguments, Sel};
 use crate::{GqlError, Limits};
-use async_graphql::{Name, SelectionField, Value as GqlValue};
-use indexmap::IndexMap;
+use async_graphql::Value as GqlValue;
 use tessera_core::access::{authorize, RequestMacros};
 use tessera_core::auth::Caller;
 use tessera_core::paths::PathResolver;
@@ -18,7 +18,7 @@ use tessera_schema::Action;
 use tessera_store::graph::push_filter;
 use tessera_store::graph::{
     AggregateColumn, AggregateField, AggregateFieldKind, AggregateFunction, AggregateKind, AggregateOutput,
-    AggregateValue, GraphField, GraphFilter, GraphSelect, GraphValue,
+    AggregateValue, FilePart, GraphField, GraphFilter, GraphSelect, GraphValue,
 };
 use tessera_store::AccessFilter;
 
@@ -33,49 +33,40 @@ pub struct Planner<'a> {
     pub nodes: std::cell::Cell<u64>,
 }
 
-/// Arguments by name.
-pub type Arguments = IndexMap<Name, GqlValue>;
-
-pub fn arguments(field: &SelectionField<'_>) -> Result<Arguments, GqlError> {
-    Ok(field.arguments().map_err(|e| GqlError::bad_input(e.message))?.into_iter().collect())
-}
-
-/// Whether `@skip`/`@include` leave the field in.
-fn included(field: &SelectionField<'_>) -> Result<bool, GqlError> {
-    for directive in field.directives().map_err(|e| GqlError::bad_input(e.message))? {
-        let condition = directive.arguments.iter().find(|(name, _)| name.node.as_str() == "if");
-        let value = matches!(condition.map(|(_, v)| &v.node), Some(GqlValue::Boolean(true)));
-        match directive.name.node.as_str() {
-            "skip" if value => return Ok(false),
-            "include" if !value => return Ok(false),
-            _ => {}
-        }
-    }
-    Ok(true)
-}
-
 /// The selected fields grouped by response key, in first-seen order (a key selected twice,
 /// e.g. through fragments, merges its sub-selections).
-fn grouped<'s>(
-    fields: impl Iterator<Item = SelectionField<'s>>,
-) -> Result<Vec<(String, Vec<SelectionField<'s>>)>, GqlError> {
-    let mut groups: Vec<(String, Vec<SelectionField<'s>>)> = Vec::new();
+fn grouped<'s>(fields: Vec<Sel<'s>>) -> Vec<(String, Vec<Sel<'s>>)> {
+    let mut groups: Vec<(String, Vec<Sel<'s>>)> = Vec::new();
     for field in fields {
-        if !included(&field)? {
-            continue;
-        }
-        let key = field.alias().unwrap_or_else(|| field.name()).to_string();
-        match groups.iter_mut().find(|(k, _)| *k == key) {
+        let key = field.key();
+        match groups.iter_mut().find(|(k, _)| k == key) {
             Some((_, list)) => list.push(field),
-            None => groups.push((key, vec![field])),
+            None => groups.push((key.to_string(), vec![field])),
         }
     }
-    Ok(groups)
+    groups
+}
+
+/// The keys of a `File` object.
+fn file_keys(selection: Vec<Sel<'_>>) -> Vec<(String, FilePart)> {
+    grouped(selection)
+        .into_iter()
+        .filter_map(|(key, group)| match group[0].name() {
+            "name" => Some((key, FilePart::Name)),
+            "url" => Some((key, FilePart::Url)),
+            "__typename" => Some((key, FilePart::Text("File".into()))),
+            _ => None,
+        })
+        .collect()
 }
 
 /// The merged sub-selection of a group.
-fn children<'g, 's: 'g>(group: &'g [SelectionField<'s>]) -> impl Iterator<Item = SelectionField<'s>> + 'g {
-    group.iter().flat_map(|field| field.selection_set())
+fn children<'s>(group: &[Sel<'s>]) -> Result<Vec<Sel<'s>>, GqlError> {
+    let mut out = Vec::new();
+    for field in group {
+        out.extend(field.children()?);
+    }
+    Ok(out)
 }
 
 impl<'a> Planner<'a> {
@@ -221,11 +212,11 @@ impl<'a> Planner<'a> {
     pub fn fields<'s>(
         &self,
         table: &'a TableModel,
-        selection: impl Iterator<Item = SelectionField<'s>>,
+        selection: Vec<Sel<'s>>,
         rows: u64,
     ) -> Result<Vec<GraphField<'a>>, GqlError> {
         let mut fields = Vec::new();
-        for (key, group) in grouped(selection)? {
+        for (key, group) in grouped(selection) {
             let name = group[0].name();
             if name == "__typename" {
                 fields.push(GraphField { key, value: GraphValue::Text(table.base.clone()) });
@@ -240,12 +231,13 @@ impl<'a> Planner<'a> {
                     column: column.clone(),
                     multiple: *multiple,
                     url_prefix: format!("/api/files/{}/", table.table.schema.name),
+                    keys: file_keys(children(&group)?),
                 },
                 OutField::LinkIds { junction } => GraphValue::LinkIds { junction: junction.clone() },
                 OutField::Object { column, target } => {
                     let target = self.model.table(target);
                     let mut select = self.row(target, Action::View, false)?;
-                    select.fields = self.fields(target, children(&group), rows)?;
+                    select.fields = self.fields(target, children(&group)?, rows)?;
                     GraphValue::Object {
                         join: tessera_store::Join::Forward { column: column.clone() },
                         select: Box::new(select),
@@ -253,8 +245,8 @@ impl<'a> Planner<'a> {
                 }
                 OutField::Array { join, target } => {
                     let target = self.model.table(target);
-                    let (mut select, rows) = self.rows(target, &arguments(&group[0])?, Action::List, false, rows)?;
-                    select.fields = self.fields(target, children(&group), rows)?;
+                    let (mut select, rows) = self.rows(target, &group[0].arguments()?, Action::List, false, rows)?;
+                    select.fields = self.fields(target, children(&group)?, rows)?;
                     GraphValue::Array { join: join.clone(), select: Box::new(select) }
                 }
                 OutField::Aggregate { join, target } => {
@@ -272,11 +264,11 @@ impl<'a> Planner<'a> {
     pub fn aggregate<'s>(
         &self,
         table: &'a TableModel,
-        group: &[SelectionField<'s>],
+        group: &[Sel<'s>],
         parent_rows: u64,
         refuse: bool,
     ) -> Result<(GraphSelect<'a>, Vec<AggregateOutput>), GqlError> {
-        let args = arguments(&group[0])?;
+        let args = group[0].arguments()?;
         let (mut select, rows) = self.rows(table, &args, Action::List, refuse, parent_rows)?;
         // Without a `limit`, the aggregate covers every matching row and only the nodes
         // are capped by the default page.
@@ -285,11 +277,11 @@ impl<'a> Planner<'a> {
             Some(_) => None,
         };
         let mut outputs = Vec::new();
-        for (key, parts) in grouped(children(group))? {
+        for (key, parts) in grouped(children(group)?) {
             let kind = match parts[0].name() {
                 "__typename" => AggregateKind::Text(format!("{}_aggregate", table.base)),
                 "nodes" => {
-                    select.fields = self.fields(table, children(&parts), rows)?;
+                    select.fields = self.fields(table, children(&parts)?, rows)?;
                     AggregateKind::Nodes { limit: nodes_limit }
                 }
                 "aggregate" => AggregateKind::Aggregate(self.aggregate_fields(table, &parts)?),
@@ -300,17 +292,13 @@ impl<'a> Planner<'a> {
         Ok((select, outputs))
     }
 
-    fn aggregate_fields<'s>(
-        &self,
-        table: &'a TableModel,
-        group: &[SelectionField<'s>],
-    ) -> Result<Vec<AggregateField>, GqlError> {
+    fn aggregate_fields<'s>(&self, table: &'a TableModel, group: &[Sel<'s>]) -> Result<Vec<AggregateField>, GqlError> {
         let mut fields = Vec::new();
-        for (key, parts) in grouped(children(group))? {
+        for (key, parts) in grouped(children(group)?) {
             let kind = match parts[0].name() {
                 "__typename" => AggregateFieldKind::Text(format!("{}_aggregate_fields", table.base)),
                 "count" => {
-                    let args = arguments(&parts[0])?;
+                    let args = parts[0].arguments()?;
                     let distinct = matches!(args.get("distinct"), Some(GqlValue::Boolean(true)));
                     let column = match args.get("columns") {
                         None | Some(GqlValue::Null) => None,
@@ -329,7 +317,7 @@ impl<'a> Planner<'a> {
                         _ => AggregateFunction::Max,
                     };
                     let mut columns = Vec::new();
-                    for (key, items) in grouped(children(&parts))? {
+                    for (key, items) in grouped(children(&parts)?) {
                         let field = items[0].name();
                         if field == "__typename" {
                             let value = AggregateValue::Text(format!("{}_{name}_fields", table.base));

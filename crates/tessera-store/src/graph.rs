@@ -125,15 +125,25 @@ pub struct GraphField<'a> {
     pub value: GraphValue<'a>,
 }
 
+/// One key of a file's object.
+pub enum FilePart {
+    /// The stored file name.
+    Name,
+    /// The URL that serves it.
+    Url,
+    /// A constant string (`__typename`).
+    Text(String),
+}
+
 /// The value of one response key.
 pub enum GraphValue<'a> {
     /// A column (`id`, a user field, a timestamp).
     Column { column: String, field_type: FieldType },
     /// The ids of a `multiple` relation, in their order.
     LinkIds { junction: String },
-    /// A file field as `{name, url}` (or a list of them); `url_prefix` ends with `/` and the
-    /// row id, the field and the name follow.
-    File { column: String, multiple: bool, url_prefix: String },
+    /// A file field as an object of `keys` (or a list of them); `url_prefix` ends with `/`
+    /// and the row id, the field and the name follow.
+    File { column: String, multiple: bool, url_prefix: String, keys: Vec<(String, FilePart)> },
     /// A constant string.
     Text(String),
     /// The related row of a many-to-one relation, or null.
@@ -322,8 +332,8 @@ fn push_value(
             let id = format!("{}.\"id\"", quote_ident(alias));
             w.push(&link_ids_expr(dialect, junction, &id));
         }
-        GraphValue::File { column, multiple, url_prefix } => {
-            w.push(&file_sql(dialect, alias, column, *multiple, url_prefix));
+        GraphValue::File { column, multiple, url_prefix, keys } => {
+            w.push(&file_sql(dialect, alias, column, *multiple, url_prefix, keys));
         }
         GraphValue::Text(text) => {
             w.push(&text_literal(text));
@@ -356,17 +366,38 @@ fn push_value(
     Ok(())
 }
 
-/// `{name, url}` of a single file column, or an array of them for a multiple one (which
-/// keeps its names as a JSON list).
-fn file_sql(dialect: Dialect, alias: &str, column: &str, multiple: bool, url_prefix: &str) -> String {
+/// The object of `keys` (`name`, `url`) of a single file column, or an array of them for a
+/// multiple one (which keeps its names as a JSON list).
+fn file_sql(
+    dialect: Dialect,
+    alias: &str,
+    column: &str,
+    multiple: bool,
+    url_prefix: &str,
+    keys: &[(String, FilePart)],
+) -> String {
     let col = format!("{}.{}", quote_ident(alias), quote_ident(column));
     let id = format!("{}.\"id\"", quote_ident(alias));
-    let url = |name: &str| {
-        format!("{} || {id} || {} || {name}", text_literal(url_prefix), text_literal(&format!("/{column}/")))
-    };
-    let object = |name: &str| match dialect {
-        Dialect::Sqlite => format!("json_object('name', {name}, 'url', {})", url(name)),
-        Dialect::Postgres => format!("json_build_object('name', {name}, 'url', {})", url(name)),
+    let object = |name: &str| {
+        let pairs: Vec<String> = keys
+            .iter()
+            .map(|(key, part)| {
+                let value = match part {
+                    FilePart::Name => name.to_string(),
+                    FilePart::Url => format!(
+                        "{} || {id} || {} || {name}",
+                        text_literal(url_prefix),
+                        text_literal(&format!("/{column}/"))
+                    ),
+                    FilePart::Text(text) => text_literal(text),
+                };
+                format!("{}, {value}", text_literal(key))
+            })
+            .collect();
+        match dialect {
+            Dialect::Sqlite => format!("json_object({})", pairs.join(", ")),
+            Dialect::Postgres => format!("json_build_object({})", pairs.join(", ")),
+        }
     };
     match (dialect, multiple) {
         (_, false) => format!("CASE WHEN {col} IS NULL THEN NULL ELSE {} END", object(&col)),

@@ -20,7 +20,7 @@ both_stores!(
 );
 
 /// Sends a GraphQL request as `token` (None: anonymous); asserts the HTTP answer is 200.
-async fn gql_as(t: &TestApp, token: Option<&str>, query: &str, variables: Value) -> Value {
+pub(crate) async fn gql_as(t: &TestApp, token: Option<&str>, query: &str, variables: Value) -> Value {
     let body = json!({"query": query, "variables": variables});
     let (status, answer) = t.call_as(token, Method::POST, "/graphql", Some(body)).await;
     assert_eq!(status, StatusCode::OK, "{query}: {answer}");
@@ -35,11 +35,11 @@ async fn gql(t: &TestApp, query: &str) -> Value {
 }
 
 /// The first error's `extensions.code`.
-fn error_code(answer: &Value) -> &str {
+pub(crate) fn error_code(answer: &Value) -> &str {
     answer["errors"][0]["extensions"]["code"].as_str().unwrap_or_else(|| panic!("an error code in {answer}"))
 }
 
-async fn zoo_model(t: &TestApp) {
+pub(crate) async fn zoo_model(t: &TestApp) {
     let public = json!({"list": "public", "view": "public", "create": "authenticated", "update": "authenticated", "delete": "authenticated"});
     let zoos = json!({"name": "zoos", "fields": {"name": {"type": "string", "required": true}, "city": "string"}, "rules": public});
     assert_eq!(t.post("/api/tables", zoos).await.0, StatusCode::CREATED);
@@ -496,6 +496,10 @@ async fn file_fields_expose_their_urls(t: TestApp) {
     let docs = post["docs"].as_array().unwrap();
     assert_eq!(docs.len(), 2, "{post}");
     assert!(docs[0]["name"].as_str().unwrap().starts_with("a_"), "in upload order: {post}");
+    // A file object has the keys the selection asks for, aliases included.
+    let partial = gql(&t, "{ posts { photo { link: url __typename } docs { name } } }").await;
+    assert_eq!(partial["posts"][0]["photo"], json!({"link": post["photo"]["url"], "__typename": "File"}));
+    assert_eq!(partial["posts"][0]["docs"][1], json!({"name": docs[1]["name"]}));
     for (url, body) in
         [(post["photo"]["url"].as_str().unwrap(), "photo bytes"), (docs[1]["url"].as_str().unwrap(), "two")]
     {

@@ -16,6 +16,7 @@ mod errors;
 mod files;
 mod graphql;
 mod graphql_clients;
+mod graphql_direct;
 mod legacy;
 mod migrations;
 mod query;
