@@ -17,7 +17,7 @@ use crate::selection::{Env, Sel};
 use crate::{GqlError, RequestContext};
 use async_graphql::extensions::{Extension, ExtensionContext, ExtensionFactory, NextExecute, NextValidation};
 use async_graphql::parser::types::{DocumentOperations, ExecutableDocument, OperationDefinition, OperationType};
-use async_graphql::{PathSegment, Positioned, Response, ServerError, ValidationResult, Value as GqlValue};
+use async_graphql::{PathSegment, Positioned, Response, ServerError, ValidationResult, Value as GqlValue, Variables};
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
@@ -41,6 +41,19 @@ impl Prepared {
             (DocumentOperations::Multiple(ops), Some(name)) => ops.get(name),
             (DocumentOperations::Multiple(ops), None) if ops.len() == 1 => ops.values().next(),
             (DocumentOperations::Multiple(_), None) => None,
+        }
+    }
+
+    /// Gives the variables left out their declared defaults. Done before anything runs:
+    /// async-graphql's `@skip`/`@include` pass reads only the variables sent, so a directive
+    /// on a defaulted variable would otherwise differ between the two paths.
+    pub fn fill_defaults(&self, name: Option<&str>, variables: &mut Variables) {
+        let Some(op) = self.operation(name) else { return };
+        for definition in &op.node.variable_definitions {
+            let variable = &definition.node.name.node;
+            if let (false, Some(default)) = (variables.contains_key(variable), &definition.node.default_value) {
+                variables.insert(variable.clone(), default.node.clone());
+            }
         }
     }
 

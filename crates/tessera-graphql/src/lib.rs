@@ -285,18 +285,7 @@ impl GraphqlService {
                 return body(&Response::from_errors(vec![error]));
             }
             mutation = prepared.is_mutation(operation.as_deref());
-            // Defaults filled in up front: async-graphql's `@skip`/`@include` pass reads
-            // only the variables sent, so a directive on a defaulted variable would differ.
-            if let Some(op) = prepared.operation(operation.as_deref()) {
-                for definition in &op.node.variable_definitions {
-                    let name = &definition.node.name.node;
-                    if let (false, Some(default)) =
-                        (request.variables.contains_key(name), &definition.node.default_value)
-                    {
-                        request.variables.insert(name.clone(), default.node.clone());
-                    }
-                }
-            }
+            prepared.fill_defaults(operation.as_deref(), &mut request.variables);
             request.set_parsed_query(prepared.document.clone());
         }
         let context = Arc::new(RequestContext {
