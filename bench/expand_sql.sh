@@ -11,11 +11,14 @@
 # interleaved rounds and prints each one's median transactions/s and median ratio to the
 # plain list of the same round. The schema is dropped at the end.
 #
-#   list          the plain list page (what `list (name indexed)` runs)
-#   expand        the same page with each animal's zoo, as tessera writes it
+#   list-text     the plain list page as tessera writes it (JSON text by concatenation)
+#   expand-text   the same page with each animal's zoo, as tessera writes it
+#   list          the plain list page with `json_build_object` (tessera before 1bfcad4)
+#   expand        the expanded page with `json_build_object` (tessera before 1bfcad4)
 #   expand-eq     the same with the join on `=` (what tessera wrote before: a hash join)
 #   join-only     the plain page joined as `expand` joins, one zoo column in the JSON
 #   json-only     no join; the nested zoo object built from the animal's own columns
+# Ratios are to `list` (so list-text / expand-text read against the older form too).
 #
 # Environment: BENCH_PG_URL [postgres://postgres@127.0.0.1:5432/test], BENCH_ANIMALS
 # [100000], BENCH_ZOOS [100].
@@ -95,7 +98,25 @@ def row(expand):
 ZOO_CASE = 'CASE WHEN "x1"."id" IS NULL THEN NULL ELSE ' + obj("x1", ZOO) + " END"
 JOIN_ANY = ' LEFT JOIN "zoos" AS "x1" ON "x1"."id" = ANY(ARRAY["page"."zoo"])'
 JOIN_EQ = ' LEFT JOIN "zoos" AS "x1" ON "x1"."id" = "page"."zoo"'
+INTS = {"id", "age", "zoo", "owner"}
+def text_val(q, name):
+    col = f'"{q}"."{name}"'
+    if name in ("created", "created_at", "updated_at"):
+        return f"coalesce('\"' || to_char({col} AT TIME ZONE 'UTC', {FMT}) || '\"', 'null')"
+    if name in INTS:
+        return f"coalesce({col}::text, 'null')"
+    return f"coalesce(to_json({col})::text, 'null')"
+def text_obj(q, cols, extra=None):
+    parts = []
+    for i, name in enumerate(cols):
+        parts.append(("'{" if i == 0 else "',") + f'"{name}":\' || ' + text_val(q, name))
+    if extra:
+        parts.append("',\"expand\":' || '{\"zoo\":' || coalesce(" + extra + ", 'null') || '}'")
+    return "(" + " || ".join(parts) + " || '}')"
+ZOO_TEXT = 'CASE WHEN "x1"."id" IS NULL THEN NULL ELSE ' + text_obj("x1", ZOO) + " END"
 statements = {
+    "list-text": "SELECT " + text_obj("page", ANIMAL) + " " + PAGE + ' ORDER BY "name" ASC, "id" ASC',
+    "expand-text": "SELECT " + text_obj("page", ANIMAL, ZOO_TEXT) + " " + PAGE + JOIN_ANY + ORDER,
     "list": "SELECT (" + obj("page", ANIMAL) + ")::text " + PAGE + ' ORDER BY "name" ASC, "id" ASC',
     "expand": row(ZOO_CASE) + PAGE + JOIN_ANY + ORDER,
     "expand-eq": row(ZOO_CASE) + PAGE + JOIN_EQ + ORDER,
@@ -109,7 +130,7 @@ for name, sql in statements.items():
               .replace("$3::int8", "CAST(:off AS int8)").replace(FMT, FMT.replace("'Y", "E'Y").replace(":", "\\x3a")))
     open(f"{work}/{name}.pgb", "w").write("\\set age 50\n\\set lim 20\n\\set off 0\n" + script + ";\n")
 PY
-psql "$PG_URL" -qAt -v ON_ERROR_STOP=1 -f "$WORK/expand.sql" >"$WORK/sql-expand.txt"
+psql "$PG_URL" -qAt -v ON_ERROR_STOP=1 -f "$WORK/expand-text.sql" >"$WORK/sql-expand.txt"
 python3 - "$WORK/http-expand.json" "$WORK/sql-expand.txt" <<'PY' || { echo "expand_sql: the expanded statement differs from tessera's answer" >&2; exit 1; }
 import sys
 body = open(sys.argv[1]).read()
@@ -117,7 +138,7 @@ rows = [line for line in open(sys.argv[2]).read().split("\n") if line]
 sys.exit(0 if len(rows) == 20 and body.startswith('{"items":[' + ",".join(rows) + "]") else 1)
 PY
 
-NAMES=(list expand expand-eq join-only json-only)
+NAMES=(list list-text expand expand-text expand-eq join-only json-only)
 echo "expand_sql: pgbench -M prepared -c 4 -j 2 -T $SECONDS_EACH, $ROUNDS rounds; load average $(cut -d' ' -f1-3 /proc/loadavg)" >&2
 for round in $(seq 1 "$ROUNDS"); do
   for name in "${NAMES[@]}"; do

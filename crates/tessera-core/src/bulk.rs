@@ -6,7 +6,6 @@
 use crate::access::{authorize, precheck, RequestMacros};
 use crate::auth::Caller;
 use crate::catalog::Table;
-use crate::files::refs::names_in;
 use crate::{App, CoreError};
 use serde_json::Value as Json;
 use tessera_schema::validate::{FieldError, WriteMode};
@@ -120,7 +119,7 @@ impl App {
         let condition = authorize(&table, Action::Delete, caller, None)?;
         let macros = RequestMacros { caller, body: None };
         let access = condition.map(|expr| AccessFilter { expr, macros: &macros });
-        let deleted = match self.store().delete_where(&table.schema, filter.as_ref(), access.as_ref()).await {
+        let deleted = match self.delete_where_and_files(&table, filter.as_ref(), access.as_ref()).await {
             Err(tessera_store::StoreError::Referenced) => {
                 return Err(CoreError::Referenced {
                     table: table.schema.name.clone(),
@@ -130,21 +129,6 @@ impl App {
             }
             other => other?,
         };
-        let file_fields: Vec<&str> = table
-            .schema
-            .fields
-            .iter()
-            .filter(|(_, def)| def.field_type == FieldType::File)
-            .map(|(name, _)| name.as_str())
-            .collect();
-        if !file_fields.is_empty() {
-            let mut names = Vec::new();
-            for row in &deleted {
-                let row: Json = serde_json::from_str(row).unwrap_or_default();
-                names.extend(file_fields.iter().flat_map(|field| names_in(row.get(*field))));
-            }
-            self.remove_files(table.schema.id, names).await;
-        }
         Ok(deleted.len() as u64)
     }
 }

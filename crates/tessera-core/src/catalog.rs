@@ -4,8 +4,9 @@
 use crate::access::CompiledRule;
 use std::collections::HashMap;
 use std::sync::Arc;
+use tessera_schema::relations::cascade_reaches;
 use tessera_schema::validate::RowValidator;
-use tessera_schema::{Action, TableKind, TableSchema};
+use tessera_schema::{Action, FieldType, TableKind, TableSchema};
 
 /// A table as requests use it.
 pub struct Table {
@@ -13,12 +14,20 @@ pub struct Table {
     pub validator: RowValidator,
     /// The rules, parsed, in [`Action::ALL`] order.
     rules: Vec<CompiledRule>,
+    /// Whether deleting a row deletes rows with file fields through cascading relations:
+    /// then their stored names are read before the delete (see `files::on_delete`).
+    pub cascades_to_files: bool,
 }
 
 impl Table {
-    pub fn new(schema: TableSchema) -> Table {
+    fn new(schema: TableSchema, cascades_to_files: bool) -> Table {
         let rules = Action::ALL.iter().map(|action| CompiledRule::new(schema.rules.get(*action))).collect();
-        Table { validator: RowValidator::new(&schema), schema, rules }
+        Table { validator: RowValidator::new(&schema), schema, rules, cascades_to_files }
+    }
+
+    /// Whether the table has file fields (whose objects go when a row goes).
+    pub fn has_files(&self) -> bool {
+        has_files(&self.schema)
     }
 
     /// The parsed rule of an action.
@@ -43,7 +52,12 @@ pub struct Catalog {
 
 impl Catalog {
     pub fn new(schemas: Vec<TableSchema>) -> Catalog {
-        let tables: Vec<Arc<Table>> = schemas.into_iter().map(|schema| Arc::new(Table::new(schema))).collect();
+        let reach: Vec<bool> = {
+            let all: Vec<&TableSchema> = schemas.iter().collect();
+            all.iter().map(|schema| cascade_reaches(&all, &schema.name, has_files)).collect()
+        };
+        let tables: Vec<Arc<Table>> =
+            schemas.into_iter().zip(reach).map(|(schema, reach)| Arc::new(Table::new(schema, reach))).collect();
         let by_name = tables.iter().map(|t| (t.schema.name.to_ascii_lowercase(), t.clone())).collect();
         let by_id = tables.iter().map(|t| (t.schema.id, t.clone())).collect();
         Catalog { tables, by_name, by_id }
@@ -66,4 +80,14 @@ impl Catalog {
         }
         key.parse::<i64>().ok().and_then(|id| self.by_id.get(&id).cloned())
     }
+}
+
+/// Whether a table has file fields.
+pub fn has_files(schema: &TableSchema) -> bool {
+    file_field_names(schema).next().is_some()
+}
+
+/// The names of a table's file fields (hidden ones included).
+pub fn file_field_names(schema: &TableSchema) -> impl Iterator<Item = &str> {
+    schema.fields.iter().filter(|(_, def)| def.field_type == FieldType::File).map(|(name, _)| name.as_str())
 }

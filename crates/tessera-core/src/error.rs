@@ -95,20 +95,31 @@ pub enum CoreError {
     Internal(StoreError),
 }
 
-/// Rows of one relation that point at a row.
+/// Rows of one relation that point at a row — or, with `via`, at rows of that table the
+/// delete would remove through `cascade` relations.
 #[derive(Debug, Clone, serde::Serialize)]
 pub struct Referrer {
     pub table: String,
     pub field: String,
     pub rows: i64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub via: Option<String>,
 }
 
 fn describe_referrers(by: &[Referrer]) -> String {
     if by.is_empty() {
         return "rows of other tables".into();
     }
-    let parts: Vec<String> =
-        by.iter().map(|r| format!("{} row(s) of '{}' (field '{}')", r.rows, r.table, r.field)).collect();
+    let parts: Vec<String> = by
+        .iter()
+        .map(|r| match &r.via {
+            None => format!("{} row(s) of '{}' (field '{}')", r.rows, r.table, r.field),
+            Some(via) => format!(
+                "{} row(s) of '{}' (field '{}', pointing at '{via}' rows the delete would cascade to)",
+                r.rows, r.table, r.field
+            ),
+        })
+        .collect();
     parts.join(", ")
 }
 

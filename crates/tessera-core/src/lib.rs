@@ -5,12 +5,14 @@
 pub mod access;
 pub mod auth;
 mod bulk;
+mod cascade;
 pub mod catalog;
 mod cursor;
 mod error;
 pub mod expand;
 pub mod files;
 pub mod paths;
+mod referrers;
 pub mod rows;
 pub mod tables;
 

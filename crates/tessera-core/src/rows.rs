@@ -6,7 +6,6 @@ use crate::auth::users::prepare_user_body;
 use crate::auth::Caller;
 use crate::catalog::Table;
 use crate::cursor;
-use crate::error::Referrer;
 use crate::expand::{expansions, parse_expand, ExpandNode};
 use crate::files::refs::Uploaded;
 use crate::paths::PathResolver;
@@ -15,9 +14,8 @@ use serde_json::Value as Json;
 use tessera_query::filter::{compile_filter, CompileContext};
 use tessera_query::sort::parse_sort;
 use tessera_query::{FieldResolver, SqlWriter};
-use tessera_schema::relations::inbound;
 use tessera_schema::validate::WriteMode;
-use tessera_schema::{Action, OnDelete, OWNER_FIELD};
+use tessera_schema::{Action, OWNER_FIELD};
 use tessera_store::{AccessFilter, Inserted, ListSpec, NewRow};
 
 /// Rows per page when `limit` is not given.
@@ -330,15 +328,18 @@ impl App {
         let condition = authorize(&table, Action::Delete, caller, None)?;
         let macros = RequestMacros { caller, body: None };
         let access = condition.map(|expr| AccessFilter { expr, macros: &macros });
-        let files = self.row_file_names(&table, id_number).await?;
-        let deleted = match self.store().delete_row(&table.schema, id_number, access.as_ref()).await {
+        let deleted = if table.has_files() || table.cascades_to_files {
+            self.delete_row_and_files(&table, id_number, access.as_ref()).await
+        } else {
+            self.store().delete_row(&table.schema, id_number, access.as_ref()).await
+        };
+        let deleted = match deleted {
             Err(tessera_store::StoreError::Referenced) => return Err(self.referenced(&table, id_number).await),
             other => other?,
         };
         if !deleted {
             return Err(CoreError::RowNotFound { table: table.schema.name.clone(), id: id.to_string() });
         }
-        self.remove_files(table.schema.id, files).await;
         if table.is_users() {
             self.store().delete_user_tokens(id_number).await?;
             self.forget_user_tokens(id_number);
@@ -351,24 +352,6 @@ impl App {
             Some(text) => parse_expand(&self.catalog(), table, text),
             None => Ok(Vec::new()),
         }
-    }
-
-    /// The 409 for a delete that relations with `restrict` refused, naming who points at the row.
-    async fn referenced(&self, table: &Table, id: i64) -> CoreError {
-        let catalog = self.catalog();
-        let schemas = catalog.tables().iter().map(|t| &t.schema);
-        let mut by = Vec::new();
-        for link in inbound(schemas, &table.schema.name) {
-            if link.def.on_delete() != OnDelete::Restrict {
-                continue;
-            }
-            match self.store().count_links(&link, id).await {
-                Ok(0) => {}
-                Ok(rows) => by.push(Referrer { table: link.table.clone(), field: link.field.clone(), rows }),
-                Err(e) => return e.into(),
-            }
-        }
-        CoreError::Referenced { table: table.schema.name.clone(), id: id.to_string(), by }
     }
 
     /// One page of rows: one SQL statement, plus a count when `total=true`.

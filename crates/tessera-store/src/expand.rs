@@ -63,15 +63,7 @@ pub(crate) fn push_row_json<'e, 'a>(
     expansions: &'e [Expansion<'a>],
     joins: Option<&mut Vec<PendingJoin<'e, 'a>>>,
 ) -> Result<(), FilterError> {
-    let postgres = w.dialect() == Dialect::Postgres;
-    if postgres {
-        w.push("(");
-    }
-    push_row_object(w, columns, qualifier, expansions, &mut 0, joins)?;
-    if postgres {
-        w.push(")::text");
-    }
-    Ok(())
+    push_row_object(w, columns, qualifier, expansions, &mut 0, joins)
 }
 
 /// ` LEFT JOIN <table> AS <alias> ON <alias>.id = ANY(ARRAY[<outer>.<column>]) [AND <rule>]`
@@ -114,7 +106,7 @@ fn push_access(w: &mut SqlWriter, expansion: &Expansion<'_>, alias: &str) -> Res
 }
 
 /// Writes a row's JSON object (columns qualified by `qualifier`) with an `expand` object
-/// holding each expansion, as a JSON value (not text).
+/// holding each expansion: JSON text (SQLite `json_object`, Postgres concatenation).
 pub(crate) fn push_row_object<'e, 'a>(
     w: &mut SqlWriter,
     columns: &[crate::row_queries::Column<'_>],
@@ -129,16 +121,15 @@ pub(crate) fn push_row_object<'e, 'a>(
     }
     let dialect = w.dialect();
     let mut inner = w.fragment();
-    inner.push(match dialect {
-        Dialect::Sqlite => "json_object(",
-        Dialect::Postgres => "json_build_object(",
-    });
     for (i, expansion) in expansions.iter().enumerate() {
-        if i > 0 {
-            inner.push(", ");
-        }
-        // Keys are validated names: safe as string literals.
-        inner.push(&format!("'{}', ", expansion.name));
+        // Keys are validated names: safe as string literals (and in JSON).
+        let name = &expansion.name;
+        match (dialect, i) {
+            (Dialect::Sqlite, 0) => inner.push(&format!("json_object('{name}', ")),
+            (Dialect::Sqlite, _) => inner.push(&format!(", '{name}', ")),
+            (Dialect::Postgres, 0) => inner.push(&format!("'{{\"{name}\":' || coalesce(")),
+            (Dialect::Postgres, _) => inner.push(&format!(", 'null') || ',\"{name}\":' || coalesce(")),
+        };
         match joins.as_deref_mut() {
             Some(joins) if matches!(expansion.join, Join::Forward { .. }) => {
                 *aliases += 1;
@@ -153,9 +144,12 @@ pub(crate) fn push_row_object<'e, 'a>(
             _ => push_expansion(&mut inner, qualifier, expansion, aliases)?,
         }
     }
-    inner.push(")");
+    inner.push(match dialect {
+        Dialect::Sqlite => ")",
+        Dialect::Postgres => ", 'null') || '}'",
+    });
     // The columns bind nothing, so the expansions' parameters stay in text order.
-    w.append_wrapped(inner, |expand| row_object(dialect, columns, Some(qualifier), &[format!("'expand', {expand}")]));
+    w.append_wrapped(inner, |expand| row_object(dialect, columns, Some(qualifier), &[("expand", expand.to_string())]));
     Ok(())
 }
 
@@ -179,7 +173,9 @@ fn push_expansion(
             Dialect::Sqlite => {
                 "(SELECT coalesce(json_group_array(json(\"v\") ORDER BY \"p\"), json('[]')) FROM (SELECT "
             }
-            Dialect::Postgres => "(SELECT coalesce(json_agg(\"v\" ORDER BY \"p\"), '[]'::json) FROM (SELECT ",
+            Dialect::Postgres => {
+                "(SELECT coalesce('[' || string_agg(\"v\", ',' ORDER BY \"p\") || ']', '[]') FROM (SELECT "
+            }
         });
     } else {
         w.push("(SELECT ");

@@ -9,7 +9,7 @@
 //! JSON, aggregated in the page's order.
 
 use crate::expand::Join;
-use crate::row_queries::{json_value_sql, link_ids_expr, AccessFilter};
+use crate::row_queries::{json_value_sql, link_ids_expr, push_in_ids, AccessFilter};
 use tessera_query::filter::{compile, CompileContext, Expr, FilterError};
 use tessera_query::{quote_ident, Dialect, FieldResolver, ResolvedField, SqlWriter};
 use tessera_schema::{FieldType, TableSchema, Value};
@@ -247,20 +247,10 @@ pub fn root_statement(dialect: Dialect, root: &GraphRoot<'_>) -> Result<(String,
             push_array(&mut w, select, None, &mut aliases, select.limit, |_, _| {})?;
         }
         GraphRoot::ByIds(select, ids) => {
-            let ids: Vec<String> = ids.iter().map(i64::to_string).collect();
-            let list = Value::Text(format!("[{}]", ids.join(",")));
             w.push(if postgres { "SELECT " } else { "" });
             push_array(&mut w, select, None, &mut aliases, select.limit, |w, alias| {
                 w.push(" AND ").push_qualified(alias, "id");
-                match w.dialect() {
-                    Dialect::Sqlite => {
-                        w.push(" IN (SELECT value FROM json_each(").push_param(list, FieldType::Text).push("))")
-                    }
-                    Dialect::Postgres => w
-                        .push(" IN (SELECT jsonb_array_elements_text(")
-                        .push_param(list, FieldType::Text)
-                        .push("::jsonb)::bigint)"),
-                };
+                push_in_ids(w, ids);
             })?;
         }
         GraphRoot::Aggregate(select, outputs) => {

@@ -128,11 +128,16 @@ impl Store {
     /// Runs `work` with every store call it makes on its task in ONE transaction (see
     /// [`atomic`]): committed if `commit` says so of the outcome, rolled back otherwise.
     /// Work registered with [`Store::after_commit`] inside it runs after the commit.
+    /// Called inside another `atomic` (a GraphQL mutation deleting a row), `work` joins the
+    /// outer transaction, whose own outcome decides.
     pub async fn atomic<T>(
         &self,
         work: impl std::future::Future<Output = T>,
         commit: impl FnOnce(&T) -> bool,
     ) -> Result<T, StoreError> {
+        if atomic::current().is_some() {
+            return Ok(work.await);
+        }
         match self {
             Store::Sqlite(store) => store.atomic(work, commit).await,
             Store::Postgres(store) => store.atomic(work, commit).await,
@@ -315,15 +320,15 @@ impl Store {
         Ok(written.into_iter().next().flatten().and_then(|(_, json)| json))
     }
 
-    /// How many rows point at row `id` through a relation: the relation's column on
-    /// `table`, or the `target_id` of its junction table.
-    pub async fn count_links(&self, link: &tessera_schema::relations::Link, id: i64) -> Result<i64, StoreError> {
+    /// How many rows point at one of the rows `ids` through a relation: the relation's
+    /// column on `table`, or the `target_id` of its junction table.
+    pub async fn count_links(&self, link: &tessera_schema::relations::Link, ids: &[i64]) -> Result<i64, StoreError> {
         let (table, column) = match link.junction() {
             Some(junction) => (junction, "target_id"),
             None => (link.table.clone(), link.field.as_str()),
         };
-        let sql = row_queries::count_links_sql(self.dialect(), &table, column);
-        backend!(self.query_count(sql, vec![Value::Integer(id)]))
+        let (sql, params) = row_queries::count_links_sql(self.dialect(), &table, column, ids);
+        backend!(self.query_count(sql, params))
     }
 
     /// Deletes a row; false if it did not exist or `access` hides it.
@@ -338,6 +343,27 @@ impl Store {
             Err(StoreError::ForeignKey { .. }) => Err(StoreError::Referenced),
             other => Ok(other? > 0),
         }
+    }
+
+    /// The rows of `schema` whose `column` holds one of `ids`, as JSON text with their id
+    /// and file fields; inside [`Store::atomic`] they stay locked until it ends, so no
+    /// write slips a file or a referencing row in before the delete that follows.
+    pub async fn file_rows(&self, schema: &TableSchema, column: &str, ids: &[i64]) -> Result<Vec<String>, StoreError> {
+        let (sql, params) = file_queries::file_rows(self.dialect(), schema, column, ids);
+        backend!(self.query_strings(sql, params))
+    }
+
+    /// The ids of the rows [`Store::delete_where`] deletes with the same arguments, read
+    /// first (and locked inside [`Store::atomic`]) when the delete cascades to files.
+    pub async fn ids_where(
+        &self,
+        schema: &TableSchema,
+        filter: Option<&graph::GraphFilter<'_>>,
+        access: Option<&AccessFilter<'_>>,
+    ) -> Result<Vec<i64>, StoreError> {
+        let (sql, params) = row_queries::ids_where(self.dialect(), schema, filter, access).map_err(rule_rejected)?;
+        let ids = backend!(self.query_strings(sql, params))?;
+        Ok(ids.iter().filter_map(|id| id.parse().ok()).collect())
     }
 
     /// Updates every row `filter` and `access` match, in one statement: sets `values` and

@@ -29,8 +29,10 @@ pub struct SqliteStore {
 struct Inner {
     writer: std::sync::mpsc::Sender<WriterMessage>,
     readers: std::sync::mpsc::Sender<ReadJob>,
-    /// Dropped with the store, which stops the checkpoint thread.
-    _checkpoint_stop: std::sync::mpsc::Sender<()>,
+    /// The background checkpoint thread and what stops it (dropping the sender, also when
+    /// the store is dropped); [`SqliteStore::close`] stops it and waits for it, so that the
+    /// final checkpoint does not meet one of its own.
+    checkpointer: Mutex<Option<(std::sync::mpsc::Sender<()>, std::thread::JoinHandle<()>)>>,
     /// Row statements run (see [`crate::Store::statements_executed`]).
     statements: std::sync::atomic::AtomicU64,
 }
@@ -111,7 +113,7 @@ impl SqliteStore {
                 .map_err(|e| StoreError::Pool(format!("cannot start the writer thread: {e}")))?;
             let (checkpoint_stop, checkpoint_wait) = std::sync::mpsc::channel::<()>();
             let checkpointer = open_connection(&path, OpenFlags::default())?;
-            std::thread::Builder::new()
+            let checkpoint_thread = std::thread::Builder::new()
                 .name("tessera-sqlite-checkpoint".into())
                 .spawn(move || checkpoint_loop(checkpointer, checkpoint_wait))
                 .map_err(|e| StoreError::Pool(format!("cannot start the checkpoint thread: {e}")))?;
@@ -119,7 +121,7 @@ impl SqliteStore {
                 inner: Arc::new(Inner {
                     writer: sender,
                     readers: read_jobs,
-                    _checkpoint_stop: checkpoint_stop,
+                    checkpointer: Mutex::new(Some((checkpoint_stop, checkpoint_thread))),
                     statements: Default::default(),
                 }),
             })
@@ -531,6 +533,11 @@ fn migrate_in(tx: &Connection, plan: Plan, dry_run: bool) -> Result<MigrationRep
 
 impl SqliteStore {
     pub async fn close(&self) {
+        let checkpointer = self.inner.checkpointer.lock().unwrap_or_else(|e| e.into_inner()).take();
+        if let Some((stop, thread)) = checkpointer {
+            drop(stop);
+            let _ = tokio::task::spawn_blocking(move || thread.join()).await;
+        }
         let (reply, done) = tokio::sync::oneshot::channel();
         if self.inner.writer.send(WriterMessage::Close(reply)).is_ok() {
             let _ = done.await;
@@ -622,13 +629,27 @@ fn writer_loop(conn: Connection, queue: std::sync::mpsc::Receiver<WriterMessage>
             run_without_foreign_keys(&conn, job);
         }
         if let Some(reply) = closing.take() {
-            if let Err(e) = conn.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(())) {
-                tracing::warn!("WAL checkpoint at close failed: {e}");
-            }
+            checkpoint_at_close(&conn);
             let _ = reply.send(());
             return;
         }
     }
+}
+
+/// Copies the whole WAL into the database and empties it, so a cleanly stopped store is
+/// one file. `TRUNCATE` reports "busy" (first column 1) while a reader still holds an old
+/// snapshot, and fails while another checkpoint runs: it is tried again for up to a second.
+fn checkpoint_at_close(conn: &Connection) {
+    let mut outcome = String::from("readers kept the log busy");
+    for _ in 0..50 {
+        match conn.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |row| row.get::<_, i64>(0)) {
+            Ok(0) => return,
+            Ok(_) => {}
+            Err(e) => outcome = e.to_string(),
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    tracing::warn!("WAL checkpoint at close failed ({outcome}); the log is applied at the next start");
 }
 
 /// Runs one job alone with foreign keys off, switching them back on afterwards.

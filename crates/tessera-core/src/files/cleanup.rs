@@ -8,7 +8,7 @@ use crate::{App, CoreError};
 use serde_json::Value as Json;
 use tessera_files::storage::{object_key, table_prefixes, thumbs_prefix};
 use tessera_schema::plan::{Plan, Step};
-use tessera_schema::{FieldType, TableSchema};
+use tessera_schema::FieldType;
 
 impl App {
     /// Before a write: merges the request's uploads into `body` and refuses file names
@@ -23,8 +23,7 @@ impl App {
         replace: bool,
     ) -> Result<Vec<String>, CoreError> {
         let schema = &table.schema;
-        let has_files = schema.fields.values().any(|def| def.field_type == FieldType::File);
-        if !has_files {
+        if !table.has_files() {
             return Ok(Vec::new());
         }
         let Some(id) = id else { return prepare(schema, body, None, uploaded, false) };
@@ -45,18 +44,6 @@ impl App {
             Some(old) => prepare(schema, body, Some(&old), uploaded, replace),
             None => prepare(schema, body, None, uploaded, replace),
         }
-    }
-
-    /// Every stored name a row's file fields hold (read before the row is deleted).
-    pub(crate) async fn row_file_names(&self, table: &Table, id: i64) -> Result<Vec<String>, CoreError> {
-        let schema = &table.schema;
-        let fields: Vec<&str> = file_field_names(schema).collect();
-        if fields.is_empty() {
-            return Ok(Vec::new());
-        }
-        let Some(text) = self.store().get_row(schema, id, None, &[]).await? else { return Ok(Vec::new()) };
-        let row: Json = serde_json::from_str(&text).unwrap_or_default();
-        Ok(fields.into_iter().flat_map(|field| names_in(row.get(field))).collect())
     }
 
     /// Deletes files (and their thumbnails) of a table once no row points at them: now, or
@@ -105,10 +92,6 @@ impl App {
         }
         Ok(names)
     }
-}
-
-fn file_field_names(schema: &TableSchema) -> impl Iterator<Item = &str> {
-    schema.fields.iter().filter(|(_, def)| def.field_type == FieldType::File).map(|(name, _)| name.as_str())
 }
 
 /// The file fields a plan drops (by their name before the migration).

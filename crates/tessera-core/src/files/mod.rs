@@ -8,6 +8,7 @@
 
 mod cleanup;
 mod download;
+mod on_delete;
 pub mod refs;
 mod token;
 mod upload;

@@ -1,7 +1,8 @@
 //! File fields through HTTP: multipart uploads (single, multiple, limits checked while
 //! streaming, sniffed types, hostile names), downloads (ETag/304, Range/206/416,
 //! Content-Disposition), thumbnails cached in storage, protected files with file tokens,
-//! storage left clean after every kind of delete, and the S3 backend against a real
+//! storage left clean after every kind of delete (rows removed through cascading
+//! relations included), and the S3 backend against a real
 //! S3-compatible server (moto).
 
 use crate::both_stores;
@@ -16,6 +17,7 @@ both_stores!(
     thumbnails_are_made_once_and_cached,
     protected_files_and_file_tokens,
     storage_is_cleaned_after_every_kind_of_delete,
+    cascaded_deletes_take_their_files,
     a_failed_write_keeps_the_old_file_and_drops_the_new,
 );
 
@@ -493,6 +495,138 @@ async fn storage_is_cleaned_after_every_kind_of_delete(t: TestApp) {
     let (status, _) = t.delete("/api/tables/posts").await;
     assert_eq!(status, StatusCode::NO_CONTENT);
     assert!(stored_keys(&t).await.is_empty());
+}
+
+/// Creates a row from `values` and one file per `(field, name)`; returns the row.
+async fn create_with_files(t: &TestApp, table: &str, values: Value, files: &[(&str, &str)]) -> Value {
+    let mut form = Form::new().part("@json", json_part(values));
+    for (field, name) in files {
+        form = form.part(field.to_string(), file(name, name.as_bytes().to_vec(), "text/plain"));
+    }
+    let (status, row) = send_form(t, None, Method::POST, &format!("/api/tables/{table}/rows"), form).await;
+    assert_eq!(status, StatusCode::CREATED, "{row}");
+    row
+}
+
+/// The storage keys of the files a row holds in `field` (a name or a list).
+async fn keys_of(t: &TestApp, table: &str, row: &Value, field: &str) -> Vec<String> {
+    let id = table_id(t, table).await;
+    let names = match &row[field] {
+        Value::Array(items) => items.clone(),
+        name => vec![name.clone()],
+    };
+    names.iter().map(|name| format!("{id}/{}", name.as_str().expect("a stored name"))).collect()
+}
+
+/// Rows the database deletes through `on_delete: cascade` (over two levels and through a
+/// relation of a table to itself) take their files along, whether the delete comes from
+/// REST, a GraphQL `delete_<t>_by_pk` or a GraphQL `delete_<t>(where)`; `set_null`
+/// relations keep theirs.
+async fn cascaded_deletes_take_their_files(t: TestApp) {
+    t.create_unowned_table("zoos", json!({"name": "string", "logo": "file"})).await;
+    t.create_unowned_table(
+        "animals",
+        json!({
+            "name": "string",
+            "zoo": {"type": "relation", "target": "zoos", "on_delete": "cascade"},
+            "mother": {"type": "relation", "target": "animals", "on_delete": "cascade"},
+            "photo": "file"
+        }),
+    )
+    .await;
+    t.create_unowned_table(
+        "visits",
+        json!({
+            "animal": {"type": "relation", "target": "animals", "on_delete": "cascade"},
+            "docs": {"type": "file", "multiple": true}
+        }),
+    )
+    .await;
+    t.create_unowned_table(
+        "notes",
+        json!({"zoo": {"type": "relation", "target": "zoos", "on_delete": "set_null"}, "scan": "file"}),
+    )
+    .await;
+    let berlin = create_with_files(&t, "zoos", json!({"name": "Berlin"}), &[("logo", "b.txt")]).await;
+    let paris = create_with_files(&t, "zoos", json!({"name": "Paris"}), &[]).await;
+    let leo =
+        create_with_files(&t, "animals", json!({"name": "Leo", "zoo": berlin["id"]}), &[("photo", "leo.txt")]).await;
+    // Leo's cub lives in Paris: it goes with its mother, not with its zoo.
+    let cub = create_with_files(
+        &t,
+        "animals",
+        json!({"name": "Cub", "zoo": paris["id"], "mother": leo["id"]}),
+        &[("photo", "cub.txt")],
+    )
+    .await;
+    let ida =
+        create_with_files(&t, "animals", json!({"name": "Ida", "zoo": paris["id"]}), &[("photo", "ida.txt")]).await;
+    let leo_visit =
+        create_with_files(&t, "visits", json!({"animal": leo["id"]}), &[("docs", "v1.txt"), ("docs", "v2.txt")]).await;
+    let cub_visit = create_with_files(&t, "visits", json!({"animal": cub["id"]}), &[("docs", "v3.txt")]).await;
+    let ida_visit = create_with_files(&t, "visits", json!({"animal": ida["id"]}), &[("docs", "v4.txt")]).await;
+    let note = create_with_files(&t, "notes", json!({"zoo": berlin["id"]}), &[("scan", "n.txt")]).await;
+    assert_eq!(stored_keys(&t).await.len(), 9);
+
+    // REST: Berlin goes with Leo, his visit, his cub (in Paris) and the cub's visit.
+    let (status, body) = t.delete(&format!("/api/tables/zoos/rows/{}", berlin["id"])).await;
+    assert_eq!(status, StatusCode::NO_CONTENT, "{body}");
+    let mut left = [
+        keys_of(&t, "animals", &ida, "photo").await,
+        keys_of(&t, "visits", &ida_visit, "docs").await,
+        keys_of(&t, "notes", &note, "scan").await,
+    ]
+    .concat();
+    left.sort();
+    assert_eq!(stored_keys(&t).await, left);
+    assert_eq!(t.all_rows("animals").await.len(), 1);
+    let (_, kept) = t.get(&format!("/api/tables/notes/rows/{}", note["id"])).await;
+    assert_eq!(kept["zoo"], Value::Null, "set_null keeps the note and its scan");
+    for row in [&leo_visit, &cub_visit] {
+        let (status, _) = t.get(&format!("/api/tables/visits/rows/{}", row["id"])).await;
+        assert_eq!(status, StatusCode::NOT_FOUND);
+    }
+
+    // GraphQL by primary key (inside the mutation's transaction): Ida's visit goes too.
+    let query = format!("mutation {{ delete_animals_by_pk(id: {}) {{ name }} }}", ida["id"]);
+    let answer = crate::graphql::gql_as(&t, t.token.as_deref(), &query, json!({})).await;
+    assert_eq!(answer["data"]["delete_animals_by_pk"]["name"], "Ida", "{answer}");
+    assert_eq!(stored_keys(&t).await, keys_of(&t, "notes", &note, "scan").await);
+
+    // GraphQL by where: a zoo whose animals' visits hold files.
+    let lyon = create_with_files(&t, "zoos", json!({"name": "Lyon"}), &[("logo", "l.txt")]).await;
+    let max = create_with_files(&t, "animals", json!({"name": "Max", "zoo": lyon["id"]}), &[]).await;
+    create_with_files(&t, "visits", json!({"animal": max["id"]}), &[("docs", "v5.txt")]).await;
+    assert_eq!(stored_keys(&t).await.len(), 3);
+    let query = "mutation { delete_zoos(where: {name: {_eq: \"Lyon\"}}) { affected_rows } }";
+    let answer = crate::graphql::gql_as(&t, t.token.as_deref(), query, json!({})).await;
+    assert_eq!(answer["data"]["delete_zoos"]["affected_rows"], 1, "{answer}");
+    assert_eq!(stored_keys(&t).await, keys_of(&t, "notes", &note, "scan").await);
+
+    // A cascade the database refuses (a ticket points at the animal with `restrict`)
+    // deletes nothing: no row, no file.
+    t.create_unowned_table("tickets", json!({"animal": {"type": "relation", "target": "animals"}})).await;
+    let rome = create_with_files(&t, "zoos", json!({"name": "Rome"}), &[("logo", "r.txt")]).await;
+    let rex =
+        create_with_files(&t, "animals", json!({"name": "Rex", "zoo": rome["id"]}), &[("photo", "rex.txt")]).await;
+    t.insert("tickets", json!([{"animal": rex["id"]}])).await;
+    let before = stored_keys(&t).await;
+    assert_eq!(before.len(), 3);
+    let refused = t.delete(&format!("/api/tables/zoos/rows/{}", rome["id"])).await;
+    assert_error(&refused, StatusCode::CONFLICT, "row_referenced");
+    // The answer names the ticket, which points at an animal the zoo's delete would remove.
+    let details = &refused.1["error"]["details"];
+    assert_eq!(details, &json!([{"table": "tickets", "field": "animal", "rows": 1, "via": "animals"}]), "{refused:?}");
+    assert!(refused.1["error"]["message"]
+        .as_str()
+        .unwrap()
+        .contains("'tickets' (field 'animal', pointing at 'animals'"));
+    assert_eq!(stored_keys(&t).await, before);
+    let (status, _) = t.get(&format!("/api/tables/animals/rows/{}", rex["id"])).await;
+    assert_eq!(status, StatusCode::OK);
+    let (status, _) = t.delete("/api/tables/zoos/rows/999999").await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    assert_eq!(stored_keys(&t).await, before);
 }
 
 async fn a_failed_write_keeps_the_old_file_and_drops_the_new(t: TestApp) {

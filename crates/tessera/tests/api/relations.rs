@@ -179,6 +179,13 @@ async fn expand_forward_reverse_and_nested(t: TestApp) {
     let residents = zoo["expand"]["animals_via_zoo"].as_array().unwrap();
     assert_eq!(residents.iter().map(|a| a["name"].clone()).collect::<Vec<_>>(), vec![json!("Leo"), json!("Mia")]);
     assert_eq!(residents[1]["expand"]["zoo"]["name"], "Berlin");
+    // Both stores write compact JSON, nested rows included.
+    let url = format!("{}/api/tables/zoos/rows/{}?expand=animals_via_zoo.zoo", t.base, berlin["id"]);
+    let raw = t.client.get(url).bearer_auth(t.token.as_deref().unwrap_or_default()).send().await.unwrap();
+    let raw = raw.text().await.unwrap();
+    assert!(!raw.contains(" : ") && !raw.contains(", \""), "{raw}");
+    assert!(raw.starts_with(&format!("{{\"id\":{},\"name\":\"Berlin\",", berlin["id"])), "{raw}");
+    assert!(raw.contains("\"expand\":{\"animals_via_zoo\":[{\"id\":"), "{raw}");
     let limited = get(&t, &format!("/api/tables/zoos/rows/{}?expand=animals_via_zoo:1", berlin["id"])).await;
     assert_eq!(limited["expand"]["animals_via_zoo"].as_array().unwrap().len(), 1);
     let empty = t.list("zoos", "expand=animals_via_zoo&filter=name%20%3D%20%22Rome%22").await;
