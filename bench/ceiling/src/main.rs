@@ -88,6 +88,10 @@ struct Args {
     /// graphql: the keys of the related row.
     #[arg(long, value_delimiter = ',', default_value = "name")]
     related_fields: Vec<String>,
+    /// expand: only these fields of the related row (REST `?fields=<relation>.<field>`);
+    /// the whole row without it.
+    #[arg(long, value_delimiter = ',')]
+    expand_fields: Vec<String>,
     /// Largest id a get asks for.
     #[arg(long, default_value_t = 100_000)]
     max_id: i64,
@@ -262,6 +266,16 @@ fn build_op(args: &Args, dialect: Dialect, schema: &TableSchema, related: Option
             };
             let spec =
                 ListSpec { resolver: None, filter, sort, after: None, fields: None, limit: args.limit, offset: 0 };
+            // As tessera_core resolves `fields=zoo.name`: each name to its column and type.
+            let picked = args
+                .expand_fields
+                .iter()
+                .map(|name| {
+                    let field = tessera_query::FieldResolver::resolve(related, name)
+                        .with_context(|| format!("no field {name} in {}", related.name))?;
+                    Ok((field.column, field.field_type))
+                })
+                .collect::<Result<Vec<_>>>()?;
             let expansion = Expansion {
                 name: args.expand.clone(),
                 schema: related,
@@ -269,6 +283,7 @@ fn build_op(args: &Args, dialect: Dialect, schema: &TableSchema, related: Option
                 access: None,
                 denied: false,
                 limit: 100,
+                fields: (!picked.is_empty()).then_some(picked.as_slice()),
                 children: Vec::new(),
             };
             let (sql, params) =

@@ -11,6 +11,7 @@
 use crate::access::{authorize, RequestMacros};
 use crate::auth::Caller;
 use crate::catalog::{Catalog, Table};
+use crate::fields::Selection;
 use crate::CoreError;
 use std::sync::Arc;
 use tessera_schema::relations::{inbound, junction_name};
@@ -32,7 +33,29 @@ pub struct ExpandNode {
     table: Arc<Table>,
     join: Join,
     limit: u32,
+    /// The related rows' fields picked by `?fields=` (all unless it names this path).
+    fields: Selection,
     children: Vec<ExpandNode>,
+}
+
+impl ExpandNode {
+    /// The node of an expansion path (`zoo.owner`, names as in `expand`, any case).
+    pub(crate) fn find_mut<'n>(nodes: &'n mut [ExpandNode], path: &str) -> Option<&'n mut ExpandNode> {
+        let (first, rest) = match path.split_once('.') {
+            Some((first, rest)) => (first, Some(rest)),
+            None => (path, None),
+        };
+        let node = nodes.iter_mut().find(|node| node.name.eq_ignore_ascii_case(first))?;
+        match rest {
+            Some(rest) => ExpandNode::find_mut(&mut node.children, rest),
+            None => Some(node),
+        }
+    }
+
+    /// The related table and the selection of its fields, to add to.
+    pub(crate) fn selection_mut(&mut self) -> (&Table, &mut Selection) {
+        (&self.table, &mut self.fields)
+    }
 }
 
 fn invalid(message: String) -> CoreError {
@@ -95,6 +118,7 @@ fn resolve(catalog: &Catalog, table: &tessera_schema::TableSchema, name: &str) -
         table: related,
         join,
         limit: DEFAULT_EXPAND_LIMIT,
+        fields: Selection::default(),
         children: Vec::new(),
     };
     if let Some((field, def)) =
@@ -146,6 +170,7 @@ pub fn expansions<'a>(nodes: &'a [ExpandNode], caller: &Caller, macros: &'a Requ
                 access,
                 denied,
                 limit: node.limit,
+                fields: node.fields.columns(),
                 children: expansions(&node.children, caller, macros),
             }
         })

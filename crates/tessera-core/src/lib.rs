@@ -10,6 +10,7 @@ pub mod catalog;
 mod cursor;
 mod error;
 pub mod expand;
+pub mod fields;
 pub mod files;
 pub mod paths;
 mod referrers;

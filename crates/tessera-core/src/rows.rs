@@ -7,13 +7,14 @@ use crate::auth::Caller;
 use crate::catalog::Table;
 use crate::cursor;
 use crate::expand::{expansions, parse_expand, ExpandNode};
+use crate::fields::parse_fields;
 use crate::files::refs::Uploaded;
 use crate::paths::PathResolver;
 use crate::{App, CoreError};
 use serde_json::Value as Json;
 use tessera_query::filter::{compile_filter, CompileContext};
 use tessera_query::sort::parse_sort;
-use tessera_query::{FieldResolver, SqlWriter};
+use tessera_query::SqlWriter;
 use tessera_schema::validate::WriteMode;
 use tessera_schema::{Action, OWNER_FIELD};
 use tessera_store::{AccessFilter, Inserted, ListSpec, NewRow};
@@ -400,24 +401,6 @@ impl App {
         };
         // A cursor holds the last row's sort values, which a related field is not one of.
         let keyset = !sort.iter().any(|key| key.field.is_related());
-        let fields = match params.fields.as_deref().map(str::trim).filter(|f| !f.is_empty()) {
-            Some(list) => {
-                let mut fields = Vec::new();
-                for name in list.split(',').map(str::trim) {
-                    let field = schema.resolve(name).ok_or_else(|| {
-                        CoreError::bad_request(
-                            "fields",
-                            format!("'fields' names unknown field '{}'", name.chars().take(64).collect::<String>()),
-                        )
-                    })?;
-                    if !fields.iter().any(|(c, _)| c == &field.column) {
-                        fields.push((field.column, field.field_type));
-                    }
-                }
-                Some(fields)
-            }
-            None => None,
-        };
         let after = match params.cursor.as_deref().filter(|c| !c.is_empty()) {
             Some(_) if offset > 0 => {
                 return Err(CoreError::bad_request("cursor", "use either 'cursor' or 'offset', not both"));
@@ -441,7 +424,11 @@ impl App {
                 ))
             }
         };
-        let nodes = self.parse_expand(&table, params.expand.as_deref())?;
+        let mut nodes = self.parse_expand(&table, params.expand.as_deref())?;
+        let fields = match params.fields.as_deref().map(str::trim).filter(|f| !f.is_empty()) {
+            Some(text) => parse_fields(text, schema, &mut nodes)?,
+            None => None,
+        };
         let expand = expansions(&nodes, caller, &macros);
         let spec = ListSpec {
             resolver: Some(&resolver),

@@ -149,7 +149,7 @@ fn table_paths(table: &TableSchema, paths: &mut Map<String, Value>) {
                     query("limit", "Page size (1..1000, default 30)", json!({"type": "integer", "minimum": 1, "maximum": 1000})),
                     query("offset", "Rows to skip", json!({"type": "integer", "minimum": 0})),
                     query("cursor", "Keyset cursor from a previous page's next_cursor", json!({"type": "string"})),
-                    query("fields", "Comma-separated fields to return", json!({"type": "string"})),
+                    query("fields", "Comma-separated fields to return; `zoo.name` picks a field of the expanded `zoo` rows, `*` all fields of a level", json!({"type": "string"})),
                     query("total", "Also count all matching rows", json!({"type": "boolean"})),
                     expand_param(),
                 ],

@@ -7,7 +7,7 @@
 //! subquery, qualified by the subquery's alias), so an embedded row is one the caller
 //! could read by itself.
 
-use crate::row_queries::{all_columns, row_object, AccessFilter};
+use crate::row_queries::{row_object, selected_columns, AccessFilter};
 use tessera_query::filter::{compile, CompileContext, FilterError};
 use tessera_query::{quote_ident, Dialect, SqlWriter};
 use tessera_schema::{FieldType, TableSchema, Value};
@@ -43,6 +43,8 @@ pub struct Expansion<'a> {
     pub denied: bool,
     /// Most rows of an array expansion.
     pub limit: u32,
+    /// The fields of the related rows to return (`?fields=zoo.name`); `None` for all.
+    pub fields: Option<&'a [(String, FieldType)]>,
     pub children: Vec<Expansion<'a>>,
 }
 
@@ -136,7 +138,7 @@ pub(crate) fn push_row_object<'e, 'a>(
                 let alias = format!("x{aliases}");
                 // A row the join did not find (no link, or hidden by the rule) is null.
                 inner.push(&format!("CASE WHEN {}.\"id\" IS NULL THEN NULL ELSE ", quote_ident(&alias)));
-                let columns = all_columns(expansion.schema);
+                let columns = selected_columns(expansion.schema, expansion.fields);
                 push_row_object(&mut inner, &columns, &alias, &expansion.children, aliases, None)?;
                 inner.push(" END");
                 joins.push(PendingJoin { alias, expansion });
@@ -164,7 +166,7 @@ fn push_expansion(
     let alias = format!("x{aliases}");
     let link = format!("l{aliases}");
     let dialect = w.dialect();
-    let columns = all_columns(expansion.schema);
+    let columns = selected_columns(expansion.schema, expansion.fields);
     let target = quote_ident(&expansion.schema.name);
     let (a, l, o) = (quote_ident(&alias), quote_ident(&link), quote_ident(outer));
     let many = expansion.join.is_many();

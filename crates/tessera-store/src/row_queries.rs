@@ -49,7 +49,14 @@ fn json_value_expr(dialect: Dialect, column: &Column<'_>, qualifier: Option<&str
     let col = qualified(qualifier, column.name);
     match dialect {
         Dialect::Sqlite => json_value_sql(dialect, column.field_type, &col),
-        Dialect::Postgres => postgres_json_text(column.field_type, &col),
+        Dialect::Postgres => {
+            let text = postgres_json_text(column.field_type, &col);
+            // The columns tessera fills on every row are never null: no `coalesce` to plan and run.
+            match column.name {
+                "id" | "created_at" | "updated_at" => text,
+                _ => format!("coalesce({text}, 'null')"),
+            }
+        }
     }
 }
 
@@ -72,19 +79,28 @@ pub(crate) fn json_value_sql(dialect: Dialect, field_type: FieldType, col: &str)
     }
 }
 
-/// A SQL value `col` as JSON text on Postgres, `null` included: what `json_build_object`
-/// writes for it (see [`json_value_sql`]), for objects built by concatenation.
+/// A SQL value `col` as JSON text on Postgres: what `json_build_object` writes for it
+/// (see [`json_value_sql`]), for objects built by concatenation. A null value stays null;
+/// the caller turns it into `null` where the column can hold one.
 fn postgres_json_text(field_type: FieldType, col: &str) -> String {
-    let value = json_value_sql(Dialect::Postgres, field_type, col);
-    let text = match field_type {
+    match field_type {
         // Their text form is their JSON form.
-        FieldType::Integer | FieldType::Relation | FieldType::Boolean => format!("{value}::text"),
-        // `to_char` writes digits, dashes, colons, dots and letters: nothing to escape.
-        FieldType::Datetime => format!("'\"' || {value} || '\"'"),
-        FieldType::Json => format!("({value})::text"),
-        _ => format!("to_json({value})::text"),
-    };
-    format!("coalesce({text}, 'null')")
+        FieldType::Integer | FieldType::Relation | FieldType::Boolean => format!("{col}::text"),
+        // The datetime form of `json_value_sql` with its quotes in the format (`\"` is a
+        // literal `"` to `to_char`; an E'' string reads the same whatever
+        // standard_conforming_strings says): one call instead of two concatenations. It
+        // writes digits, dashes, colons, dots and letters: nothing to escape.
+        FieldType::Datetime => {
+            format!(r#"to_char({col} AT TIME ZONE 'UTC', E'\\"YYYY-MM-DD"T"HH24:MI:SS.US"Z\\"')"#)
+        }
+        _ => {
+            let value = json_value_sql(Dialect::Postgres, field_type, col);
+            match field_type {
+                FieldType::Json => format!("({value})::text"),
+                _ => format!("to_json({value})::text"),
+            }
+        }
+    }
 }
 
 /// The ids a `multiple` relation holds, as a JSON array in the order they were given.
@@ -122,6 +138,21 @@ pub(crate) fn output_type(def: &FieldDef) -> FieldType {
         FieldType::Json
     } else {
         def.field_type
+    }
+}
+
+/// The columns a `fields=` selection names (resolved names of plain columns, in the
+/// order given), or every column of the row.
+pub(crate) fn selected_columns<'s>(
+    schema: &'s TableSchema,
+    fields: Option<&'s [(String, FieldType)]>,
+) -> Vec<Column<'s>> {
+    match fields {
+        Some(fields) => fields
+            .iter()
+            .map(|(name, t)| Column::plain(name, schema.fields.get(name).map_or(*t, output_type)))
+            .collect(),
+        None => all_columns(schema),
     }
 }
 
@@ -644,13 +675,7 @@ pub fn list(
     expand: &[Expansion<'_>],
 ) -> Result<(String, Vec<Value>), FilterError> {
     let mut w = SqlWriter::new(dialect);
-    let columns: Vec<Column<'_>> = match &spec.fields {
-        Some(fields) => fields
-            .iter()
-            .map(|(name, t)| Column::plain(name, schema.fields.get(name).map_or(*t, output_type)))
-            .collect(),
-        None => all_columns(schema),
-    };
+    let columns = selected_columns(schema, spec.fields.as_deref());
     w.push("SELECT ");
     let mut joins = Vec::new();
     let join_rows = (dialect == Dialect::Postgres).then_some(&mut joins);
@@ -813,7 +838,7 @@ mod tests {
         assert!(pg.contains("to_char(\"t\".\"at\" AT TIME ZONE 'UTC'"));
         assert!(
             pg.starts_with(
-                "('{\"id\":' || coalesce(\"t\".\"id\"::text, 'null') || ',\"name\":' || coalesce(to_json(\"t\".\"name\")::text, 'null')"
+                "('{\"id\":' || \"t\".\"id\"::text || ',\"name\":' || coalesce(to_json(\"t\".\"name\")::text, 'null')"
             ),
             "{pg}"
         );

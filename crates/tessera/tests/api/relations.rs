@@ -16,6 +16,7 @@ both_stores!(
     expand_forward_reverse_and_nested,
     expanded_rows_obey_the_related_rules,
     expanded_list_is_one_statement,
+    fields_pick_from_expanded_rows,
     schema_changes_keep_links,
     bad_relations_and_expansions_are_refused,
     filters_and_sorts_across_relations,
@@ -260,6 +261,59 @@ async fn expanded_list_is_one_statement(t: TestApp) {
     let before = store.statements_executed();
     get(&t, &format!("/api/tables/zoos/rows/{}?expand=animals_via_zoo.tags,owner", zoo["id"])).await;
     assert_eq!(store.statements_executed() - before, 1);
+}
+
+async fn fields_pick_from_expanded_rows(t: TestApp) {
+    zoo_model(&t, "restrict").await;
+    let berlin = row(&t, "zoos", json!({"name": "Berlin"})).await;
+    let leo = row(&t, "animals", json!({"name": "Leo", "age": 3, "zoo": berlin["id"]})).await;
+    row(&t, "animals", json!({"name": "Zed", "age": 9})).await;
+    let keys = |row: &Value| row.as_object().unwrap().keys().cloned().collect::<Vec<_>>();
+
+    // Only the zoo's name: the animal keeps all its fields.
+    let animals = t.list("animals", "expand=zoo&fields=zoo.name&sort=name").await;
+    assert_eq!(animals[0]["expand"]["zoo"], json!({"name": "Berlin"}));
+    assert_eq!(animals[1]["expand"]["zoo"], Value::Null, "no zoo: still null");
+    let mut whole = leo.clone();
+    whole["expand"] = json!({"zoo": {"name": "Berlin"}});
+    assert_eq!(animals[0], whole);
+
+    // Both levels, in the order named, `*` for all of a level, any case, repeats once.
+    let animals =
+        t.list("animals", "expand=zoo,zoo.owner&fields=name,ZOO.name,zoo.id,zoo.name,zoo.owner.email&sort=name").await;
+    assert_eq!(keys(&animals[0]), ["name", "expand"]);
+    assert_eq!(keys(&animals[0]["expand"]["zoo"]), ["name", "id", "expand"]);
+    assert_eq!(animals[0]["expand"]["zoo"]["expand"]["owner"], json!({"email": crate::harness::ADMIN_EMAIL}));
+    let animals = t.list("animals", "expand=zoo&fields=*,zoo.*&sort=name").await;
+    assert_eq!(animals[0]["expand"]["zoo"]["id"], berlin["id"]);
+    assert_eq!(animals[0]["expand"]["zoo"]["updated_at"], berlin["updated_at"]);
+    assert_eq!(animals[0]["age"], 3);
+
+    // Reverse (array) expansions pick too, and single rows by id.
+    let zoos = t.list("zoos", "expand=animals_via_zoo:1&fields=id,animals_via_zoo.age").await;
+    assert_eq!(zoos[0], json!({"id": berlin["id"], "expand": {"animals_via_zoo": [{"age": 3}]}}));
+
+    // Still one statement.
+    let store = t.app.store();
+    let before = store.statements_executed();
+    t.list("animals", "expand=zoo,zoo.owner&fields=zoo.name,zoo.owner.email").await;
+    assert_eq!(store.statements_executed() - before, 1);
+
+    // Paths that are not expanded, unknown or hidden fields, and empty entries are 400s.
+    for (expand, fields) in [
+        ("", "zoo.name"),
+        ("zoo", "zoo.owner.email"),
+        ("zoo", "owner.email"),
+        ("zoo", "zoo.nope"),
+        ("zoo", "zoo."),
+        ("zoo", "name,,age"),
+        ("zoo.owner", "zoo.owner.password"),
+        ("zoo", "zoo.name.x"),
+    ] {
+        let result = t.get_with("/api/tables/animals/rows", &[("expand", expand), ("fields", fields)]).await;
+        assert_error(&result, StatusCode::BAD_REQUEST, "bad_request");
+        assert_eq!(result.1["error"]["details"][0]["parameter"], "fields", "{expand} / {fields}: {}", result.1);
+    }
 }
 
 async fn schema_changes_keep_links(t: TestApp) {
