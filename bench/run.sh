@@ -388,8 +388,11 @@ fi
 # ---------------------------------------------------------------- operations
 LIST_PATH='/api/tables/animals/rows?filter=age%20%3E%2050&sort=name&limit=20'
 LIST_INDEXED_PATH='/api/tables/animals/rows?filter=age%20%3E%2050&sort=-age&limit=20'
-# WORKLOAD.md "expand": the same list with each animal's zoo, in one request.
+# WORKLOAD.md "expand": the same list with each animal's zoo, in one request: the whole
+# zoo row (EXPAND_PATH), and as the workload words it, only the zoo's name
+# (EXPAND_NAME_PATH: `fields=zoo.name` keeps every field of the animal).
 EXPAND_PATH="$LIST_PATH&expand=zoo"
+EXPAND_NAME_PATH="$LIST_PATH&expand=zoo&fields=zoo.name"
 # WORKLOAD.md "graphql" (issue 5): the same 20 animals (age > 50, by name) with their
 # zoo's name through POST /graphql, compared with EXPAND_PATH, the same page through REST;
 # and a query three levels deep (zoos -> their animals -> each animal's zoo), no target.
@@ -408,6 +411,19 @@ expanded, plain = (json.load(open(p))["items"] for p in sys.argv[1:3])
 assert len(expanded) == 20, len(expanded)
 assert [r["id"] for r in expanded] == [r["id"] for r in plain], "expand changed the rows"
 assert all(r["expand"]["zoo"]["id"] == r["zoo"] and r["expand"]["zoo"]["name"] for r in expanded), expanded[0]
+PY
+}
+
+# verify_expand_name: the same rows as the expanded list, each zoo as just its name.
+verify_expand_name() {
+  api GET "$EXPAND_NAME_PATH" >"$WORK/http-expand-name.json"
+  python3 - "$WORK/http-expand-name.json" "$WORK/http-expand.json" <<'PY' || die "the list with zoo names is wrong"
+import json, sys
+named, whole = (json.load(open(p))["items"] for p in sys.argv[1:3])
+assert len(named) == 20, len(named)
+for n, w in zip(named, whole):
+    assert {k: v for k, v in n.items() if k != "expand"} == {k: v for k, v in w.items() if k != "expand"}, n
+    assert n["expand"] == {"zoo": {"name": w["expand"]["zoo"]["name"]}}, n
 PY
 }
 
@@ -616,6 +632,14 @@ ceiling graphql_name_index "${GQL_CEILING[@]}"
 measure expand_name_index path "$EXPAND_PATH"
 measure graphql_name_index post /graphql "$GQL_BODY"
 measure expand_name_index_repeat path "$EXPAND_PATH"
+# The zoo's name only (`fields=zoo.name`), then the plain list again: the expanded runs
+# are bracketed by two list runs, and their ratios taken against the lists' mean.
+verify_expand_name
+EXPAND_NAME_CEILING=("${EXPAND_CEILING[@]}" --expand-fields name)
+verify_sample expand_zoo_name_name_index list "$WORK/http-expand-name.json" "${EXPAND_NAME_CEILING[@]}"
+ceiling expand_zoo_name_name_index "${EXPAND_NAME_CEILING[@]}"
+measure expand_zoo_name_name_index path "$EXPAND_NAME_PATH"
+measure list_name_index_repeat path "$LIST_PATH"
 verify_graphql graphql_name_index_after
 verify_graphql_nested graphql_nested_name_index
 measure graphql_nested_name_index post /graphql "$GQL_NESTED_BODY"

@@ -29,6 +29,10 @@ OPS = [
      "graphql_name_index"),
     ("expand_name_index_repeat", "expand (name indexed, again)", "expand again, after the graphql run",
      "expand_name_index"),
+    ("expand_zoo_name_name_index", "expand, zoo name (name indexed)", "expand with only the zoo's name "
+     "(`expand=zoo&fields=zoo.name`), as WORKLOAD.md words the operation", "expand_zoo_name_name_index"),
+    ("list_name_index_repeat", "list (name indexed, again)", "list again, after the expand runs",
+     "list_name_index"),
     ("graphql_nested_name_index", "graphql-nested (name indexed)", "graphql-nested again with the index on name",
      None),
     ("create", "create", "POST one animal with the user's access token (rule `authenticated`, owner set "
@@ -45,11 +49,16 @@ AUTH_PAIRS = [
 ]
 AUTH_MIN_RATIO = 0.90
 
-# Expand (issue 4): (expanded operation, the same list without expand, label); the
-# expanded list must reach 70% of the plain list's requests/s.
+# Expand (issue 4): (expanded operations, the same list without expand, label); the
+# expanded list must reach 70% of the plain list's requests/s. With an index on name the
+# expanded runs are bracketed by two list runs: means of both sides, so a drift of the
+# machine over the runs cancels out (each run's own figure is in the table above).
 EXPAND_PAIRS = [
-    ("expand", "list", "as seeded (sort by name unindexed)"),
-    ("expand_name_index", "list_name_index", "with an index on name"),
+    (("expand",), ("list",), "as seeded (sort by name unindexed), whole zoo"),
+    (("expand_name_index", "expand_name_index_repeat"), ("list_name_index", "list_name_index_repeat"),
+     "with an index on name, whole zoo (`expand=zoo`)"),
+    (("expand_zoo_name_name_index",), ("list_name_index", "list_name_index_repeat"),
+     "with an index on name, zoo name (`expand=zoo&fields=zoo.name`)"),
 ]
 EXPAND_MIN_RATIO = 0.70
 
@@ -229,20 +238,26 @@ def main():
             w(line)
         w("")
     expand_rows = []
-    for key, plain_key, label in EXPAND_PAIRS:
-        rps, plain = num(kv, f"{key}.rps"), num(kv, f"{plain_key}.rps")
+    def mean_rps(keys):
+        values = [v for v in (num(kv, f"{k}.rps") for k in keys) if v is not None]
+        return sum(values) / len(values) if values else None
+
+    for keys, plain_keys, label in EXPAND_PAIRS:
+        rps, plain = mean_rps(keys), mean_rps(plain_keys)
         if rps is None or not plain:
             continue
         ratio = rps / plain
-        ok = ratio >= EXPAND_MIN_RATIO and not num(kv, f"{key}.non2xx")
+        non2xx = sum(num(kv, f"{k}.non2xx") or 0 for k in keys)
+        ok = ratio >= EXPAND_MIN_RATIO and not non2xx
         expand_rows.append(
-            f"| {label} | {fmt_int(plain)} | {fmt_int(rps)} | {ratio:.1%} | {fmt_ms(num(kv, f'{plain_key}.p99_us'))} | "
-            f"{fmt_ms(num(kv, f'{key}.p99_us'))} | {fmt_int(num(kv, f'{key}.non2xx'))} | {verdict([ok])} |")
+            f"| {label} | {fmt_int(plain)} | {fmt_int(rps)} | {ratio:.1%} | "
+            f"{fmt_ms(num(kv, f'{plain_keys[0]}.p99_us'))} | {fmt_ms(num(kv, f'{keys[0]}.p99_us'))} | "
+            f"{fmt_int(non2xx)} | {verdict([ok])} |")
     if expand_rows:
         w("Expand (issue 4: listing 20 animals with their zoo must reach at least 70% of the requests/s of "
           "the same list without expand):")
         w("")
-        w("| list | list req/s | expand req/s | expand / list | p99 list | p99 expand | non-2xx | >= 70% |")
+        w("| list | list req/s (mean) | expand req/s (mean) | expand / list | p99 list | p99 expand | non-2xx | >= 70% |")
         w("|---|---:|---:|---:|---:|---:|---:|---|")
         for line in expand_rows:
             w(line)
