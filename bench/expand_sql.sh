@@ -7,12 +7,13 @@
 # Seeds the zoo schema through the given tessera binary into a new Postgres schema (as
 # bench/run.sh does, then with the index on name), checks that the expanded statement below
 # returns byte for byte the items tessera answers for `expand=zoo`, then runs pgbench
-# (-M prepared -c 4 -j 2 -T SECONDS, default 5) on five statements in ROUNDS (default 5)
+# (-M prepared -c 4 -j 2 -T SECONDS, default 5) on eight statements in ROUNDS (default 5)
 # interleaved rounds and prints each one's median transactions/s and median ratio to the
 # plain list of the same round. The schema is dropped at the end.
 #
 #   list-text     the plain list page as tessera writes it (JSON text by concatenation)
 #   expand-text   the same page with each animal's zoo, as tessera writes it
+#   expand-name-text  the same with only each zoo's name (`fields=zoo.name`)
 #   list          the plain list page with `json_build_object` (tessera before 1bfcad4)
 #   expand        the expanded page with `json_build_object` (tessera before 1bfcad4)
 #   expand-eq     the same with the join on `=` (what tessera wrote before: a hash join)
@@ -99,13 +100,18 @@ ZOO_CASE = 'CASE WHEN "x1"."id" IS NULL THEN NULL ELSE ' + obj("x1", ZOO) + " EN
 JOIN_ANY = ' LEFT JOIN "zoos" AS "x1" ON "x1"."id" = ANY(ARRAY["page"."zoo"])'
 JOIN_EQ = ' LEFT JOIN "zoos" AS "x1" ON "x1"."id" = "page"."zoo"'
 INTS = {"id", "age", "zoo", "owner"}
+# tessera's datetime form: the quotes in the format, an E'' string (`\\"` is a literal `"`).
+FMTQ = "E'\\\\\"YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\\\\\"'"
 def text_val(q, name):
     col = f'"{q}"."{name}"'
     if name in ("created", "created_at", "updated_at"):
-        return f"coalesce('\"' || to_char({col} AT TIME ZONE 'UTC', {FMT}) || '\"', 'null')"
-    if name in INTS:
-        return f"coalesce({col}::text, 'null')"
-    return f"coalesce(to_json({col})::text, 'null')"
+        value = f"to_char({col} AT TIME ZONE 'UTC', {FMTQ})"
+    elif name in INTS:
+        value = f"{col}::text"
+    else:
+        value = f"to_json({col})::text"
+    # id, created_at and updated_at are never null: tessera writes no coalesce for them.
+    return value if name in ("id", "created_at", "updated_at") else f"coalesce({value}, 'null')"
 def text_obj(q, cols, extra=None):
     parts = []
     for i, name in enumerate(cols):
@@ -114,9 +120,11 @@ def text_obj(q, cols, extra=None):
         parts.append("',\"expand\":' || '{\"zoo\":' || coalesce(" + extra + ", 'null') || '}'")
     return "(" + " || ".join(parts) + " || '}')"
 ZOO_TEXT = 'CASE WHEN "x1"."id" IS NULL THEN NULL ELSE ' + text_obj("x1", ZOO) + " END"
+ZOO_NAME_TEXT = 'CASE WHEN "x1"."id" IS NULL THEN NULL ELSE ' + text_obj("x1", ["name"]) + " END"
 statements = {
     "list-text": "SELECT " + text_obj("page", ANIMAL) + " " + PAGE + ' ORDER BY "name" ASC, "id" ASC',
     "expand-text": "SELECT " + text_obj("page", ANIMAL, ZOO_TEXT) + " " + PAGE + JOIN_ANY + ORDER,
+    "expand-name-text": "SELECT " + text_obj("page", ANIMAL, ZOO_NAME_TEXT) + " " + PAGE + JOIN_ANY + ORDER,
     "list": "SELECT (" + obj("page", ANIMAL) + ")::text " + PAGE + ' ORDER BY "name" ASC, "id" ASC',
     "expand": row(ZOO_CASE) + PAGE + JOIN_ANY + ORDER,
     "expand-eq": row(ZOO_CASE) + PAGE + JOIN_EQ + ORDER,
@@ -127,7 +135,8 @@ for name, sql in statements.items():
     literal = sql.replace("$1::int8", "50::int8").replace("$2::int8", "20::int8").replace("$3::int8", "0::int8")
     open(f"{work}/{name}.sql", "w").write(literal + ";\n")
     script = (sql.replace("$1::int8", "CAST(:age AS int8)").replace("$2::int8", "CAST(:lim AS int8)")
-              .replace("$3::int8", "CAST(:off AS int8)").replace(FMT, FMT.replace("'Y", "E'Y").replace(":", "\\x3a")))
+              .replace("$3::int8", "CAST(:off AS int8)").replace(FMT, FMT.replace("'Y", "E'Y").replace(":", "\\x3a"))
+              .replace(FMTQ, FMTQ.replace(":", "\\x3a")))
     open(f"{work}/{name}.pgb", "w").write("\\set age 50\n\\set lim 20\n\\set off 0\n" + script + ";\n")
 PY
 psql "$PG_URL" -qAt -v ON_ERROR_STOP=1 -f "$WORK/expand-text.sql" >"$WORK/sql-expand.txt"
@@ -138,7 +147,7 @@ rows = [line for line in open(sys.argv[2]).read().split("\n") if line]
 sys.exit(0 if len(rows) == 20 and body.startswith('{"items":[' + ",".join(rows) + "]") else 1)
 PY
 
-NAMES=(list list-text expand expand-text expand-eq join-only json-only)
+NAMES=(list list-text expand expand-text expand-name-text expand-eq join-only json-only)
 echo "expand_sql: pgbench -M prepared -c 4 -j 2 -T $SECONDS_EACH, $ROUNDS rounds; load average $(cut -d' ' -f1-3 /proc/loadavg)" >&2
 for round in $(seq 1 "$ROUNDS"); do
   for name in "${NAMES[@]}"; do
