@@ -235,7 +235,7 @@ fn build_op(args: &Args, dialect: Dialect, schema: &TableSchema, related: Option
     Ok(match args.op {
         OpKind::Get => {
             let (sql, params) =
-                row_queries::select_by_id(dialect, schema, 1, None, &[]).map_err(|e| anyhow!("rule: {e}"))?;
+                row_queries::select_by_id(dialect, schema, 1, None, None, &[]).map_err(|e| anyhow!("rule: {e}"))?;
             if params != [Value::Integer(1)] {
                 bail!("select_by_id no longer takes exactly the id as its parameter: {params:?}");
             }

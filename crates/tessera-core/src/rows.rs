@@ -7,7 +7,7 @@ use crate::auth::Caller;
 use crate::catalog::Table;
 use crate::cursor;
 use crate::expand::{expansions, parse_expand, ExpandNode};
-use crate::fields::parse_fields;
+use crate::fields::{parse_fields, Columns};
 use crate::files::refs::Uploaded;
 use crate::paths::PathResolver;
 use crate::{App, CoreError};
@@ -45,6 +45,7 @@ pub struct ListParams {
 #[serde(deny_unknown_fields)]
 pub struct GetParams {
     pub expand: Option<String>,
+    pub fields: Option<String>,
 }
 
 /// One page of rows.
@@ -247,12 +248,13 @@ impl App {
         let table = self.table(key)?;
         let id_number = parse_id(id)?;
         let condition = authorize(&table, Action::View, caller, None)?;
-        let nodes = self.parse_expand(&table, params.expand.as_deref())?;
+        let (nodes, fields) =
+            self.parse_expand_and_fields(&table, params.expand.as_deref(), params.fields.as_deref())?;
         let macros = RequestMacros { caller, body: None };
         let access = condition.map(|expr| AccessFilter { expr, macros: &macros });
         let expand = expansions(&nodes, caller, &macros);
         self.store()
-            .get_row(&table.schema, id_number, access.as_ref(), &expand)
+            .get_row(&table.schema, id_number, fields.as_deref(), access.as_ref(), &expand)
             .await?
             .ok_or_else(|| CoreError::RowNotFound { table: table.schema.name.clone(), id: id.to_string() })
     }
@@ -348,11 +350,23 @@ impl App {
         Ok(())
     }
 
-    fn parse_expand(&self, table: &Table, text: Option<&str>) -> Result<Vec<ExpandNode>, CoreError> {
-        match text.map(str::trim).filter(|t| !t.is_empty()) {
-            Some(text) => parse_expand(&self.catalog(), table, text),
-            None => Ok(Vec::new()),
-        }
+    /// The `expand` and `fields` parameters of a read: the expansions, with the fields
+    /// picked of each, and the fields of the table's own rows (`None`: all).
+    fn parse_expand_and_fields(
+        &self,
+        table: &Table,
+        expand: Option<&str>,
+        fields: Option<&str>,
+    ) -> Result<(Vec<ExpandNode>, Option<Columns>), CoreError> {
+        let mut nodes = match expand.map(str::trim).filter(|t| !t.is_empty()) {
+            Some(text) => parse_expand(&self.catalog(), table, text)?,
+            None => Vec::new(),
+        };
+        let fields = match fields.map(str::trim).filter(|f| !f.is_empty()) {
+            Some(text) => parse_fields(text, &table.schema, &mut nodes)?,
+            None => None,
+        };
+        Ok((nodes, fields))
     }
 
     /// One page of rows: one SQL statement, plus a count when `total=true`.
@@ -424,11 +438,8 @@ impl App {
                 ))
             }
         };
-        let mut nodes = self.parse_expand(&table, params.expand.as_deref())?;
-        let fields = match params.fields.as_deref().map(str::trim).filter(|f| !f.is_empty()) {
-            Some(text) => parse_fields(text, schema, &mut nodes)?,
-            None => None,
-        };
+        let (nodes, fields) =
+            self.parse_expand_and_fields(&table, params.expand.as_deref(), params.fields.as_deref())?;
         let expand = expansions(&nodes, caller, &macros);
         let spec = ListSpec {
             resolver: Some(&resolver),

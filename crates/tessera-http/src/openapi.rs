@@ -149,7 +149,7 @@ fn table_paths(table: &TableSchema, paths: &mut Map<String, Value>) {
                     query("limit", "Page size (1..1000, default 30)", json!({"type": "integer", "minimum": 1, "maximum": 1000})),
                     query("offset", "Rows to skip", json!({"type": "integer", "minimum": 0})),
                     query("cursor", "Keyset cursor from a previous page's next_cursor", json!({"type": "string"})),
-                    query("fields", "Comma-separated fields to return; `zoo.name` picks a field of the expanded `zoo` rows, `*` all fields of a level", json!({"type": "string"})),
+                    fields_param(),
                     query("total", "Also count all matching rows", json!({"type": "boolean"})),
                     expand_param(),
                 ],
@@ -194,7 +194,7 @@ fn table_paths(table: &TableSchema, paths: &mut Map<String, Value>) {
         format!("/api/tables/{name}/rows/{{id}}"),
         json!({
             "parameters": [id_param],
-            "get": {"operationId": format!("get_{name}"), "tags": [name], "parameters": [expand_param()], "responses": {"200": {"description": "The row", "content": json_content(row_ref.clone())}, "404": error_response("No such row")}},
+            "get": {"operationId": format!("get_{name}"), "tags": [name], "parameters": [expand_param(), fields_param()], "responses": {"200": {"description": "The row", "content": json_content(row_ref.clone())}, "404": error_response("No such row")}},
             "patch": {"operationId": format!("update_{name}"), "tags": [name], "requestBody": {"required": true, "content": {"application/json": {"schema": partial}, "multipart/form-data": multipart_body()}},
                       "responses": {"200": {"description": "The updated row", "content": json_content(row_ref.clone())}, "400": error_response("Invalid values"), "404": error_response("No such row")}},
             "put": {"operationId": format!("replace_{name}"), "tags": [name], "requestBody": {"required": true, "content": {"application/json": {"schema": input_ref.clone()}, "multipart/form-data": multipart_body()}},
@@ -202,6 +202,15 @@ fn table_paths(table: &TableSchema, paths: &mut Map<String, Value>) {
             "delete": {"operationId": format!("delete_{name}"), "tags": [name], "responses": {"204": {"description": "Deleted"}, "404": error_response("No such row"), "409": error_response("Still referenced by rows of a relation with on_delete restrict")}}
         }),
     );
+}
+
+/// `?fields=`: the fields to return, of the rows and of the rows `expand` embeds.
+fn fields_param() -> Value {
+    query(
+        "fields",
+        "Comma-separated fields to return; `zoo.name` picks a field of the expanded `zoo` rows, `*` all fields of a level",
+        json!({"type": "string"}),
+    )
 }
 
 /// `?expand=`: related rows to embed under each row's `expand` key.

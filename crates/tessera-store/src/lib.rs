@@ -185,16 +185,18 @@ impl Store {
         backend!(self.history(table_id))
     }
 
-    /// One row as JSON text; `None` if it does not exist or `access` hides it.
+    /// One row as JSON text (`fields`: only those columns); `None` if it does not exist
+    /// or `access` hides it.
     pub async fn get_row(
         &self,
         schema: &TableSchema,
         id: i64,
+        fields: Option<&[(String, tessera_schema::FieldType)]>,
         access: Option<&AccessFilter<'_>>,
         expand: &[Expansion<'_>],
     ) -> Result<Option<String>, StoreError> {
         let (sql, params) =
-            row_queries::select_by_id(self.dialect(), schema, id, access, expand).map_err(rule_rejected)?;
+            row_queries::select_by_id(self.dialect(), schema, id, fields, access, expand).map_err(rule_rejected)?;
         Ok(backend!(self.query_strings(sql, params))?.into_iter().next())
     }
 

@@ -223,12 +223,13 @@ pub fn select_by_id(
     dialect: Dialect,
     schema: &TableSchema,
     id: i64,
+    fields: Option<&[(String, FieldType)]>,
     access: Option<&AccessFilter<'_>>,
     expand: &[Expansion<'_>],
 ) -> Result<(String, Vec<Value>), FilterError> {
     let mut w = SqlWriter::new(dialect);
     w.push("SELECT ");
-    push_row_json(&mut w, &all_columns(schema), &schema.name, expand, None)?;
+    push_row_json(&mut w, &selected_columns(schema, fields), &schema.name, expand, None)?;
     w.push(" FROM ")
         .push_ident(&schema.name)
         .push(" WHERE \"id\" = ")

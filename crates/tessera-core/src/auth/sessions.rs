@@ -89,7 +89,7 @@ impl App {
         let auth = self.auth();
         let ttl = auth.config.access_ttl_seconds;
         let users = self.users_table()?;
-        let Some(text) = self.store().get_row(&users.schema, user_id, None, &[]).await? else { return Ok(None) };
+        let Some(text) = self.store().get_row(&users.schema, user_id, None, None, &[]).await? else { return Ok(None) };
         let user: Json = serde_json::from_str(&text).map_err(|e| CoreError::InvalidJson(e.to_string()))?;
         let role = user["role"].as_str().unwrap_or_default().to_string();
         Ok(Some(Session {
@@ -152,7 +152,7 @@ impl App {
         };
         let users = self.users_table()?;
         self.store()
-            .get_row(&users.schema, user_id, None, &[])
+            .get_row(&users.schema, user_id, None, None, &[])
             .await?
             .ok_or_else(|| CoreError::InvalidToken("the token's user no longer exists".into()))
     }

@@ -35,7 +35,7 @@ impl App {
         if !touches {
             return Ok(Vec::new());
         }
-        let old = match self.store().get_row(schema, id, None, &[]).await? {
+        let old = match self.store().get_row(schema, id, None, None, &[]).await? {
             Some(text) => serde_json::from_str::<Json>(&text).ok(),
             // The update will answer 404; nothing to check against.
             None => None,

@@ -292,6 +292,16 @@ async fn fields_pick_from_expanded_rows(t: TestApp) {
     // Reverse (array) expansions pick too, and single rows by id.
     let zoos = t.list("zoos", "expand=animals_via_zoo:1&fields=id,animals_via_zoo.age").await;
     assert_eq!(zoos[0], json!({"id": berlin["id"], "expand": {"animals_via_zoo": [{"age": 3}]}}));
+    let zoo = get(
+        &t,
+        &format!("/api/tables/zoos/rows/{}?expand=animals_via_zoo&fields=name,animals_via_zoo.name", berlin["id"]),
+    )
+    .await;
+    assert_eq!(zoo, json!({"name": "Berlin", "expand": {"animals_via_zoo": [{"name": "Leo"}]}}));
+    let animal = get(&t, &format!("/api/tables/animals/rows/{}?fields=age,name", leo["id"])).await;
+    assert_eq!(keys(&animal), ["age", "name"]);
+    let path = format!("/api/tables/animals/rows/{}", leo["id"]);
+    assert_error(&t.get_with(&path, &[("fields", "zoo.name")]).await, StatusCode::BAD_REQUEST, "bad_request");
 
     // Still one statement.
     let store = t.app.store();
