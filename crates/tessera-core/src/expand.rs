@@ -72,8 +72,11 @@ pub fn parse_expand(catalog: &Catalog, root: &Table, text: &str) -> Result<Vec<E
             return Err(invalid(format!("'expand' path '{}' is deeper than {MAX_EXPAND_DEPTH} levels", clip(path))));
         }
         let mut level = &mut roots;
-        let mut table_schema = root.schema.clone();
+        // The table the segment is read against: the root, then each related table (an
+        // `Arc` clone: a request does not copy schemas).
+        let mut related: Option<Arc<Table>> = None;
         for segment in segments {
+            let table_schema = related.as_ref().map_or(&root.schema, |table| &table.schema);
             let (name, limit) = match segment.split_once(':') {
                 Some((name, limit)) => (name, Some(parse_limit(limit)?)),
                 None => (segment, None),
@@ -85,7 +88,7 @@ pub fn parse_expand(catalog: &Catalog, root: &Table, text: &str) -> Result<Vec<E
                     if count > MAX_EXPANSIONS {
                         return Err(invalid(format!("'expand' may name at most {MAX_EXPANSIONS} relations")));
                     }
-                    level.push(resolve(catalog, &table_schema, name)?);
+                    level.push(resolve(catalog, table_schema, name)?);
                     level.len() - 1
                 }
             };
@@ -93,7 +96,7 @@ pub fn parse_expand(catalog: &Catalog, root: &Table, text: &str) -> Result<Vec<E
             if let Some(limit) = limit {
                 node.limit = limit;
             }
-            table_schema = node.table.schema.clone();
+            related = Some(node.table.clone());
             level = &mut node.children;
         }
     }
