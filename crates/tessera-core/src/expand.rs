@@ -110,7 +110,8 @@ fn parse_limit(text: &str) -> Result<u32, CoreError> {
     }
 }
 
-fn clip(text: &str) -> String {
+/// The first 64 characters of a user's text, to quote it in an error.
+pub(crate) fn clip(text: &str) -> String {
     text.chars().take(64).collect()
 }
 

@@ -7,7 +7,7 @@
 //! `expand=zoo&fields=zoo.name` is the whole animal with only its zoo's name. A path must
 //! be expanded: `fields` picks from what `expand` embeds, it does not embed anything.
 
-use crate::expand::ExpandNode;
+use crate::expand::{clip, ExpandNode};
 use crate::CoreError;
 use tessera_query::FieldResolver;
 use tessera_schema::{FieldType, TableSchema};
@@ -46,10 +46,6 @@ impl Selection {
 
 fn invalid(message: String) -> CoreError {
     CoreError::bad_request("fields", message)
-}
-
-fn clip(text: &str) -> String {
-    text.chars().take(64).collect()
 }
 
 /// Reads a `fields` parameter: returns the columns of the table's own rows and records
