@@ -7,13 +7,17 @@
 # Seeds the zoo schema through the given tessera binary into a new Postgres schema (as
 # bench/run.sh does, then with the index on name), checks that the expanded statement below
 # returns byte for byte the items tessera answers for `expand=zoo`, then runs pgbench
-# (-M prepared -c 4 -j 2 -T SECONDS, default 5) on eight statements in ROUNDS (default 5)
+# (-M prepared -c 4 -j 2 -T SECONDS, default 5) on eleven statements in ROUNDS (default 5)
 # interleaved rounds and prints each one's median transactions/s and median ratio to the
 # plain list of the same round. The schema is dropped at the end.
 #
-#   list-text     the plain list page as tessera writes it (JSON text by concatenation)
-#   expand-text   the same page with each animal's zoo, as tessera writes it
-#   expand-name-text  the same with only each zoo's name (`fields=zoo.name`)
+#   list-typed    the plain list page as tessera reads it now: typed columns, JSON
+#                 written by tessera (pgbench reads them as text: datetimes cost more here)
+#   expand-typed  the same page with each animal's zoo's columns, as tessera reads it now
+#   expand-name-typed  the same with only each zoo's id and name (`fields=zoo.name`)
+#   list-text     the plain list page as JSON text by concatenation (tessera before typed reads)
+#   expand-text   the same page with each animal's zoo (tessera before typed reads)
+#   expand-name-text  the same with only each zoo's name
 #   list          the plain list page with `json_build_object` (tessera before 1bfcad4)
 #   expand        the expanded page with `json_build_object` (tessera before 1bfcad4)
 #   expand-eq     the same with the join on `=` (what tessera wrote before: a hash join)
@@ -121,7 +125,16 @@ def text_obj(q, cols, extra=None):
     return "(" + " || ".join(parts) + " || '}')"
 ZOO_TEXT = 'CASE WHEN "x1"."id" IS NULL THEN NULL ELSE ' + text_obj("x1", ZOO) + " END"
 ZOO_NAME_TEXT = 'CASE WHEN "x1"."id" IS NULL THEN NULL ELSE ' + text_obj("x1", ["name"]) + " END"
+CASTS = {"id": "int8", "age": "int8", "zoo": "int8", "owner": "int8", "name": "text", "species": "text",
+         "created": "timestamptz", "created_at": "timestamptz", "updated_at": "timestamptz"}
+def typed(q, name):
+    return f'to_json("{q}"."{name}")::text' if name == "weight" else f'"{q}"."{name}"::{CASTS[name]}'
+TYPED_ANIMAL = ", ".join(typed("page", c) for c in ANIMAL)
+TYPED_ZOO = '"x1"."id", ' + ", ".join(typed("x1", c) for c in ZOO)
 statements = {
+    "list-typed": "SELECT " + TYPED_ANIMAL + " " + PAGE + ' ORDER BY "name" ASC, "id" ASC',
+    "expand-typed": "SELECT " + TYPED_ANIMAL + ", " + TYPED_ZOO + " " + PAGE + JOIN_ANY + ORDER,
+    "expand-name-typed": "SELECT " + TYPED_ANIMAL + ', "x1"."id", "x1"."name"::text ' + PAGE + JOIN_ANY + ORDER,
     "list-text": "SELECT " + text_obj("page", ANIMAL) + " " + PAGE + ' ORDER BY "name" ASC, "id" ASC',
     "expand-text": "SELECT " + text_obj("page", ANIMAL, ZOO_TEXT) + " " + PAGE + JOIN_ANY + ORDER,
     "expand-name-text": "SELECT " + text_obj("page", ANIMAL, ZOO_NAME_TEXT) + " " + PAGE + JOIN_ANY + ORDER,
@@ -147,7 +160,7 @@ rows = [line for line in open(sys.argv[2]).read().split("\n") if line]
 sys.exit(0 if len(rows) == 20 and body.startswith('{"items":[' + ",".join(rows) + "]") else 1)
 PY
 
-NAMES=(list list-text expand expand-text expand-name-text expand-eq join-only json-only)
+NAMES=(list list-typed expand-typed expand-name-typed list-text expand-text expand-name-text expand expand-eq join-only json-only)
 echo "expand_sql: pgbench -M prepared -c 4 -j 2 -T $SECONDS_EACH, $ROUNDS rounds; load average $(cut -d' ' -f1-3 /proc/loadavg)" >&2
 for round in $(seq 1 "$ROUNDS"); do
   for name in "${NAMES[@]}"; do

@@ -7,7 +7,8 @@
 //! functions the server calls (`tessera_store::row_queries`, and `tessera_store::graph` for
 //! a GraphQL root field), from the table's schema as
 //! the server's catalog holds it, so the SQL is byte-for-byte the server's; the timed
-//! loops use only the drivers. Connections are set up the way the server sets up its own
+//! loops use only the drivers, and on Postgres the store's `typed_rows::render_row`, which
+//! writes a read's typed columns as JSON as the server does. Connections are set up the way the server sets up its own
 //! (SQLite: read-only WAL readers with the same pragmas, one writer with
 //! `synchronous=FULL` committing groups of inserts, each in a savepoint, as the server's
 //! group-committing writer does; Postgres: one prepared statement per connection, a
@@ -29,6 +30,7 @@ use tessera_schema::validate::{RowValidator, WriteMode};
 use tessera_schema::{TableSchema, Value, OWNER_FIELD};
 use tessera_store::graph::{self, GraphField, GraphFilter, GraphOrder, GraphRoot, GraphSelect, GraphValue};
 use tessera_store::row_queries::{self, ListSpec, Returning};
+use tessera_store::typed_rows::{render_row, RowLayout};
 use tessera_store::{Expansion, Join, NewRow};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -138,10 +140,12 @@ enum Op {
     Get {
         sql: String,
         max_id: i64,
+        layout: Option<RowLayout>,
     },
     List {
         sql: String,
         params: Vec<Value>,
+        layout: Option<RowLayout>,
     },
     /// `rows` are validated create bodies; each execution binds one of them with the
     /// current time through `row_queries::insert_params`, as the server does.
@@ -171,6 +175,14 @@ impl Op {
                 let row = rows[rng.below(rows.len() as u64) as usize].clone();
                 row_queries::insert_params(*dialect, schema, row, &tessera_store::now_text())
             }
+        }
+    }
+
+    /// How the rows become JSON on Postgres (`None`: one column of JSON text).
+    fn layout(&self) -> Option<&RowLayout> {
+        match self {
+            Op::Get { layout, .. } | Op::List { layout, .. } => layout.as_ref(),
+            Op::Create { .. } => None,
         }
     }
 
@@ -230,16 +242,16 @@ const SPECIES: [&str; 20] = [
 fn build_op(args: &Args, dialect: Dialect, schema: &TableSchema, related: Option<&TableSchema>) -> Result<Op> {
     if let Some(path) = &args.sql_file {
         let sql = std::fs::read_to_string(path).with_context(|| format!("read {}", path.display()))?;
-        return Ok(Op::List { sql: sql.trim().trim_end_matches(';').to_string(), params: Vec::new() });
+        return Ok(Op::List { sql: sql.trim().trim_end_matches(';').to_string(), params: Vec::new(), layout: None });
     }
     Ok(match args.op {
         OpKind::Get => {
-            let (sql, params) =
+            let read =
                 row_queries::select_by_id(dialect, schema, 1, None, None, &[]).map_err(|e| anyhow!("rule: {e}"))?;
-            if params != [Value::Integer(1)] {
-                bail!("select_by_id no longer takes exactly the id as its parameter: {params:?}");
+            if read.params != [Value::Integer(1)] {
+                bail!("select_by_id no longer takes exactly the id as its parameter: {:?}", read.params);
             }
-            Op::Get { sql, max_id: args.max_id }
+            Op::Get { sql: read.sql, max_id: args.max_id, layout: read.layout }
         }
         OpKind::List => {
             // As tessera_core::App::list_rows builds it: trimmed filter and sort, all
@@ -251,9 +263,8 @@ fn build_op(args: &Args, dialect: Dialect, schema: &TableSchema, related: Option
             };
             let spec =
                 ListSpec { resolver: None, filter, sort, after: None, fields: None, limit: args.limit, offset: 0 };
-            let (sql, params) =
-                row_queries::list(dialect, schema, &spec, None, &[]).map_err(|e| anyhow!("filter: {e}"))?;
-            Op::List { sql, params }
+            let read = row_queries::list(dialect, schema, &spec, None, &[]).map_err(|e| anyhow!("filter: {e}"))?;
+            Op::List { sql: read.sql, params: read.params, layout: read.layout }
         }
         OpKind::Expand => {
             // As tessera_core builds a list with `expand=<relation>` for a caller who may
@@ -286,9 +297,9 @@ fn build_op(args: &Args, dialect: Dialect, schema: &TableSchema, related: Option
                 fields: (!picked.is_empty()).then_some(picked.as_slice()),
                 children: Vec::new(),
             };
-            let (sql, params) =
+            let read =
                 row_queries::list(dialect, schema, &spec, None, &[expansion]).map_err(|e| anyhow!("filter: {e}"))?;
-            Op::List { sql, params }
+            Op::List { sql: read.sql, params: read.params, layout: read.layout }
         }
         OpKind::Graphql => {
             // As tessera-graphql's planner builds `{ animals(where: {age: {_gt: 50}},
@@ -351,7 +362,7 @@ fn build_op(args: &Args, dialect: Dialect, schema: &TableSchema, related: Option
             };
             let (sql, params) =
                 graph::root_statement(dialect, &GraphRoot::List(select)).map_err(|e| anyhow!("graphql: {e}"))?;
-            Op::List { sql, params }
+            Op::List { sql, params, layout: None }
         }
         OpKind::Create => {
             let validator = RowValidator::new(schema);
@@ -586,11 +597,20 @@ mod postgres {
         Ok(client)
     }
 
-    /// One execution, as the server's `query_strings` / single-row `insert_rows` do it.
-    async fn execute(client: &Client, stmt: &Statement, values: &[Value]) -> Result<Vec<String>> {
+    /// One execution, as the server's `query_rendered` (rows of typed columns written as
+    /// JSON by tessera) / `query_strings` / single-row `insert_rows` do it.
+    async fn execute(
+        client: &Client,
+        stmt: &Statement,
+        values: &[Value],
+        layout: Option<&RowLayout>,
+    ) -> Result<Vec<String>> {
         let params = postgres_params(values);
         let rows = client.query(stmt, &postgres_refs(&params)).await?;
-        Ok(rows.iter().map(|row| row.try_get::<_, String>(0)).collect::<Result<Vec<_>, _>>()?)
+        Ok(match layout {
+            Some(layout) => rows.iter().map(|row| render_row(row, layout)).collect::<Result<Vec<_>, _>>()?,
+            None => rows.iter().map(|row| row.try_get::<_, String>(0)).collect::<Result<Vec<_>, _>>()?,
+        })
     }
 
     pub async fn run(args: &Args) -> Result<()> {
@@ -616,7 +636,7 @@ mod postgres {
             print_sql(&op, &values);
             let client = connect(&url).await?;
             let stmt = client.prepare(op.sql()).await?;
-            let rows = execute(&client, &stmt, &values).await?;
+            let rows = execute(&client, &stmt, &values, op.layout()).await?;
             println!("SAMPLE [{}]", rows.join(","));
             return Ok(());
         }
@@ -649,7 +669,7 @@ mod postgres {
                     if t0 >= end {
                         break;
                     }
-                    let rows = execute(&client, &stmt, &values).await?;
+                    let rows = execute(&client, &stmt, &values, op.layout()).await?;
                     std::hint::black_box(rows);
                     if t0 >= warm_end {
                         tally.latencies_us.push(t0.elapsed().as_micros().min(u128::from(u32::MAX)) as u32);

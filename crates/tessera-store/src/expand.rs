@@ -48,24 +48,28 @@ pub struct Expansion<'a> {
     pub children: Vec<Expansion<'a>>,
 }
 
-/// A single related row joined to a page of rows instead of looked up per row.
+/// A single related row joined to a page of rows instead of looked up per row (on
+/// Postgres a correlated subquery over a small table becomes a sequential scan per row;
+/// see [`push_joins`] for how the join is written).
 pub(crate) struct PendingJoin<'e, 'a> {
     alias: String,
     expansion: &'e Expansion<'a>,
 }
 
-/// Writes a row's JSON as text (what the drivers read) with its expansions. With `joins`,
-/// the top-level single related rows are read through `LEFT JOIN`s that the caller
-/// appends with [`push_joins`] (on Postgres a correlated subquery over a small table
-/// becomes a sequential scan per row; see [`push_joins`] for how the join is written).
-pub(crate) fn push_row_json<'e, 'a>(
+impl<'e, 'a> PendingJoin<'e, 'a> {
+    pub(crate) fn new(alias: String, expansion: &'e Expansion<'a>) -> Self {
+        PendingJoin { alias, expansion }
+    }
+}
+
+/// Writes a row's JSON as text (what the drivers read) with its expansions.
+pub(crate) fn push_row_json(
     w: &mut SqlWriter,
     columns: &[crate::row_queries::Column<'_>],
     qualifier: &str,
-    expansions: &'e [Expansion<'a>],
-    joins: Option<&mut Vec<PendingJoin<'e, 'a>>>,
+    expansions: &[Expansion<'_>],
 ) -> Result<(), FilterError> {
-    push_row_object(w, columns, qualifier, expansions, &mut 0, joins)
+    push_row_object(w, columns, qualifier, expansions, &mut 0)
 }
 
 /// ` LEFT JOIN <table> AS <alias> ON <alias>.id = ANY(ARRAY[<outer>.<column>]) [AND <rule>]`
@@ -109,13 +113,12 @@ fn push_access(w: &mut SqlWriter, expansion: &Expansion<'_>, alias: &str) -> Res
 
 /// Writes a row's JSON object (columns qualified by `qualifier`) with an `expand` object
 /// holding each expansion: JSON text (SQLite `json_object`, Postgres concatenation).
-pub(crate) fn push_row_object<'e, 'a>(
+fn push_row_object(
     w: &mut SqlWriter,
     columns: &[crate::row_queries::Column<'_>],
     qualifier: &str,
-    expansions: &'e [Expansion<'a>],
+    expansions: &[Expansion<'_>],
     aliases: &mut usize,
-    mut joins: Option<&mut Vec<PendingJoin<'e, 'a>>>,
 ) -> Result<(), FilterError> {
     if expansions.is_empty() {
         w.push(&row_object(w.dialect(), columns, Some(qualifier), &[]));
@@ -132,19 +135,7 @@ pub(crate) fn push_row_object<'e, 'a>(
             (Dialect::Postgres, 0) => inner.push(&format!("'{{\"{name}\":' || coalesce(")),
             (Dialect::Postgres, _) => inner.push(&format!(", 'null') || ',\"{name}\":' || coalesce(")),
         };
-        match joins.as_deref_mut() {
-            Some(joins) if matches!(expansion.join, Join::Forward { .. }) => {
-                *aliases += 1;
-                let alias = format!("x{aliases}");
-                // A row the join did not find (no link, or hidden by the rule) is null.
-                inner.push(&format!("CASE WHEN {}.\"id\" IS NULL THEN NULL ELSE ", quote_ident(&alias)));
-                let columns = selected_columns(expansion.schema, expansion.fields);
-                push_row_object(&mut inner, &columns, &alias, &expansion.children, aliases, None)?;
-                inner.push(" END");
-                joins.push(PendingJoin { alias, expansion });
-            }
-            _ => push_expansion(&mut inner, qualifier, expansion, aliases)?,
-        }
+        push_expansion(&mut inner, qualifier, expansion, aliases)?;
     }
     inner.push(match dialect {
         Dialect::Sqlite => ")",
@@ -155,8 +146,8 @@ pub(crate) fn push_row_object<'e, 'a>(
     Ok(())
 }
 
-/// One expansion's subquery; the embedding row is `outer`.
-fn push_expansion(
+/// One expansion's subquery, whose value is JSON text; the embedding row is `outer`.
+pub(crate) fn push_expansion(
     w: &mut SqlWriter,
     outer: &str,
     expansion: &Expansion<'_>,
@@ -182,7 +173,7 @@ fn push_expansion(
     } else {
         w.push("(SELECT ");
     }
-    push_row_object(w, &columns, &alias, &expansion.children, aliases, None)?;
+    push_row_object(w, &columns, &alias, &expansion.children, aliases)?;
     let order = match &expansion.join {
         Join::ForwardMany { .. } => format!("{l}.\"position\""),
         _ => format!("{a}.\"id\""),

@@ -17,6 +17,7 @@ pub mod row_queries;
 mod sqlite;
 pub mod sqlite_functions;
 pub mod table_queries;
+pub mod typed_rows;
 
 pub use auth::{ApiTokenRecord, Credentials, RefreshTokenRecord};
 pub use error::{FailingRow, StoreError};
@@ -195,9 +196,18 @@ impl Store {
         access: Option<&AccessFilter<'_>>,
         expand: &[Expansion<'_>],
     ) -> Result<Option<String>, StoreError> {
-        let (sql, params) =
+        let read =
             row_queries::select_by_id(self.dialect(), schema, id, fields, access, expand).map_err(rule_rejected)?;
-        Ok(backend!(self.query_strings(sql, params))?.into_iter().next())
+        Ok(self.read_rows(read).await?.into_iter().next())
+    }
+
+    /// The rows of a read statement as JSON text: built by SQLite, or written by tessera
+    /// from Postgres's typed columns ([`typed_rows`]).
+    async fn read_rows(&self, read: row_queries::Read) -> Result<Vec<String>, StoreError> {
+        match (self, &read.layout) {
+            (Store::Postgres(store), Some(layout)) => store.query_rendered(read.sql, read.params, layout).await,
+            _ => backend!(self.query_strings(read.sql, read.params)),
+        }
     }
 
     /// The JSON text of one GraphQL root field, read in one statement (`None`: a row by id
@@ -421,8 +431,8 @@ impl Store {
         access: Option<&AccessFilter<'_>>,
         expand: &[Expansion<'_>],
     ) -> Result<Vec<String>, StoreError> {
-        let (sql, params) = row_queries::list(self.dialect(), schema, spec, access, expand).map_err(rule_rejected)?;
-        backend!(self.query_strings(sql, params))
+        let read = row_queries::list(self.dialect(), schema, spec, access, expand).map_err(rule_rejected)?;
+        self.read_rows(read).await
     }
 
     /// How many rows match a filter (and `access`); `resolver` as in [`ListSpec`].

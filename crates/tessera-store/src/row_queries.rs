@@ -1,11 +1,13 @@
 //! SQL over user rows: the JSON each row is returned as, inserts, updates, deletes and
 //! the one statement a list request becomes.
 //!
-//! Rows leave the database as JSON text built by the database itself (`json_object` in
-//! SQLite, concatenated text in Postgres: see [`row_object`]), so a read never
-//! materializes per-value Rust objects and a list with its expansions is one statement.
+//! Rows leave SQLite as JSON text built by SQLite (`json_object`: see [`row_object`]).
+//! On Postgres, reads (a list page, one row by id) select typed columns that tessera
+//! writes as JSON ([`crate::typed_rows`]), and writes return JSON text concatenated by
+//! Postgres; both are the same bytes. A list with its expansions is one statement.
 
 use crate::expand::{push_joins, push_row_json, Expansion};
+use crate::typed_rows::{push_select_list, RowLayout};
 use crate::NewRow;
 use tessera_query::filter::{compile, compile_filter, CompileContext, Expr, FilterError, MacroLookup};
 use tessera_query::sort::SortKey;
@@ -82,7 +84,7 @@ pub(crate) fn json_value_sql(dialect: Dialect, field_type: FieldType, col: &str)
 /// A SQL value `col` as JSON text on Postgres: what `json_build_object` writes for it
 /// (see [`json_value_sql`]), for objects built by concatenation. A null value stays null;
 /// the caller turns it into `null` where the column can hold one.
-fn postgres_json_text(field_type: FieldType, col: &str) -> String {
+pub(crate) fn postgres_json_text(field_type: FieldType, col: &str) -> String {
     match field_type {
         // Their text form is their JSON form.
         FieldType::Integer | FieldType::Relation | FieldType::Boolean => format!("{col}::text"),
@@ -218,7 +220,32 @@ impl AccessFilter<'_> {
     }
 }
 
-/// `SELECT <json> FROM t WHERE id = ? [AND <rule>]`.
+/// A statement that reads rows, and how its rows become JSON text.
+#[derive(Debug)]
+pub struct Read {
+    pub sql: String,
+    pub params: Vec<Value>,
+    /// Postgres: the rows are typed columns that [`crate::typed_rows::render_row`] writes
+    /// as JSON. SQLite (`None`): each row is one column of JSON text.
+    pub layout: Option<RowLayout>,
+}
+
+/// A row's JSON (SQLite) or its select list of typed columns (Postgres, returning the
+/// layout); single related rows are joined when `joins` is given (see [`push_joins`]).
+fn push_row_select<'e, 'a>(
+    w: &mut SqlWriter,
+    columns: &[Column<'_>],
+    qualifier: &str,
+    expand: &'e [Expansion<'a>],
+    joins: Option<&mut Vec<crate::expand::PendingJoin<'e, 'a>>>,
+) -> Result<Option<RowLayout>, FilterError> {
+    match w.dialect() {
+        Dialect::Sqlite => push_row_json(w, columns, qualifier, expand).map(|()| None),
+        Dialect::Postgres => push_select_list(w, columns, qualifier, expand, &mut 0, joins).map(Some),
+    }
+}
+
+/// `SELECT <row> FROM t WHERE id = ? [AND <rule>]`.
 pub fn select_by_id(
     dialect: Dialect,
     schema: &TableSchema,
@@ -226,10 +253,10 @@ pub fn select_by_id(
     fields: Option<&[(String, FieldType)]>,
     access: Option<&AccessFilter<'_>>,
     expand: &[Expansion<'_>],
-) -> Result<(String, Vec<Value>), FilterError> {
+) -> Result<Read, FilterError> {
     let mut w = SqlWriter::new(dialect);
     w.push("SELECT ");
-    push_row_json(&mut w, &selected_columns(schema, fields), &schema.name, expand, None)?;
+    let layout = push_row_select(&mut w, &selected_columns(schema, fields), &schema.name, expand, None)?;
     w.push(" FROM ")
         .push_ident(&schema.name)
         .push(" WHERE \"id\" = ")
@@ -237,7 +264,8 @@ pub fn select_by_id(
     if let Some(access) = access {
         access.push_and(&mut w, schema)?;
     }
-    Ok(w.finish())
+    let (sql, params) = w.finish();
+    Ok(Read { sql, params, layout })
 }
 
 /// What an insert answers with.
@@ -674,13 +702,12 @@ pub fn list(
     spec: &ListSpec<'_>,
     access: Option<&AccessFilter<'_>>,
     expand: &[Expansion<'_>],
-) -> Result<(String, Vec<Value>), FilterError> {
+) -> Result<Read, FilterError> {
     let mut w = SqlWriter::new(dialect);
     let columns = selected_columns(schema, spec.fields.as_deref());
     w.push("SELECT ");
     let mut joins = Vec::new();
-    let join_rows = (dialect == Dialect::Postgres).then_some(&mut joins);
-    push_row_json(&mut w, &columns, PAGE, expand, join_rows)?;
+    let layout = push_row_select(&mut w, &columns, PAGE, expand, Some(&mut joins))?;
     w.push(" FROM (SELECT * FROM ").push_ident(&schema.name);
     push_where(&mut w, schema, spec, access)?;
     push_order(&mut w, &spec.sort, &schema.name, false);
@@ -693,7 +720,8 @@ pub fn list(
     push_joins(&mut w, PAGE, &joins)?;
     // Joined tables have columns of their own: name the page's.
     push_order(&mut w, &spec.sort, PAGE, !joins.is_empty());
-    Ok(w.finish())
+    let (sql, params) = w.finish();
+    Ok(Read { sql, params, layout })
 }
 
 /// ` ORDER BY <keys>, id`; `qualifier` names the rows for keys in related tables, and
@@ -857,7 +885,7 @@ mod tests {
             limit: 20,
             ..ListSpec::default()
         };
-        let (sql, params) = list(Dialect::Sqlite, &schema, &spec, None, &[]).unwrap();
+        let Read { sql, params, .. } = list(Dialect::Sqlite, &schema, &spec, None, &[]).unwrap();
         assert!(
             sql.contains(r#"WHERE ((("name" < ? OR "name" IS NULL)) OR ("name" = ? AND ("id" < ?))) ORDER BY "name" DESC, "id" DESC"#),
             "{sql}"
