@@ -61,22 +61,10 @@ BASE="http://127.0.0.1:$PORT"
 for _ in $(seq 1 100); do curl -sf "$BASE/health" >/dev/null && break; sleep 0.1; done
 
 echo "expand_sql: seeding $ZOOS zoos and $ANIMALS animals into schema $SCHEMA" >&2
-TOKEN="$(curl -sf "$BASE/api/auth/login" --json "{\"identity\": \"bench-admin@example.com\", \"password\": \"$ADMIN_PASSWORD\"}" |
-  python3 -c 'import json, sys; print(json.load(sys.stdin)["access_token"])')"
-AUTH=(-H "Authorization: Bearer $TOKEN")
-curl -sf "${AUTH[@]}" "$BASE/api/tables" --json '{"name": "zoos", "fields": {"name": {"type": "string", "required": true}}}' >/dev/null
-curl -sf "${AUTH[@]}" "$BASE/api/tables" --json '{"name": "animals", "fields": {
-  "name": {"type": "string", "required": true}, "species": "string", "age": {"type": "integer", "indexed": true},
-  "weight": "float", "zoo": {"type": "relation", "target": "zoos"}, "created": "datetime"}}' >/dev/null
-python3 "$BENCH/lib/gen_seed.py" "$WORK/seed" --animals "$ANIMALS" --zoos "$ZOOS" --chunk 10000
-for file in "$WORK/seed/zoos.ndjson" "$WORK"/seed/animals-*.ndjson; do
-  table=animals
-  case "$file" in */zoos.ndjson) table=zoos ;; esac
-  curl -sf "${AUTH[@]}" "$BASE/api/tables/$table/rows" -H 'Content-Type: application/x-ndjson' --data-binary "@$file" >/dev/null
-done
-curl -sf "${AUTH[@]}" -X PATCH "$BASE/api/tables/animals" --json '{"alter_fields": {"name": {"indexed": true}}}' >/dev/null
+# shellcheck source=lib/seed_zoo.sh
+source "$BENCH/lib/seed_zoo.sh"
+seed_zoo "$BASE" bench-admin@example.com "$ADMIN_PASSWORD" "$WORK" "$ANIMALS" "$ZOOS" "$PG_URL" "$SCHEMA"
 export PGOPTIONS="-csearch_path=$SCHEMA"
-psql "$PG_URL" -qAt -v ON_ERROR_STOP=1 -c "ANALYZE animals; ANALYZE zoos" >/dev/null
 curl -sf "$BASE/api/tables/animals/rows?filter=age%20%3E%2050&sort=name&limit=20&expand=zoo" >"$WORK/http-expand.json"
 
 # The statements, as SQL for psql (with literals) and as pgbench scripts (with parameters;

@@ -1,0 +1,134 @@
+#!/usr/bin/env bash
+# Two tessera binaries side by side on Postgres: the list, the expanded list and the
+# expanded list with only the zoo's name (name indexed), as in bench/run.sh, in
+# alternating rounds on ONE seeded schema, with each process's CPU per request.
+#
+#   bench/ab_pg.sh path/to/tessera-A path/to/tessera-B [ROUNDS [SECONDS]]
+#
+# Seeds the zoo (through binary A, as bench/run.sh does, then the index on name) into a new
+# Postgres schema, then per round starts A, runs wrk (-t2 -c32, 3 s warm-up, SECONDS
+# [8] per request) on the three requests, stops it, and does the same with B. For each run it
+# prints requests/s and the CPU time per request of the tessera process, of the Postgres
+# backends and of wrk (user + system, from /proc and time(1)); at the end the medians per
+# binary and the expand / list ratios. CPU per request moves much less with the machine's
+# noise than requests/s do. The schema is dropped at the end.
+#
+# Environment: BENCH_PG_URL [postgres://postgres@127.0.0.1:5432/test], BENCH_ANIMALS
+# [100000], BENCH_ZOOS [100].
+set -euo pipefail
+
+[ $# -ge 2 ] || { echo "usage: bench/ab_pg.sh tessera-A tessera-B [ROUNDS [SECONDS]]" >&2; exit 2; }
+BIN_A="$(realpath "$1")"
+BIN_B="$(realpath "$2")"
+ROUNDS="${3:-3}"
+SECONDS_EACH="${4:-8}"
+PG_URL="${BENCH_PG_URL:-postgres://postgres@127.0.0.1:5432/test}"
+ANIMALS="${BENCH_ANIMALS:-100000}"
+ZOOS="${BENCH_ZOOS:-100}"
+BENCH="$(cd "$(dirname "$0")" && pwd)"
+WORK="$(mktemp -d "${TMPDIR:-/tmp}/tessera-ab.XXXXXX")"
+SCHEMA="tessera_ab_$$"
+SERVER_PID=""
+command -v wrk >/dev/null || { echo "ab_pg: needs wrk (apt-get install -y wrk)" >&2; exit 1; }
+
+cleanup() {
+  [ -n "$SERVER_PID" ] && kill "$SERVER_PID" 2>/dev/null
+  psql "$PG_URL" -qAt -c "DROP SCHEMA IF EXISTS $SCHEMA CASCADE" >/dev/null 2>&1 || true
+  rm -rf "$WORK"
+}
+trap cleanup EXIT
+
+sep="?"
+case "$PG_URL" in *\?*) sep="&" ;; esac
+URL="${PG_URL}${sep}options=-csearch_path%3D${SCHEMA}"
+PORT="$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')"
+BASE="http://127.0.0.1:$PORT"
+export TESSERA_ADMIN_EMAIL=bench-admin@example.com
+TESSERA_ADMIN_PASSWORD="$(python3 -c 'import secrets; print(secrets.token_urlsafe(18))')"
+export TESSERA_ADMIN_PASSWORD
+
+start_server() {
+  "$1" serve --addr "127.0.0.1:$PORT" --database-url "$URL" >>"$WORK/server.log" 2>&1 &
+  SERVER_PID=$!
+  for _ in $(seq 1 100); do curl -sf "$BASE/health" >/dev/null && return; sleep 0.1; done
+  echo "ab_pg: $1 did not start (log: $WORK/server.log)" >&2
+  exit 1
+}
+stop_server() {
+  kill "$SERVER_PID"
+  wait "$SERVER_PID" 2>/dev/null || true
+  SERVER_PID=""
+}
+
+psql "$PG_URL" -qAt -v ON_ERROR_STOP=1 -c "CREATE SCHEMA $SCHEMA" >/dev/null
+start_server "$BIN_A"
+echo "ab_pg: seeding $ZOOS zoos and $ANIMALS animals into schema $SCHEMA" >&2
+# shellcheck source=lib/seed_zoo.sh
+source "$BENCH/lib/seed_zoo.sh"
+seed_zoo "$BASE" "$TESSERA_ADMIN_EMAIL" "$TESSERA_ADMIN_PASSWORD" "$WORK" "$ANIMALS" "$ZOOS" "$PG_URL" "$SCHEMA"
+stop_server
+
+# user + system clock ticks of the given processes.
+ticks() {
+  local total=0 pid
+  for pid in "$@"; do
+    [ -r "/proc/$pid/stat" ] && total=$((total + $(awk '{print $14 + $15}' "/proc/$pid/stat")))
+  done
+  echo "$total"
+}
+# The Postgres backends serving this schema's server (it connects with its own options).
+backends() {
+  psql "$PG_URL" -qAt -c "SELECT pid FROM pg_stat_activity WHERE backend_type = 'client backend' AND pid <> pg_backend_pid() AND application_name = '' AND datname = current_database()" 2>/dev/null || true
+}
+
+LIST='/api/tables/animals/rows?filter=age%20%3E%2050&sort=name&limit=20'
+HZ="$(getconf CLK_TCK)"
+echo "ab_pg: $ROUNDS rounds, wrk -t2 -c32 -d${SECONDS_EACH}s; load average $(cut -d' ' -f1-3 /proc/loadavg)" >&2
+for round in $(seq 1 "$ROUNDS"); do
+  for label in A B; do
+    bin="$BIN_A"
+    [ "$label" = B ] && bin="$BIN_B"
+    start_server "$bin"
+    wrk -t2 -c32 -d3s "$BASE$LIST" >/dev/null
+    for op in list expand expand-name; do
+      path="$LIST"
+      [ "$op" = expand ] && path="$LIST&expand=zoo"
+      [ "$op" = expand-name ] && path="$LIST&expand=zoo&fields=zoo.name"
+      pids="$(backends)"
+      # shellcheck disable=SC2086
+      t0="$(ticks "$SERVER_PID")" p0="$(ticks $pids)"
+      out="$( { /usr/bin/time -f 'CPU %U %S' wrk -t2 -c32 -d"${SECONDS_EACH}s" "$BASE$path"; } 2>&1)"
+      # shellcheck disable=SC2086
+      t1="$(ticks "$SERVER_PID")" p1="$(ticks $pids)"
+      requests="$(echo "$out" | sed -n 's/^ *\([0-9]*\) requests in.*/\1/p')"
+      wrk_cpu="$(echo "$out" | sed -n 's/^CPU \(.*\) \(.*\)/\1 \2/p')"
+      echo "$round $label $op $requests $((t1 - t0)) $((p1 - p0)) $wrk_cpu" >>"$WORK/runs.txt"
+    done
+    stop_server
+  done
+done
+
+python3 - "$WORK/runs.txt" "$SECONDS_EACH" "$HZ" "$BIN_A" "$BIN_B" <<'PY'
+import statistics, sys
+path, seconds, hz, bin_a, bin_b = sys.argv[1], float(sys.argv[2]), float(sys.argv[3]), sys.argv[4], sys.argv[5]
+runs = {}
+print("| round | binary | request | req/s | tessera µs/req | Postgres µs/req | wrk µs/req | all µs/req |")
+print("|---:|---|---|---:|---:|---:|---:|---:|")
+for line in open(path):
+    round_, label, op, requests, server, backends, wrk_user, wrk_sys = line.split()
+    n = int(requests)
+    cpu = [int(server) / hz * 1e6 / n, int(backends) / hz * 1e6 / n, (float(wrk_user) + float(wrk_sys)) * 1e6 / n]
+    runs.setdefault((label, op), []).append((n / seconds, cpu))
+    print(f"| {round_} | {label} | {op} | {n / seconds:,.0f} | {cpu[0]:.0f} | {cpu[1]:.0f} | {cpu[2]:.0f} | {sum(cpu):.0f} |")
+print()
+print(f"A = {bin_a}, B = {bin_b}; medians over the rounds:")
+print()
+print("| binary | request | req/s | all CPU µs/req | req/s vs list | CPU of list / CPU of request |")
+print("|---|---|---:|---:|---:|---:|")
+for label in ("A", "B"):
+    med = {op: (statistics.median(r for r, _ in runs[(label, op)]), statistics.median(sum(c) for _, c in runs[(label, op)]))
+           for op in ("list", "expand", "expand-name")}
+    for op, (rps, cpu) in med.items():
+        print(f"| {label} | {op} | {rps:,.0f} | {cpu:.0f} | {rps / med['list'][0]:.1%} | {med['list'][1] / cpu:.1%} |")
+PY
+echo "ab_pg: load average after $(cut -d' ' -f1-3 /proc/loadavg)" >&2
