@@ -10,7 +10,7 @@
 use crate::row_queries::{row_object, selected_columns, AccessFilter};
 use tessera_query::filter::{compile, CompileContext, FilterError};
 use tessera_query::{quote_ident, Dialect, SqlWriter};
-use tessera_schema::{FieldType, TableSchema, Value};
+use tessera_schema::{FieldType, TableSchema};
 
 /// How the rows of an expansion relate to the row they are embedded in.
 #[derive(Debug, Clone, PartialEq)]
@@ -78,8 +78,8 @@ pub(crate) fn push_row_json(
 /// `= ANY(ARRAY[..])` and not `=`: Postgres can neither hash nor merge on it, so it joins
 /// with one primary-key probe per page row (a nested loop), which keeps the page's order.
 /// With `=` it hashed the page, scanned the whole related table and sorted the page again,
-/// and it weighed the hash and merge joins on every request (a list's LIMIT is a
-/// parameter, so each execution is planned anew). On the zoo benchmark's expanded page (20
+/// and it weighed the hash and merge joins whenever it planned (then every request: the
+/// LIMIT was a parameter, see `SqlWriter::push_page`). On the zoo benchmark's expanded page (20
 /// animals, 100 zoos) that is 3 to 7 points more of the plain list's transactions/s at
 /// the database (`bench/expand_sql.sh`; figures in BENCHMARKS.md, issue 4).
 pub(crate) fn push_joins(w: &mut SqlWriter, outer: &str, joins: &[PendingJoin<'_, '_>]) -> Result<(), FilterError> {
@@ -204,9 +204,7 @@ pub(crate) fn push_expansion(
     }
     push_access(w, expansion, &alias)?;
     if many {
-        w.push(&format!(" ORDER BY {order} LIMIT "))
-            .push_param(Value::Integer(i64::from(expansion.limit)), FieldType::Integer)
-            .push(") AS \"s\")");
+        w.push(&format!(" ORDER BY {order}")).push_page(Some(expansion.limit), 0).push(") AS \"s\")");
     } else {
         w.push(")");
     }

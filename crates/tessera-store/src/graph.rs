@@ -500,19 +500,7 @@ fn push_page(
     push_conditions(w, select, &inner)?;
     extra(w, &inner);
     w.push(" ORDER BY ").push(&order);
-    match limit {
-        Some(limit) => {
-            w.push(" LIMIT ").push_param(Value::Integer(i64::from(limit)), FieldType::Integer);
-        }
-        None if select.offset > 0 && w.dialect() == Dialect::Sqlite => {
-            w.push(" LIMIT -1");
-        }
-        None => {}
-    }
-    if select.offset > 0 {
-        let offset = i64::try_from(select.offset).unwrap_or(i64::MAX);
-        w.push(" OFFSET ").push_param(Value::Integer(offset), FieldType::Integer);
-    }
+    w.push_page(limit, select.offset);
     w.push(") AS ").push_ident(page);
     Ok(())
 }

@@ -734,6 +734,10 @@ async fn rebuild(tx: &Transaction<'_>, plan: &Plan) -> Result<(), StoreError> {
     Ok(())
 }
 
+/// Prepared statements one pooled connection keeps before its cache starts over (see
+/// [`PostgresStore::conn`]).
+const MAX_CACHED_STATEMENTS: usize = 512;
+
 /// The connection one call uses: one of the pool's, or the connection holding the
 /// transaction of the request the task runs in (see [`crate::Store::atomic`]).
 // Lives on the stack for one call; boxing the pooled variant would allocate per call.
@@ -848,10 +852,17 @@ impl<'a> PgTx<'a> {
 impl PostgresStore {
     /// A connection for one call (see [`Conn`]).
     pub(crate) async fn conn(&self) -> Result<Conn, StoreError> {
-        Ok(match crate::atomic::postgres_connection() {
+        let conn = match crate::atomic::postgres_connection() {
             Some(client) => Conn::Joined(client.lock_owned().await),
             None => Conn::Pooled(self.pool.get().await?),
-        })
+        };
+        // deadpool's statement cache never forgets; statements differ by filter shape
+        // and page size, so a client could grow it (and the server's prepared plans)
+        // without end. Starting over now and then costs one prepare per statement.
+        if conn.statement_cache.size() > MAX_CACHED_STATEMENTS {
+            conn.statement_cache.clear();
+        }
+        Ok(conn)
     }
 
     /// Runs one store call; inside a request's transaction, in a savepoint of its own, so
@@ -896,5 +907,39 @@ impl PostgresStore {
             }
         }
         Ok(out)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A connection's statement cache starts over past [`MAX_CACHED_STATEMENTS`] (a pool
+    /// of one connection, so every statement lands in the same cache), and statements
+    /// prepared again after that still answer.
+    #[tokio::test]
+    async fn statement_cache_starts_over_when_full() {
+        let base = std::env::var("TESSERA_TEST_DATABASE_URL")
+            .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".into());
+        let schema = format!("tc_{}", std::process::id());
+        let (admin, connection) = tokio_postgres::connect(&base, tokio_postgres::NoTls).await.expect("Postgres");
+        tokio::spawn(connection);
+        admin.batch_execute(&format!("DROP SCHEMA IF EXISTS {schema} CASCADE; CREATE SCHEMA {schema}")).await.unwrap();
+        let separator = if base.contains('?') { '&' } else { '?' };
+        let store =
+            PostgresStore::open(&format!("{base}{separator}options=-csearch_path%3D{schema}"), 1).await.unwrap();
+        let mut largest = 0;
+        for round in 0..2 {
+            for n in 0..MAX_CACHED_STATEMENTS as i64 + 50 {
+                let sql = format!("SELECT ($1::int8 + {n})::text");
+                let answer = store.query_strings(sql, vec![Value::Integer(round)]).await.unwrap();
+                assert_eq!(answer, [(n + round).to_string()]);
+                largest = largest.max(store.conn().await.unwrap().statement_cache.size());
+            }
+        }
+        drop(store);
+        admin.batch_execute(&format!("DROP SCHEMA {schema} CASCADE")).await.unwrap();
+        assert!(largest > MAX_CACHED_STATEMENTS / 2, "the test filled the cache: {largest}");
+        assert!(largest <= MAX_CACHED_STATEMENTS + 1, "the cache kept {largest} statements");
     }
 }

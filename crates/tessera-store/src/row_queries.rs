@@ -711,12 +711,7 @@ pub fn list(
     w.push(" FROM (SELECT * FROM ").push_ident(&schema.name);
     push_where(&mut w, schema, spec, access)?;
     push_order(&mut w, &spec.sort, &schema.name, false);
-    w.push(" LIMIT ")
-        .push_param(Value::Integer(i64::from(spec.limit)), FieldType::Integer)
-        .push(" OFFSET ")
-        .push_param(Value::Integer(i64::try_from(spec.offset).unwrap_or(i64::MAX)), FieldType::Integer)
-        .push(") AS ")
-        .push_ident(PAGE);
+    w.push_page(Some(spec.limit), spec.offset).push(") AS ").push_ident(PAGE);
     push_joins(&mut w, PAGE, &joins)?;
     // Joined tables have columns of their own: name the page's.
     push_order(&mut w, &spec.sort, PAGE, !joins.is_empty());
@@ -890,6 +885,8 @@ mod tests {
             sql.contains(r#"WHERE ((("name" < ? OR "name" IS NULL)) OR ("name" = ? AND ("id" < ?))) ORDER BY "name" DESC, "id" DESC"#),
             "{sql}"
         );
-        assert_eq!(params.len(), 5);
+        // The page size is written into the text; no OFFSET for the first page.
+        assert!(sql.contains(r#""id" DESC LIMIT 20) AS"#), "{sql}");
+        assert_eq!(params.len(), 3);
     }
 }

@@ -3,9 +3,9 @@
 //! A list or single-row read on Postgres selects each value as its own column (an
 //! integer as `bigint`, text as `text`, a datetime as `timestamptz`, all in the binary
 //! protocol) and tessera writes the row's JSON from them, where SQLite builds it with
-//! `json_object`. Why: Postgres plans every list statement anew (its LIMIT is a
-//! parameter), and a JSON expression of concatenations is most of what it plans and runs
-//! per request; a select list of plain columns plans and runs in a fraction of that, and
+//! `json_object`. Why: a JSON expression of concatenations was most of what
+//! Postgres planned and ran per request (it planned every list anew while the LIMIT was a
+//! parameter, see `SqlWriter::push_page`); a select list of plain columns plans and runs in a fraction of that, and
 //! writing the same JSON in Rust costs little. Each embedded row of a forward expansion
 //! comes the same way from a `LEFT JOIN`; expansions that are arrays (reverse and
 //! `multiple`) and nested ones stay JSON text built by the database (one column each), so

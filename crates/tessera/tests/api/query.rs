@@ -19,6 +19,7 @@ both_stores!(
     filter_errors_name_the_position,
     sort_orders,
     limit_offset_total_fields,
+    every_page_size_answers,
     cursor_walks_every_row_once,
     cursor_errors,
     sql_in_filter_values_is_just_text,
@@ -457,6 +458,20 @@ async fn limit_offset_total_fields(t: TestApp) {
     let (status, body) = t.list_with("seq", &[("offset", "18446744073709551615")]).await;
     assert_eq!(status, StatusCode::OK, "{body}");
     assert_eq!(body["items"], json!([]));
+}
+
+/// A page size is part of the statement's text (Postgres plans a page it can see once),
+/// so each size is a statement of its own: each answers its page (the bound on cached
+/// statements is tested in tessera-store's `postgres` module).
+async fn every_page_size_answers(t: TestApp) {
+    seq(&t).await;
+    for limit in 1..=120usize {
+        let (status, body) =
+            t.list_with("seq", &[("limit", &limit.to_string()), ("offset", "1"), ("filter", "n > 0")]).await;
+        assert_eq!(status, StatusCode::OK, "limit {limit}: {body}");
+        let expected: Vec<i64> = (2..=95).take(limit).collect();
+        assert_eq!(ids(&body["items"]), expected, "limit {limit}");
+    }
 }
 
 /// Follows `next_cursor` from the first page to the last.
