@@ -7,14 +7,17 @@
 # Seeds the zoo schema through the given tessera binary into a new Postgres schema (as
 # bench/run.sh does, then with the index on name), checks that the expanded statement below
 # returns byte for byte the items tessera answers for `expand=zoo`, then runs pgbench
-# (-M prepared -c 4 -j 2 -T SECONDS, default 5) on eleven statements in ROUNDS (default 5)
+# (-M prepared -c 4 -j 2 -T SECONDS, default 5) on thirteen statements in ROUNDS (default 5)
 # interleaved rounds and prints each one's median transactions/s and median ratio to the
 # plain list of the same round. The schema is dropped at the end.
 #
 #   list-typed    the plain list page as tessera reads it now: typed columns, JSON
-#                 written by tessera (pgbench reads them as text: datetimes cost more here)
+#                 written by tessera (pgbench reads them as text: datetimes cost more here),
+#                 the page size a literal (so Postgres keeps a generic plan)
 #   expand-typed  the same page with each animal's zoo's columns, as tessera reads it now
 #   expand-name-typed  the same with only each zoo's id and name (`fields=zoo.name`)
+#   list-typed-param, expand-typed-param  the same with LIMIT and OFFSET as parameters
+#                 (tessera before bb8dd71: every execution planned anew)
 #   list-text     the plain list page as JSON text by concatenation (tessera before typed reads)
 #   expand-text   the same page with each animal's zoo (tessera before typed reads)
 #   expand-name-text  the same with only each zoo's name
@@ -119,10 +122,14 @@ def typed(q, name):
     return f'to_json("{q}"."{name}")::text' if name == "weight" else f'"{q}"."{name}"::{CASTS[name]}'
 TYPED_ANIMAL = ", ".join(typed("page", c) for c in ANIMAL)
 TYPED_ZOO = '"x1"."id", ' + ", ".join(typed("x1", c) for c in ZOO)
+# tessera since bb8dd71: the page size a literal, no OFFSET on the first page.
+PAGE_LIT = PAGE.replace("LIMIT $2::int8 OFFSET $3::int8", "LIMIT 20")
 statements = {
-    "list-typed": "SELECT " + TYPED_ANIMAL + " " + PAGE + ' ORDER BY "name" ASC, "id" ASC',
-    "expand-typed": "SELECT " + TYPED_ANIMAL + ", " + TYPED_ZOO + " " + PAGE + JOIN_ANY + ORDER,
-    "expand-name-typed": "SELECT " + TYPED_ANIMAL + ', "x1"."id", "x1"."name"::text ' + PAGE + JOIN_ANY + ORDER,
+    "list-typed": "SELECT " + TYPED_ANIMAL + " " + PAGE_LIT + ' ORDER BY "name" ASC, "id" ASC',
+    "expand-typed": "SELECT " + TYPED_ANIMAL + ", " + TYPED_ZOO + " " + PAGE_LIT + JOIN_ANY + ORDER,
+    "expand-name-typed": "SELECT " + TYPED_ANIMAL + ', "x1"."id", "x1"."name"::text ' + PAGE_LIT + JOIN_ANY + ORDER,
+    "list-typed-param": "SELECT " + TYPED_ANIMAL + " " + PAGE + ' ORDER BY "name" ASC, "id" ASC',
+    "expand-typed-param": "SELECT " + TYPED_ANIMAL + ", " + TYPED_ZOO + " " + PAGE + JOIN_ANY + ORDER,
     "list-text": "SELECT " + text_obj("page", ANIMAL) + " " + PAGE + ' ORDER BY "name" ASC, "id" ASC',
     "expand-text": "SELECT " + text_obj("page", ANIMAL, ZOO_TEXT) + " " + PAGE + JOIN_ANY + ORDER,
     "expand-name-text": "SELECT " + text_obj("page", ANIMAL, ZOO_NAME_TEXT) + " " + PAGE + JOIN_ANY + ORDER,
@@ -148,7 +155,7 @@ rows = [line for line in open(sys.argv[2]).read().split("\n") if line]
 sys.exit(0 if len(rows) == 20 and body.startswith('{"items":[' + ",".join(rows) + "]") else 1)
 PY
 
-NAMES=(list list-typed expand-typed expand-name-typed list-text expand-text expand-name-text expand expand-eq join-only json-only)
+NAMES=(list list-typed expand-typed expand-name-typed list-typed-param expand-typed-param list-text expand-text expand-name-text expand expand-eq join-only json-only)
 echo "expand_sql: pgbench -M prepared -c 4 -j 2 -T $SECONDS_EACH, $ROUNDS rounds; load average $(cut -d' ' -f1-3 /proc/loadavg)" >&2
 for round in $(seq 1 "$ROUNDS"); do
   for name in "${NAMES[@]}"; do
