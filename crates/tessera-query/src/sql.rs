@@ -8,6 +8,7 @@
 //! the parameter types are fixed by the SQL text, not inferred from context; that lets the
 //! store bind every value as one of four Rust types (i64, f64, bool, String).
 
+use std::fmt::Write;
 use tessera_schema::{FieldType, Value};
 
 /// The SQL dialect to write.
@@ -145,10 +146,8 @@ impl SqlWriter {
     /// parameter because offsets are many (one statement per page would be prepared).
     pub fn push_page(&mut self, limit: Option<u32>, offset: u64) -> &mut Self {
         match limit {
-            Some(limit) => {
-                self.sql.push_str(" LIMIT ");
-                self.sql.push_str(&limit.to_string());
-            }
+            // Writing into a String cannot fail.
+            Some(limit) => drop(write!(self.sql, " LIMIT {limit}")),
             None if offset > 0 && self.dialect == Dialect::Sqlite => self.sql.push_str(" LIMIT -1"),
             None => {}
         }
