@@ -16,7 +16,8 @@
 #
 #   list         GET animals?filter=age > 50&sort=name&limit=20 (the zoo benchmark's list)
 #   expand       the same with expand=zoo (each animal's whole zoo)
-XX
+#   expand-name  the same with expand=zoo&fields=zoo.name (only each zoo's name, as
+#                WORKLOAD.md words the operation)
 #
 # Environment: BENCH_ANIMALS [100000], BENCH_ZOOS [100].
 set -euo pipefail
