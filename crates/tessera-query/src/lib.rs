@@ -10,4 +10,4 @@ pub mod sql;
 
 pub use filter::{compile_filter, CompileContext, Expr, FilterError, MacroLookup};
 pub use resolve::{FieldResolver, Hop, ResolvedField};
-pub use sql::{quote_ident, Dialect, SqlWriter};
+pub use sql::{push_quoted_ident, quote_ident, Dialect, SqlWriter};

@@ -21,6 +21,13 @@ pub enum Dialect {
 /// Double-quotes an identifier, doubling embedded quotes.
 pub fn quote_ident(name: &str) -> String {
     let mut out = String::with_capacity(name.len() + 2);
+    push_quoted_ident(&mut out, name);
+    out
+}
+
+/// Appends `name` quoted as [`quote_ident`] quotes it: for SQL written on every request
+/// (a row's JSON expression names each column), without a String per identifier.
+pub fn push_quoted_ident(out: &mut String, name: &str) {
     out.push('"');
     for c in name.chars() {
         if c == '"' {
@@ -29,7 +36,6 @@ pub fn quote_ident(name: &str) -> String {
         out.push(c);
     }
     out.push('"');
-    out
 }
 
 /// Builds one SQL statement and its parameters.

@@ -11,7 +11,7 @@ use crate::typed_rows::{push_select_list, RowLayout};
 use crate::NewRow;
 use tessera_query::filter::{compile, compile_filter, CompileContext, Expr, FilterError, MacroLookup};
 use tessera_query::sort::SortKey;
-use tessera_query::{quote_ident, Dialect, FieldResolver, SqlWriter};
+use tessera_query::{push_quoted_ident, quote_ident, Dialect, FieldResolver, SqlWriter};
 use tessera_schema::relations::junction_name;
 use tessera_schema::{FieldDef, FieldType, TableSchema, Value};
 
@@ -32,10 +32,13 @@ impl<'a> Column<'a> {
 
 /// `"q"."name"`, or `"name"` without a qualifier.
 fn qualified(qualifier: Option<&str>, column: &str) -> String {
-    match qualifier {
-        Some(q) => format!("{}.{}", quote_ident(q), quote_ident(column)),
-        None => quote_ident(column),
+    let mut out = String::with_capacity(qualifier.map_or(0, str::len) + column.len() + 5);
+    if let Some(q) = qualifier {
+        push_quoted_ident(&mut out, q);
+        out.push('.');
     }
+    push_quoted_ident(&mut out, column);
+    out
 }
 
 /// A value as it is written into a row's JSON (on Postgres as JSON text); `qualifier`
@@ -50,7 +53,11 @@ fn json_value_expr(dialect: Dialect, column: &Column<'_>, qualifier: Option<&str
     }
     let col = qualified(qualifier, column.name);
     match dialect {
-        Dialect::Sqlite => json_value_sql(dialect, column.field_type, &col),
+        Dialect::Sqlite => match column.field_type {
+            // Written as they are (see `json_value_sql`): the column itself, no copy.
+            FieldType::Boolean | FieldType::Json | FieldType::Float => json_value_sql(dialect, column.field_type, &col),
+            _ => col,
+        },
         Dialect::Postgres => {
             let text = postgres_json_text(column.field_type, &col);
             // The columns tessera fills on every row are never null: no `coalesce` to plan and run.
@@ -175,16 +182,36 @@ pub(crate) fn row_object(
     qualifier: Option<&str>,
     extra: &[(&str, String)],
 ) -> String {
-    let pairs = columns
-        .iter()
-        .map(|column| (column.name, json_value_expr(dialect, column, qualifier)))
-        .chain(extra.iter().map(|(key, value)| (*key, value.clone())));
     match dialect {
+        // Written into one buffer: this runs for every read, once per expanded table.
         Dialect::Sqlite => {
-            let pairs: Vec<String> = pairs.map(|(key, value)| format!("'{key}', {value}")).collect();
-            format!("json_object({})", pairs.join(", "))
+            let mut out = String::with_capacity(16 + 48 * (columns.len() + extra.len()));
+            out.push_str("json_object(");
+            let mut first = true;
+            let mut push_pair = |key: &str, value: &str| {
+                if !std::mem::take(&mut first) {
+                    out.push_str(", ");
+                }
+                out.push('\'');
+                out.push_str(key);
+                out.push_str("', ");
+                out.push_str(value);
+            };
+            for column in columns {
+                push_pair(column.name, &json_value_expr(dialect, column, qualifier));
+            }
+            for (key, value) in extra {
+                push_pair(key, value);
+            }
+            out.push(')');
+            out
         }
-        Dialect::Postgres => postgres_object(pairs),
+        Dialect::Postgres => postgres_object(
+            columns
+                .iter()
+                .map(|column| (column.name, json_value_expr(dialect, column, qualifier)))
+                .chain(extra.iter().map(|(key, value)| (*key, value.clone()))),
+        ),
     }
 }
 
