@@ -316,7 +316,7 @@ fn push_value(
     match value {
         GraphValue::Column { column, field_type } => {
             let col = format!("{}.{}", quote_ident(alias), quote_ident(column));
-            w.push(&json_value_sql(dialect, *field_type, &col));
+            w.push(&json_value_sql(dialect, *field_type, col));
         }
         GraphValue::LinkIds { junction } => {
             let id = format!("{}.\"id\"", quote_ident(alias));
@@ -596,10 +596,10 @@ fn aggregate_sql(dialect: Dialect, kind: &AggregateFieldKind, page: &str) -> Str
                                 (AggregateFunction::Avg, Dialect::Postgres) => format!("avg({col})::float8"),
                                 (AggregateFunction::Avg, Dialect::Sqlite) => format!("avg({col})"),
                                 (AggregateFunction::Min, _) => {
-                                    json_value_sql(dialect, *field_type, &format!("min({col})"))
+                                    json_value_sql(dialect, *field_type, format!("min({col})"))
                                 }
                                 (AggregateFunction::Max, _) => {
-                                    json_value_sql(dialect, *field_type, &format!("max({col})"))
+                                    json_value_sql(dialect, *field_type, format!("max({col})"))
                                 }
                             }
                         }

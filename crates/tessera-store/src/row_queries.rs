@@ -53,11 +53,7 @@ fn json_value_expr(dialect: Dialect, column: &Column<'_>, qualifier: Option<&str
     }
     let col = qualified(qualifier, column.name);
     match dialect {
-        Dialect::Sqlite => match column.field_type {
-            // Written as they are (see `json_value_sql`): the column itself, no copy.
-            FieldType::Boolean | FieldType::Json | FieldType::Float => json_value_sql(dialect, column.field_type, &col),
-            _ => col,
-        },
+        Dialect::Sqlite => json_value_sql(dialect, column.field_type, col),
         Dialect::Postgres => {
             let text = postgres_json_text(column.field_type, &col);
             // The columns tessera fills on every row are never null: no `coalesce` to plan and run.
@@ -71,7 +67,10 @@ fn json_value_expr(dialect: Dialect, column: &Column<'_>, qualifier: Option<&str
 
 /// A SQL value `col` of a field of `field_type` as it is written into JSON: the one place
 /// that decides how booleans, floats, decimals and datetimes look to clients.
-pub(crate) fn json_value_sql(dialect: Dialect, field_type: FieldType, col: &str) -> String {
+///
+/// Takes `col` by value: most values are the column itself, returned without a copy (this
+/// runs for every column of every read).
+pub(crate) fn json_value_sql(dialect: Dialect, field_type: FieldType, col: String) -> String {
     match (dialect, field_type) {
         (Dialect::Sqlite, FieldType::Boolean) => {
             format!("json(CASE {col} WHEN 1 THEN 'true' WHEN 0 THEN 'false' END)")
@@ -84,7 +83,7 @@ pub(crate) fn json_value_sql(dialect: Dialect, field_type: FieldType, col: &str)
         (Dialect::Postgres, FieldType::Datetime) => {
             format!("to_char({col} AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"')")
         }
-        _ => col.to_string(),
+        _ => col,
     }
 }
 
@@ -103,7 +102,7 @@ pub(crate) fn postgres_json_text(field_type: FieldType, col: &str) -> String {
             format!(r#"to_char({col} AT TIME ZONE 'UTC', E'\\"YYYY-MM-DD"T"HH24:MI:SS.US"Z\\"')"#)
         }
         _ => {
-            let value = json_value_sql(Dialect::Postgres, field_type, col);
+            let value = json_value_sql(Dialect::Postgres, field_type, col.to_string());
             match field_type {
                 FieldType::Json => format!("({value})::text"),
                 _ => format!("to_json({value})::text"),
