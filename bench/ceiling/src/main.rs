@@ -7,8 +7,8 @@
 //! functions the server calls (`tessera_store::row_queries`, and `tessera_store::graph` for
 //! a GraphQL root field), from the table's schema as
 //! the server's catalog holds it, so the SQL is byte-for-byte the server's; the timed
-//! loops use only the drivers, and on Postgres the store's `typed_rows::render_row`, which
-//! writes a read's typed columns as JSON as the server does. Connections are set up the way the server sets up its own
+//! loops use only the drivers and the store's `typed_rows::render_row`, which writes a
+//! read's typed columns as JSON as the server does. Connections are set up the way the server sets up its own
 //! (SQLite: read-only WAL readers with the same pragmas, one writer with
 //! `synchronous=FULL` committing groups of inserts, each in a savepoint, as the server's
 //! group-committing writer does; Postgres: one prepared statement per connection, a
@@ -251,7 +251,7 @@ fn build_op(args: &Args, dialect: Dialect, schema: &TableSchema, related: Option
             if read.params != [Value::Integer(1)] {
                 bail!("select_by_id no longer takes exactly the id as its parameter: {:?}", read.params);
             }
-            Op::Get { sql: read.sql, max_id: args.max_id, layout: read.layout }
+            Op::Get { sql: read.sql, max_id: args.max_id, layout: Some(read.layout) }
         }
         OpKind::List => {
             // As tessera_core::App::list_rows builds it: trimmed filter and sort, all
@@ -264,7 +264,7 @@ fn build_op(args: &Args, dialect: Dialect, schema: &TableSchema, related: Option
             let spec =
                 ListSpec { resolver: None, filter, sort, after: None, fields: None, limit: args.limit, offset: 0 };
             let read = row_queries::list(dialect, schema, &spec, None, &[]).map_err(|e| anyhow!("filter: {e}"))?;
-            Op::List { sql: read.sql, params: read.params, layout: read.layout }
+            Op::List { sql: read.sql, params: read.params, layout: Some(read.layout) }
         }
         OpKind::Expand => {
             // As tessera_core builds a list with `expand=<relation>` for a caller who may
@@ -299,7 +299,7 @@ fn build_op(args: &Args, dialect: Dialect, schema: &TableSchema, related: Option
             };
             let read =
                 row_queries::list(dialect, schema, &spec, None, &[expansion]).map_err(|e| anyhow!("filter: {e}"))?;
-            Op::List { sql: read.sql, params: read.params, layout: read.layout }
+            Op::List { sql: read.sql, params: read.params, layout: Some(read.layout) }
         }
         OpKind::Graphql => {
             // As tessera-graphql's planner builds `{ animals(where: {age: {_gt: 50}},
@@ -484,11 +484,15 @@ mod sqlite {
         Ok(conn)
     }
 
-    /// One execution of a read, as the server's `query_strings` does it.
+    /// One execution of a read, as the server's `query_rendered` (a typed read) or
+    /// `query_strings` (JSON built by SQLite: GraphQL, `--sql-file`) does it.
     fn read(conn: &Connection, op: &Op, values: &[Value]) -> Result<Vec<String>> {
         let mut stmt = conn.prepare_cached(op.sql())?;
-        let rows = stmt.query_map(params(values), |row| row.get::<_, String>(0))?;
-        Ok(rows.collect::<Result<Vec<_>, _>>()?)
+        let rows: rusqlite::Result<Vec<String>> = match op.layout() {
+            Some(layout) => stmt.query_map(params(values), |row| render_row(row, layout))?.collect(),
+            None => stmt.query_map(params(values), |row| row.get::<_, String>(0))?.collect(),
+        };
+        Ok(rows?)
     }
 
     /// A group of inserts, as the server's writer commits the writes waiting in its queue:

@@ -81,9 +81,18 @@ pub fn compare_decimal_text(a: &str, b: &str) -> std::cmp::Ordering {
 
 /// A float as the shortest JSON number text that reads back as the same float.
 pub fn float_json_text(f: f64) -> String {
+    let mut out = String::new();
+    push_float_json_text(&mut out, f);
+    out
+}
+
+/// [`float_json_text`] appended to `out`, without a String of its own (every float of
+/// every row read from SQLite).
+pub fn push_float_json_text(out: &mut String, f: f64) {
+    use std::fmt::Write;
     // Debug formatting is the shortest round-trip form and switches to an exponent for
     // very large or small magnitudes (Display would print hundreds of digits).
-    format!("{f:?}")
+    let _ = write!(out, "{f:?}");
 }
 
 #[cfg(test)]

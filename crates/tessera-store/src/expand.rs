@@ -1,7 +1,9 @@
-//! Related rows embedded in a row's JSON (`?expand=`), built by the database in the same
-//! statement as the rows themselves: each expansion is a correlated subquery in the
-//! row's JSON expression, so a page of rows with any number of expansions, nested or
-//! not, is ONE statement and one round trip.
+//! Related rows embedded in a row's JSON (`?expand=`), read in the same statement as the
+//! rows themselves: a single related row of a list page is a `LEFT JOIN` whose columns
+//! tessera writes as JSON ([`crate::typed_rows`]); arrays, nested expansions and the
+//! expansions of a row read by id are correlated subqueries whose value is JSON text
+//! built by the database. So a page of rows with any number of expansions, nested or not,
+//! is ONE statement and one round trip.
 //!
 //! Each expansion carries the access rule of its table for the caller (compiled into its
 //! subquery, qualified by the subquery's alias), so an embedded row is one the caller
@@ -62,20 +64,10 @@ impl<'e, 'a> PendingJoin<'e, 'a> {
     }
 }
 
-/// Writes a row's JSON as text (what the drivers read) with its expansions.
-pub(crate) fn push_row_json(
-    w: &mut SqlWriter,
-    columns: &[crate::row_queries::Column<'_>],
-    qualifier: &str,
-    expansions: &[Expansion<'_>],
-) -> Result<(), FilterError> {
-    push_row_object(w, columns, qualifier, expansions, &mut 0)
-}
-
-/// ` LEFT JOIN <table> AS <alias> ON <alias>.id = ANY(ARRAY[<outer>.<column>]) [AND <rule>]`
-/// for each pending join.
+/// ` LEFT JOIN <table> AS <alias> ON <alias>.id = <outer>.<column> [AND <rule>]` for each
+/// pending join; on Postgres `= ANY(ARRAY[<outer>.<column>])`.
 ///
-/// `= ANY(ARRAY[..])` and not `=`: Postgres can neither hash nor merge on it, so it joins
+/// `= ANY(ARRAY[..])` and not `=` on Postgres: it can neither hash nor merge on it, so it joins
 /// with one primary-key probe per page row (a nested loop), which keeps the page's order.
 /// With `=` it hashed the page, scanned the whole related table and sorted the page again,
 /// and it weighed the hash and merge joins whenever it planned (then every request: the
@@ -86,11 +78,11 @@ pub(crate) fn push_joins(w: &mut SqlWriter, outer: &str, joins: &[PendingJoin<'_
     for join in joins {
         let Join::Forward { column } = &join.expansion.join else { continue };
         let (a, o) = (quote_ident(&join.alias), quote_ident(outer));
-        w.push(&format!(
-            " LEFT JOIN {} AS {a} ON {a}.\"id\" = ANY(ARRAY[{o}.{}])",
-            quote_ident(&join.expansion.schema.name),
-            quote_ident(column)
-        ));
+        let (table, column) = (quote_ident(&join.expansion.schema.name), quote_ident(column));
+        w.push(&match w.dialect() {
+            Dialect::Sqlite => format!(" LEFT JOIN {table} AS {a} ON {a}.\"id\" = {o}.{column}"),
+            Dialect::Postgres => format!(" LEFT JOIN {table} AS {a} ON {a}.\"id\" = ANY(ARRAY[{o}.{column}])"),
+        });
         push_access(w, join.expansion, &join.alias)?;
     }
     Ok(())

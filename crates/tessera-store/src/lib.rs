@@ -201,13 +201,10 @@ impl Store {
         Ok(self.read_rows(read).await?.into_iter().next())
     }
 
-    /// The rows of a read statement as JSON text: built by SQLite, or written by tessera
-    /// from Postgres's typed columns ([`typed_rows`]).
+    /// The rows of a read statement as JSON text, written by tessera from their typed
+    /// columns ([`typed_rows`]).
     async fn read_rows(&self, read: row_queries::Read) -> Result<Vec<String>, StoreError> {
-        match (self, &read.layout) {
-            (Store::Postgres(store), Some(layout)) => store.query_rendered(read.sql, read.params, layout).await,
-            _ => backend!(self.query_strings(read.sql, read.params)),
-        }
+        backend!(self.query_rendered(read.sql, read.params, read.layout))
     }
 
     /// The JSON text of one GraphQL root field, read in one statement (`None`: a row by id

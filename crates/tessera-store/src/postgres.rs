@@ -185,14 +185,14 @@ impl PostgresStore {
         &self,
         sql: String,
         values: Vec<Value>,
-        layout: &crate::typed_rows::RowLayout,
+        layout: crate::typed_rows::RowLayout,
     ) -> Result<Vec<String>, StoreError> {
         self.statements.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         let client = self.conn().await?;
         let stmt = client.prepare_cached(&sql).await.map_err(classify_postgres)?;
         let params = params(&values);
         let rows = client.query(&stmt, &refs(&params)).await?;
-        rows.iter().map(|row| Ok(crate::typed_rows::render_row(row, layout)?)).collect()
+        rows.iter().map(|row| Ok(crate::typed_rows::render_row(row, &layout)?)).collect()
     }
 
     pub async fn query_count(&self, sql: String, values: Vec<Value>) -> Result<i64, StoreError> {

@@ -1,12 +1,12 @@
 //! SQL over user rows: the JSON each row is returned as, inserts, updates, deletes and
 //! the one statement a list request becomes.
 //!
-//! Rows leave SQLite as JSON text built by SQLite (`json_object`: see [`row_object`]).
-//! On Postgres, reads (a list page, one row by id) select typed columns that tessera
-//! writes as JSON ([`crate::typed_rows`]), and writes return JSON text concatenated by
-//! Postgres; both are the same bytes. A list with its expansions is one statement.
+//! Reads (a list page, one row by id) select typed columns that tessera writes as JSON
+//! ([`crate::typed_rows`]); writes return JSON text built by the database (SQLite's
+//! `json_object`, Postgres concatenation: see [`row_object`]). Both are the same bytes. A
+//! list with its expansions is one statement.
 
-use crate::expand::{push_joins, push_row_json, Expansion};
+use crate::expand::{push_joins, Expansion};
 use crate::typed_rows::{push_select_list, RowLayout};
 use crate::NewRow;
 use tessera_query::filter::{compile, compile_filter, CompileContext, Expr, FilterError, MacroLookup};
@@ -251,24 +251,8 @@ impl AccessFilter<'_> {
 pub struct Read {
     pub sql: String,
     pub params: Vec<Value>,
-    /// Postgres: the rows are typed columns that [`crate::typed_rows::render_row`] writes
-    /// as JSON. SQLite (`None`): each row is one column of JSON text.
-    pub layout: Option<RowLayout>,
-}
-
-/// A row's JSON (SQLite) or its select list of typed columns (Postgres, returning the
-/// layout); single related rows are joined when `joins` is given (see [`push_joins`]).
-fn push_row_select<'e, 'a>(
-    w: &mut SqlWriter,
-    columns: &[Column<'_>],
-    qualifier: &str,
-    expand: &'e [Expansion<'a>],
-    joins: Option<&mut Vec<crate::expand::PendingJoin<'e, 'a>>>,
-) -> Result<Option<RowLayout>, FilterError> {
-    match w.dialect() {
-        Dialect::Sqlite => push_row_json(w, columns, qualifier, expand).map(|()| None),
-        Dialect::Postgres => push_select_list(w, columns, qualifier, expand, &mut 0, joins).map(Some),
-    }
+    /// The rows are typed columns that [`crate::typed_rows::render_row`] writes as JSON.
+    pub layout: RowLayout,
 }
 
 /// `SELECT <row> FROM t WHERE id = ? [AND <rule>]`.
@@ -282,7 +266,7 @@ pub fn select_by_id(
 ) -> Result<Read, FilterError> {
     let mut w = SqlWriter::new(dialect);
     w.push("SELECT ");
-    let layout = push_row_select(&mut w, &selected_columns(schema, fields), &schema.name, expand, None)?;
+    let layout = push_select_list(&mut w, &selected_columns(schema, fields), &schema.name, expand, &mut 0, None)?;
     w.push(" FROM ")
         .push_ident(&schema.name)
         .push(" WHERE \"id\" = ")
@@ -733,7 +717,7 @@ pub fn list(
     let columns = selected_columns(schema, spec.fields.as_deref());
     w.push("SELECT ");
     let mut joins = Vec::new();
-    let layout = push_row_select(&mut w, &columns, PAGE, expand, Some(&mut joins))?;
+    let layout = push_select_list(&mut w, &columns, PAGE, expand, &mut 0, Some(&mut joins))?;
     w.push(" FROM (SELECT * FROM ").push_ident(&schema.name);
     push_where(&mut w, schema, spec, access)?;
     push_order(&mut w, &spec.sort, &schema.name, false);

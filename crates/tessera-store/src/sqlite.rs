@@ -343,6 +343,22 @@ impl SqliteStore {
         .await
     }
 
+    /// Rows of typed columns, each written as JSON text by [`crate::typed_rows::render_row`].
+    pub async fn query_rendered(
+        &self,
+        sql: String,
+        values: Vec<Value>,
+        layout: crate::typed_rows::RowLayout,
+    ) -> Result<Vec<String>, StoreError> {
+        self.inner.statements.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        self.read(move |conn| {
+            let mut stmt = conn.prepare_cached(&sql).map_err(classify_sqlite)?;
+            let rows = stmt.query_map(params(&values), |row| crate::typed_rows::render_row(row, &layout))?;
+            Ok(rows.collect::<Result<Vec<_>, _>>()?)
+        })
+        .await
+    }
+
     pub async fn query_count(&self, sql: String, values: Vec<Value>) -> Result<i64, StoreError> {
         self.inner.statements.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         self.read(move |conn| {
