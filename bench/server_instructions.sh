@@ -19,7 +19,9 @@
 #   expand-name  the same with expand=zoo&fields=zoo.name (only each zoo's name, as
 #                WORKLOAD.md words the operation)
 #
-# Environment: BENCH_ANIMALS [100000], BENCH_ZOOS [100].
+# Environment: BENCH_ANIMALS [100000], BENCH_ZOOS [100], BENCH_CALLGRIND_DIR [unset]: a
+# directory to copy the callgrind dumps into (one per request; read them with
+# callgrind_annotate to see where the instructions go).
 set -euo pipefail
 
 [ $# -ge 1 ] || { echo "usage: bench/server_instructions.sh path/to/tessera [REQUESTS]" >&2; exit 2; }
@@ -34,6 +36,9 @@ command -v valgrind >/dev/null || { echo "server_instructions: needs valgrind (a
 
 cleanup() {
   [ -n "$SERVER_PID" ] && kill "$SERVER_PID" 2>/dev/null
+  if [ -n "${BENCH_CALLGRIND_DIR:-}" ]; then
+    mkdir -p "$BENCH_CALLGRIND_DIR" && cp "$WORK"/callgrind.out.* "$BENCH_CALLGRIND_DIR"/ 2>/dev/null || true
+  fi
   rm -rf "$WORK"
 }
 trap cleanup EXIT

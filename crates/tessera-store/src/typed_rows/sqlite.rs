@@ -24,8 +24,8 @@ impl TypedRow for Row<'_> {
             (Render::Float, ValueRef::Real(v)) => push_float_json_text(out, v),
             (Render::Float, ValueRef::Integer(v)) => push_float_json_text(out, v as f64),
             (_, ValueRef::Integer(v)) => out.push_str(itoa::Buffer::new().format(v)),
-            (Render::Json, ValueRef::Text(text)) => out.push_str(&String::from_utf8_lossy(text)),
-            (_, ValueRef::Text(text)) => write_json_string(out, &String::from_utf8_lossy(text)),
+            (Render::Json, ValueRef::Text(text)) => out.push_str(&utf8(text)),
+            (_, ValueRef::Text(text)) => write_json_string(out, &utf8(text)),
             // A real where the schema says otherwise: written as a float is.
             (_, ValueRef::Real(v)) => push_float_json_text(out, v),
             // `json_object` refuses blobs too; tessera never stores one in a user table.
@@ -34,5 +34,16 @@ impl TypedRow for Row<'_> {
             }
         }
         Ok(())
+    }
+}
+
+/// Text as SQLite holds it: UTF-8 whenever tessera wrote it. A file edited by other tools
+/// may hold other bytes, which `json_object` would copy as they are and a `String` cannot
+/// hold: they become U+FFFD. (`from_utf8` first: its check of valid text is a fraction of
+/// the cost of `from_utf8_lossy`'s.)
+fn utf8(text: &[u8]) -> std::borrow::Cow<'_, str> {
+    match std::str::from_utf8(text) {
+        Ok(text) => std::borrow::Cow::Borrowed(text),
+        Err(_) => String::from_utf8_lossy(text),
     }
 }
