@@ -263,22 +263,45 @@ fn write_key(out: &mut String, first: bool, key: &str) {
 /// short forms as `\b \f \n \r \t`, the other control characters as `\u00XX` (lower-case
 /// hex); everything else, non-ASCII included, as it is.
 ///
-/// Eight bytes at a time while none needs escaping: it runs for every string of every row
-/// read (a tenth of a SQLite list's instructions when it went byte by byte).
+/// Most strings need no escape, and finding that out is checked eight bytes at a time:
+/// this runs for every string of every row read (a tenth of a SQLite list's instructions
+/// when it went byte by byte).
 pub fn write_json_string(out: &mut String, s: &str) {
+    out.reserve(s.len() + 2);
     out.push('"');
-    let bytes = s.as_bytes();
-    // `bytes[start..i]` is checked and waits to be copied; escapes are ASCII, so both ends
-    // of every copied slice are on character boundaries.
-    let (mut start, mut i) = (0, 0);
-    while i < bytes.len() {
-        if let Some(word) = bytes.get(i..i + 8).and_then(|chunk| <[u8; 8]>::try_from(chunk).ok()) {
-            if !any_needs_escape(u64::from_le_bytes(word)) {
-                i += 8;
-                continue;
-            }
+    if needs_escape(s.as_bytes()) {
+        write_escaped(out, s);
+    } else {
+        out.push_str(s);
+    }
+    out.push('"');
+}
+
+/// Whether any byte of `bytes` must be escaped: whole words, the last one overlapping the
+/// one before it, and a string shorter than a word padded with a letter.
+fn needs_escape(bytes: &[u8]) -> bool {
+    if bytes.len() < 8 {
+        let mut word = [b'a'; 8];
+        word[..bytes.len()].copy_from_slice(bytes);
+        return any_needs_escape(u64::from_le_bytes(word));
+    }
+    let word_at = |i: usize| bytes.get(i..i + 8).and_then(|chunk| <[u8; 8]>::try_from(chunk).ok());
+    let mut i = 0;
+    while i + 8 < bytes.len() {
+        if word_at(i).is_some_and(|word| any_needs_escape(u64::from_le_bytes(word))) {
+            return true;
         }
-        let byte = bytes[i];
+        i += 8;
+    }
+    word_at(bytes.len() - 8).is_some_and(|word| any_needs_escape(u64::from_le_bytes(word)))
+}
+
+/// The body of [`write_json_string`] for a string with something to escape.
+fn write_escaped(out: &mut String, s: &str) {
+    // Escapes are ASCII, so both ends of every slice copied as it is are on character
+    // boundaries.
+    let mut start = 0;
+    for (i, byte) in s.bytes().enumerate() {
         let escape = match byte {
             b'"' => "\\\"",
             b'\\' => "\\\\",
@@ -288,10 +311,7 @@ pub fn write_json_string(out: &mut String, s: &str) {
             0x08 => "\\b",
             0x0c => "\\f",
             0x00..=0x1f => "",
-            _ => {
-                i += 1;
-                continue;
-            }
+            _ => continue,
         };
         out.push_str(&s[start..i]);
         if escape.is_empty() {
@@ -302,11 +322,9 @@ pub fn write_json_string(out: &mut String, s: &str) {
         } else {
             out.push_str(escape);
         }
-        i += 1;
-        start = i;
+        start = i + 1;
     }
     out.push_str(&s[start..]);
-    out.push('"');
 }
 
 /// Whether any of the eight bytes of `word` must be escaped in a JSON string: a control
@@ -348,6 +366,21 @@ mod tests {
             for b in 0..=255u8 {
                 for word in [[a, b, b'x', b'x', b'x', b'x', b'x', b'x'], [b'x', b'x', b'x', b'x', b'x', b'x', a, b]] {
                     assert_eq!(any_needs_escape(u64::from_le_bytes(word)), needs(a) || needs(b), "{word:?}");
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn needs_escape_sees_every_position_of_every_length() {
+        for len in 0..26 {
+            assert!(!needs_escape(&vec![b'x'; len]));
+            for at in 0..len {
+                for byte in 0..=255u8 {
+                    let mut bytes = vec![b'x'; len];
+                    bytes[at] = byte;
+                    let expected = byte < 0x20 || byte == b'"' || byte == b'\\';
+                    assert_eq!(needs_escape(&bytes), expected, "{bytes:?}");
                 }
             }
         }
