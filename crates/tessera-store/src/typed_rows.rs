@@ -55,9 +55,10 @@ pub enum Render {
 pub enum Slot {
     /// One column.
     Column(Render),
-    /// A row joined to this one: a column that is null when there is none (the joined
-    /// row's id), then the row's own columns.
-    Joined(RowLayout),
+    /// A row joined to this one: its columns, null when there is none. Whether there is
+    /// one is told by its `id`: its first column when the row's values start with it (they
+    /// do unless `fields=` picks others), else a column of its own before them (`marker`).
+    Joined { layout: RowLayout, marker: bool },
 }
 
 /// The JSON object a row of a typed read becomes: its keys in select-list order, then its
@@ -78,7 +79,7 @@ impl RowLayout {
                 .iter()
                 .map(|(_, slot)| match slot {
                     Slot::Column(_) => 1,
-                    Slot::Joined(layout) => 1 + layout.width(),
+                    Slot::Joined { layout, marker } => usize::from(*marker) + layout.width(),
                 })
                 .sum::<usize>()
     }
@@ -115,14 +116,18 @@ pub(crate) fn push_select_list<'e, 'a>(
             Some(joins) if matches!(expansion.join, Join::Forward { .. }) => {
                 *aliases += 1;
                 let alias = format!("x{aliases}");
-                w.push(&format!("{}.\"id\"", quote_ident(&alias)));
                 let columns = selected_columns(expansion.schema, expansion.fields);
-                if !columns.is_empty() || !expansion.children.is_empty() {
-                    w.push(", ");
+                // One column fewer to read per row when the row's own `id` tells.
+                let marker = columns.first().is_none_or(|column| column.name != "id");
+                if marker {
+                    w.push(&format!("{}.\"id\"", quote_ident(&alias)));
+                    if !columns.is_empty() || !expansion.children.is_empty() {
+                        w.push(", ");
+                    }
                 }
-                let joined = push_select_list(w, &columns, &alias, &expansion.children, aliases, None)?;
+                let layout = push_select_list(w, &columns, &alias, &expansion.children, aliases, None)?;
                 joins.push(PendingJoin::new(alias, expansion));
-                Slot::Joined(joined)
+                Slot::Joined { layout, marker }
             }
             _ => {
                 push_expansion(w, qualifier, expansion, aliases)?;
@@ -222,9 +227,9 @@ fn write_object<R: TypedRow>(out: &mut String, row: &R, layout: &RowLayout, inde
                     row.write_value(out, *index, *render)?;
                     *index += 1;
                 }
-                Slot::Joined(joined) => {
+                Slot::Joined { layout: joined, marker } => {
                     let present = !row.is_null(*index)?;
-                    *index += 1;
+                    *index += usize::from(*marker);
                     if present {
                         write_object(out, row, joined, index)?;
                     } else {

@@ -288,6 +288,10 @@ async fn fields_pick_from_expanded_rows(t: TestApp) {
     assert_eq!(animals[0]["expand"]["zoo"]["id"], berlin["id"]);
     assert_eq!(animals[0]["expand"]["zoo"]["updated_at"], berlin["updated_at"]);
     assert_eq!(animals[0]["age"], 3);
+    assert_eq!(animals[1]["expand"]["zoo"], Value::Null, "no zoo: null with every field");
+    let animals = t.list("animals", "expand=zoo&fields=zoo.id,zoo.name&sort=name").await;
+    assert_eq!(animals[0]["expand"]["zoo"], json!({"id": berlin["id"], "name": "Berlin"}));
+    assert_eq!(animals[1]["expand"]["zoo"], Value::Null, "no zoo: null when id comes first");
 
     // Reverse (array) expansions pick too, and single rows by id.
     let zoos = t.list("zoos", "expand=animals_via_zoo:1&fields=id,animals_via_zoo.age").await;
