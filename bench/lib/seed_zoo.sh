@@ -1,4 +1,4 @@
-# Sourced by bench/expand_sql.sh and bench/ab_pg.sh: the zoo schema seeded through a
+# Sourced by bench/expand_sql.sh, bench/ab.sh and bench/server_instructions.sh: the zoo schema seeded through a
 # running tessera, as bench/run.sh seeds it, then the index on name and fresh statistics.
 #
 #   seed_zoo BASE ADMIN_EMAIL ADMIN_PASSWORD WORK_DIR ANIMALS ZOOS PG_URL SCHEMA

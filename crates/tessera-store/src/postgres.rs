@@ -171,13 +171,9 @@ impl PostgresStore {
             .collect()
     }
 
+    /// Rows of one column of JSON text (built by Postgres).
     pub async fn query_strings(&self, sql: String, values: Vec<Value>) -> Result<Vec<String>, StoreError> {
-        self.statements.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-        let client = self.conn().await?;
-        let stmt = client.prepare_cached(&sql).await.map_err(classify_postgres)?;
-        let params = params(&values);
-        let rows = client.query(&stmt, &refs(&params)).await?;
-        rows.iter().map(|row| Ok(row.try_get::<_, String>(0)?)).collect()
+        self.query_rows(sql, values, |row| row.try_get::<_, String>(0)).await
     }
 
     /// Rows of typed columns, each written as JSON text by [`crate::typed_rows::render_row`].
@@ -187,12 +183,22 @@ impl PostgresStore {
         values: Vec<Value>,
         layout: crate::typed_rows::RowLayout,
     ) -> Result<Vec<String>, StoreError> {
+        self.query_rows(sql, values, |row| crate::typed_rows::render_row(row, &layout)).await
+    }
+
+    /// Every row of one read statement, each turned into a `T`.
+    async fn query_rows<T>(
+        &self,
+        sql: String,
+        values: Vec<Value>,
+        map: impl Fn(&tokio_postgres::Row) -> Result<T, tokio_postgres::Error>,
+    ) -> Result<Vec<T>, StoreError> {
         self.statements.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         let client = self.conn().await?;
         let stmt = client.prepare_cached(&sql).await.map_err(classify_postgres)?;
         let params = params(&values);
         let rows = client.query(&stmt, &refs(&params)).await?;
-        rows.iter().map(|row| Ok(crate::typed_rows::render_row(row, &layout)?)).collect()
+        rows.iter().map(|row| Ok(map(row)?)).collect()
     }
 
     pub async fn query_count(&self, sql: String, values: Vec<Value>) -> Result<i64, StoreError> {

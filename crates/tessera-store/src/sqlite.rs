@@ -333,14 +333,9 @@ impl SqliteStore {
         .await
     }
 
+    /// Rows of one column of JSON text (built by SQLite).
     pub async fn query_strings(&self, sql: String, values: Vec<Value>) -> Result<Vec<String>, StoreError> {
-        self.inner.statements.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-        self.read(move |conn| {
-            let mut stmt = conn.prepare_cached(&sql).map_err(classify_sqlite)?;
-            let rows = stmt.query_map(params(&values), |row| row.get::<_, String>(0))?;
-            Ok(rows.collect::<Result<Vec<_>, _>>()?)
-        })
-        .await
+        self.query_rows(sql, values, |row| row.get::<_, String>(0)).await
     }
 
     /// Rows of typed columns, each written as JSON text by [`crate::typed_rows::render_row`].
@@ -350,10 +345,20 @@ impl SqliteStore {
         values: Vec<Value>,
         layout: crate::typed_rows::RowLayout,
     ) -> Result<Vec<String>, StoreError> {
+        self.query_rows(sql, values, move |row| crate::typed_rows::render_row(row, &layout)).await
+    }
+
+    /// Every row of one read statement, each turned into a `T` on the reader thread.
+    async fn query_rows<T: Send + 'static>(
+        &self,
+        sql: String,
+        values: Vec<Value>,
+        map: impl FnMut(&rusqlite::Row<'_>) -> rusqlite::Result<T> + Send + 'static,
+    ) -> Result<Vec<T>, StoreError> {
         self.inner.statements.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         self.read(move |conn| {
             let mut stmt = conn.prepare_cached(&sql).map_err(classify_sqlite)?;
-            let rows = stmt.query_map(params(&values), |row| crate::typed_rows::render_row(row, &layout))?;
+            let rows = stmt.query_map(params(&values), map)?;
             Ok(rows.collect::<Result<Vec<_>, _>>()?)
         })
         .await

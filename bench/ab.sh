@@ -1,27 +1,33 @@
 #!/usr/bin/env bash
-# Two tessera binaries side by side on Postgres: the list, the expanded list and the
-# expanded list with only the zoo's name (name indexed), as in bench/run.sh, in
-# alternating rounds on ONE seeded schema, with each process's CPU per request.
+# Two tessera binaries side by side (or one against itself): the list, the expanded list
+# and the expanded list with only the zoo's name (name indexed), as in bench/run.sh, in
+# alternating rounds on ONE seeded store, with each process's CPU per request.
 #
-#   bench/ab_pg.sh path/to/tessera-A path/to/tessera-B [ROUNDS [SECONDS]]
+#   bench/ab.sh sqlite|postgres path/to/tessera-A path/to/tessera-B [ROUNDS [SECONDS]]
 #
-# Seeds the zoo (through binary A, as bench/run.sh does, then the index on name) into a new
-# Postgres schema, then per round starts A, runs wrk (-t2 -c32, 3 s warm-up, SECONDS
-# [8] per request) on the three requests, stops it, and does the same with B. For each run it
-# prints requests/s and the CPU time per request of the tessera process, of the Postgres
-# backends and of wrk (user + system, from /proc and time(1)); at the end the medians per
-# binary and the expand / list ratios. CPU per request moves much less with the machine's
-# noise than requests/s do. The schema is dropped at the end.
+# Seeds the zoo (through binary A, as bench/run.sh does, then the index on name) into a
+# fresh SQLite data dir or a new Postgres schema, then per round starts A, runs wrk (-t2
+# -c32, 3 s warm-up, SECONDS [8] per request) on the three requests, stops it, and does the
+# same with B; every other round B goes first and the requests run in reverse order, so a
+# host that speeds up or slows down during a round favours neither binary nor request. For each run it prints
+# requests/s and the CPU time per request of the tessera process, of the Postgres backends
+# (none on SQLite) and of wrk (user + system, from /proc and time(1)); at the end, per
+# binary, the medians and the median over the rounds of each round's expand / list ratio.
+# CPU per request moves much less with the machine's noise than requests/s do. The data
+# dir or schema is removed at the end.
 #
 # Environment: BENCH_PG_URL [postgres://postgres@127.0.0.1:5432/test], BENCH_ANIMALS
 # [100000], BENCH_ZOOS [100].
 set -euo pipefail
 
-[ $# -ge 2 ] || { echo "usage: bench/ab_pg.sh tessera-A tessera-B [ROUNDS [SECONDS]]" >&2; exit 2; }
-BIN_A="$(realpath "$1")"
-BIN_B="$(realpath "$2")"
-ROUNDS="${3:-3}"
-SECONDS_EACH="${4:-8}"
+usage() { echo "usage: bench/ab.sh sqlite|postgres tessera-A tessera-B [ROUNDS [SECONDS]]" >&2; exit 2; }
+[ $# -ge 3 ] || usage
+STORE="$1"
+case "$STORE" in sqlite | postgres) ;; *) usage ;; esac
+BIN_A="$(realpath "$2")"
+BIN_B="$(realpath "$3")"
+ROUNDS="${4:-3}"
+SECONDS_EACH="${5:-8}"
 PG_URL="${BENCH_PG_URL:-postgres://postgres@127.0.0.1:5432/test}"
 ANIMALS="${BENCH_ANIMALS:-100000}"
 ZOOS="${BENCH_ZOOS:-100}"
@@ -29,11 +35,11 @@ BENCH="$(cd "$(dirname "$0")" && pwd)"
 WORK="$(mktemp -d "${TMPDIR:-/tmp}/tessera-ab.XXXXXX")"
 SCHEMA="tessera_ab_$$"
 SERVER_PID=""
-command -v wrk >/dev/null || { echo "ab_pg: needs wrk (apt-get install -y wrk)" >&2; exit 1; }
+command -v wrk >/dev/null || { echo "ab: needs wrk (apt-get install -y wrk)" >&2; exit 1; }
 
 cleanup() {
   [ -n "$SERVER_PID" ] && kill "$SERVER_PID" 2>/dev/null
-  psql "$PG_URL" -qAt -c "DROP SCHEMA IF EXISTS $SCHEMA CASCADE" >/dev/null 2>&1 || true
+  [ "$STORE" = postgres ] && psql "$PG_URL" -qAt -c "DROP SCHEMA IF EXISTS $SCHEMA CASCADE" >/dev/null 2>&1
   rm -rf "$WORK"
 }
 trap cleanup EXIT
@@ -47,11 +53,14 @@ export TESSERA_ADMIN_EMAIL=bench-admin@example.com
 TESSERA_ADMIN_PASSWORD="$(python3 -c 'import secrets; print(secrets.token_urlsafe(18))')"
 export TESSERA_ADMIN_PASSWORD
 
+STORE_ARGS=(--data-dir "$WORK/data")
+[ "$STORE" = postgres ] && STORE_ARGS=(--database-url "$URL")
+
 start_server() {
-  "$1" serve --addr "127.0.0.1:$PORT" --database-url "$URL" >>"$WORK/server.log" 2>&1 &
+  "$1" serve --addr "127.0.0.1:$PORT" "${STORE_ARGS[@]}" >>"$WORK/server.log" 2>&1 &
   SERVER_PID=$!
   for _ in $(seq 1 100); do curl -sf "$BASE/health" >/dev/null && return; sleep 0.1; done
-  echo "ab_pg: $1 did not start (log: $WORK/server.log)" >&2
+  echo "ab: $1 did not start (log: $WORK/server.log)" >&2
   exit 1
 }
 stop_server() {
@@ -60,12 +69,16 @@ stop_server() {
   SERVER_PID=""
 }
 
-psql "$PG_URL" -qAt -v ON_ERROR_STOP=1 -c "CREATE SCHEMA $SCHEMA" >/dev/null
+SEED_PG_URL=""
+if [ "$STORE" = postgres ]; then
+  psql "$PG_URL" -qAt -v ON_ERROR_STOP=1 -c "CREATE SCHEMA $SCHEMA" >/dev/null
+  SEED_PG_URL="$PG_URL"
+fi
 start_server "$BIN_A"
-echo "ab_pg: seeding $ZOOS zoos and $ANIMALS animals into schema $SCHEMA" >&2
+echo "ab: seeding $ZOOS zoos and $ANIMALS animals ($STORE)" >&2
 # shellcheck source=lib/seed_zoo.sh
 source "$BENCH/lib/seed_zoo.sh"
-seed_zoo "$BASE" "$TESSERA_ADMIN_EMAIL" "$TESSERA_ADMIN_PASSWORD" "$WORK" "$ANIMALS" "$ZOOS" "$PG_URL" "$SCHEMA"
+seed_zoo "$BASE" "$TESSERA_ADMIN_EMAIL" "$TESSERA_ADMIN_PASSWORD" "$WORK" "$ANIMALS" "$ZOOS" "$SEED_PG_URL" "$SCHEMA"
 stop_server
 
 # user + system clock ticks of the given processes.
@@ -78,19 +91,24 @@ ticks() {
 }
 # The Postgres backends serving this schema's server (it connects with its own options).
 backends() {
+  [ "$STORE" = postgres ] || return 0
   psql "$PG_URL" -qAt -c "SELECT pid FROM pg_stat_activity WHERE backend_type = 'client backend' AND pid <> pg_backend_pid() AND application_name = '' AND datname = current_database()" 2>/dev/null || true
 }
 
 LIST='/api/tables/animals/rows?filter=age%20%3E%2050&sort=name&limit=20'
 HZ="$(getconf CLK_TCK)"
-echo "ab_pg: $ROUNDS rounds, wrk -t2 -c32 -d${SECONDS_EACH}s; load average $(cut -d' ' -f1-3 /proc/loadavg)" >&2
+echo "ab: $ROUNDS rounds, wrk -t2 -c32 -d${SECONDS_EACH}s; load average $(cut -d' ' -f1-3 /proc/loadavg)" >&2
 for round in $(seq 1 "$ROUNDS"); do
-  for label in A B; do
+  labels="A B"
+  [ $((round % 2)) = 0 ] && labels="B A"
+  for label in $labels; do
     bin="$BIN_A"
     [ "$label" = B ] && bin="$BIN_B"
     start_server "$bin"
     wrk -t2 -c32 -d3s "$BASE$LIST" >/dev/null
-    for op in list expand expand-name; do
+    ops="list expand expand-name"
+    [ $((round % 2)) = 0 ] && ops="expand-name expand list"
+    for op in $ops; do
       path="$LIST"
       [ "$op" = expand ] && path="$LIST&expand=zoo"
       [ "$op" = expand-name ] && path="$LIST&expand=zoo&fields=zoo.name"
@@ -123,12 +141,14 @@ for line in open(path):
 print()
 print(f"A = {bin_a}, B = {bin_b}; medians over the rounds:")
 print()
-print("| binary | request | req/s | all CPU µs/req | req/s vs list | CPU of list / CPU of request |")
-print("|---|---|---:|---:|---:|---:|")
+print("| binary | request | req/s | all CPU µs/req | req/s vs list | per round: req/s vs list (median) | CPU of list / CPU of request |")
+print("|---|---|---:|---:|---:|---:|---:|")
 for label in ("A", "B"):
     med = {op: (statistics.median(r for r, _ in runs[(label, op)]), statistics.median(sum(c) for _, c in runs[(label, op)]))
            for op in ("list", "expand", "expand-name")}
     for op, (rps, cpu) in med.items():
-        print(f"| {label} | {op} | {rps:,.0f} | {cpu:.0f} | {rps / med['list'][0]:.1%} | {med['list'][1] / cpu:.1%} |")
+        # Each round's ratio against the list of the same round, then their median.
+        ratios = [r / l for (r, _), (l, _) in zip(runs[(label, op)], runs[(label, "list")])]
+        print(f"| {label} | {op} | {rps:,.0f} | {cpu:.0f} | {rps / med['list'][0]:.1%} | {statistics.median(ratios):.1%} | {med['list'][1] / cpu:.1%} |")
 PY
-echo "ab_pg: load average after $(cut -d' ' -f1-3 /proc/loadavg)" >&2
+echo "ab: load average after $(cut -d' ' -f1-3 /proc/loadavg)" >&2
