@@ -28,10 +28,9 @@ BIN_A="$(realpath "$2")"
 BIN_B="$(realpath "$3")"
 ROUNDS="${4:-3}"
 SECONDS_EACH="${5:-8}"
-PG_URL="${BENCH_PG_URL:-postgres://postgres@127.0.0.1:5432/test}"
-ANIMALS="${BENCH_ANIMALS:-100000}"
-ZOOS="${BENCH_ZOOS:-100}"
 BENCH="$(cd "$(dirname "$0")" && pwd)"
+# shellcheck source=lib/server.sh
+source "$BENCH/lib/server.sh"
 WORK="$(mktemp -d "${TMPDIR:-/tmp}/tessera-ab.XXXXXX")"
 SCHEMA="tessera_ab_$$"
 SERVER_PID=""
@@ -44,24 +43,13 @@ cleanup() {
 }
 trap cleanup EXIT
 
-sep="?"
-case "$PG_URL" in *\?*) sep="&" ;; esac
-URL="${PG_URL}${sep}options=-csearch_path%3D${SCHEMA}"
-PORT="$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')"
-BASE="http://127.0.0.1:$PORT"
-export TESSERA_ADMIN_EMAIL=bench-admin@example.com
-TESSERA_ADMIN_PASSWORD="$(python3 -c 'import secrets; print(secrets.token_urlsafe(18))')"
-export TESSERA_ADMIN_PASSWORD
-
 STORE_ARGS=(--data-dir "$WORK/data")
-[ "$STORE" = postgres ] && STORE_ARGS=(--database-url "$URL")
+[ "$STORE" = postgres ] && STORE_ARGS=(--database-url "$(schema_url "$PG_URL" "$SCHEMA")")
 
 start_server() {
   "$1" serve --addr "127.0.0.1:$PORT" "${STORE_ARGS[@]}" >>"$WORK/server.log" 2>&1 &
   SERVER_PID=$!
-  for _ in $(seq 1 100); do curl -sf "$BASE/health" >/dev/null && return; sleep 0.1; done
-  echo "ab: $1 did not start (log: $WORK/server.log)" >&2
-  exit 1
+  wait_healthy "ab: $1" "$WORK/server.log"
 }
 stop_server() {
   kill "$SERVER_PID"

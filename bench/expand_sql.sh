@@ -36,10 +36,9 @@ set -euo pipefail
 TESSERA="$(realpath "$1")"
 ROUNDS="${2:-5}"
 SECONDS_EACH="${3:-5}"
-PG_URL="${BENCH_PG_URL:-postgres://postgres@127.0.0.1:5432/test}"
-ANIMALS="${BENCH_ANIMALS:-100000}"
-ZOOS="${BENCH_ZOOS:-100}"
 BENCH="$(cd "$(dirname "$0")" && pwd)"
+# shellcheck source=lib/server.sh
+source "$BENCH/lib/server.sh"
 WORK="$(mktemp -d "${TMPDIR:-/tmp}/tessera-expand-sql.XXXXXX")"
 SCHEMA="tessera_expand_sql_$$"
 SERVER_PID=""
@@ -52,21 +51,14 @@ cleanup() {
 trap cleanup EXIT
 
 psql "$PG_URL" -qAt -v ON_ERROR_STOP=1 -c "CREATE SCHEMA $SCHEMA" >/dev/null
-sep="?"
-case "$PG_URL" in *\?*) sep="&" ;; esac
-PORT="$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')"
-ADMIN_PASSWORD="$(python3 -c 'import secrets; print(secrets.token_urlsafe(18))')"
-TESSERA_ADMIN_EMAIL=bench-admin@example.com TESSERA_ADMIN_PASSWORD="$ADMIN_PASSWORD" \
-  "$TESSERA" serve --addr "127.0.0.1:$PORT" --database-url "${PG_URL}${sep}options=-csearch_path%3D${SCHEMA}" \
-  >"$WORK/server.log" 2>&1 &
+"$TESSERA" serve --addr "127.0.0.1:$PORT" --database-url "$(schema_url "$PG_URL" "$SCHEMA")" >"$WORK/server.log" 2>&1 &
 SERVER_PID=$!
-BASE="http://127.0.0.1:$PORT"
-for _ in $(seq 1 100); do curl -sf "$BASE/health" >/dev/null && break; sleep 0.1; done
+wait_healthy expand_sql "$WORK/server.log"
 
 echo "expand_sql: seeding $ZOOS zoos and $ANIMALS animals into schema $SCHEMA" >&2
 # shellcheck source=lib/seed_zoo.sh
 source "$BENCH/lib/seed_zoo.sh"
-seed_zoo "$BASE" bench-admin@example.com "$ADMIN_PASSWORD" "$WORK" "$ANIMALS" "$ZOOS" "$PG_URL" "$SCHEMA"
+seed_zoo "$BASE" "$TESSERA_ADMIN_EMAIL" "$TESSERA_ADMIN_PASSWORD" "$WORK" "$ANIMALS" "$ZOOS" "$PG_URL" "$SCHEMA"
 export PGOPTIONS="-csearch_path=$SCHEMA"
 curl -sf "$BASE/api/tables/animals/rows?filter=age%20%3E%2050&sort=name&limit=20&expand=zoo" >"$WORK/http-expand.json"
 

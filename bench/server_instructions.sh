@@ -27,9 +27,9 @@ set -euo pipefail
 [ $# -ge 1 ] || { echo "usage: bench/server_instructions.sh path/to/tessera [REQUESTS]" >&2; exit 2; }
 TESSERA="$(realpath "$1")"
 REQUESTS="${2:-300}"
-ANIMALS="${BENCH_ANIMALS:-100000}"
-ZOOS="${BENCH_ZOOS:-100}"
 BENCH="$(cd "$(dirname "$0")" && pwd)"
+# shellcheck source=lib/server.sh
+source "$BENCH/lib/server.sh"
 WORK="$(mktemp -d "${TMPDIR:-/tmp}/tessera-instructions.XXXXXX")"
 SERVER_PID=""
 command -v valgrind >/dev/null || { echo "server_instructions: needs valgrind (apt-get install valgrind)" >&2; exit 2; }
@@ -43,24 +43,13 @@ cleanup() {
 }
 trap cleanup EXIT
 
-free_port() { python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
-wait_healthy() {
-  for _ in $(seq 1 600); do curl -sf "$1/health" >/dev/null && return 0; sleep 0.1; done
-  echo "server_instructions: server did not start" >&2
-  exit 1
-}
-
-ADMIN_PASSWORD="$(python3 -c 'import secrets; print(secrets.token_urlsafe(18))')"
-PORT="$(free_port)"
-BASE="http://127.0.0.1:$PORT"
-TESSERA_ADMIN_EMAIL=bench-admin@example.com TESSERA_ADMIN_PASSWORD="$ADMIN_PASSWORD" \
-  "$TESSERA" serve --addr "127.0.0.1:$PORT" --data-dir "$WORK/data" >"$WORK/seed-server.log" 2>&1 &
+"$TESSERA" serve --addr "127.0.0.1:$PORT" --data-dir "$WORK/data" >"$WORK/seed-server.log" 2>&1 &
 SERVER_PID=$!
-wait_healthy "$BASE"
+wait_healthy server_instructions "$WORK/seed-server.log"
 echo "server_instructions: seeding $ZOOS zoos and $ANIMALS animals" >&2
 # shellcheck source=lib/seed_zoo.sh
 source "$BENCH/lib/seed_zoo.sh"
-seed_zoo "$BASE" bench-admin@example.com "$ADMIN_PASSWORD" "$WORK" "$ANIMALS" "$ZOOS" "" ""
+seed_zoo "$BASE" "$TESSERA_ADMIN_EMAIL" "$TESSERA_ADMIN_PASSWORD" "$WORK" "$ANIMALS" "$ZOOS" "" ""
 kill "$SERVER_PID"
 wait "$SERVER_PID" 2>/dev/null || true
 
@@ -68,7 +57,7 @@ echo "server_instructions: restarting the server under callgrind" >&2
 valgrind --tool=callgrind --callgrind-out-file="$WORK/callgrind.out" \
   "$TESSERA" serve --addr "127.0.0.1:$PORT" --data-dir "$WORK/data" >"$WORK/server.log" 2>&1 &
 SERVER_PID=$!
-wait_healthy "$BASE"
+wait_healthy server_instructions "$WORK/server.log"
 
 python3 - "$BASE" "$REQUESTS" "$SERVER_PID" "$WORK" <<'PY'
 import glob, http.client, subprocess, sys, urllib.parse
