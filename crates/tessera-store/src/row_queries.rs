@@ -31,7 +31,7 @@ impl<'a> Column<'a> {
 }
 
 /// `"q"."name"`, or `"name"` without a qualifier.
-fn qualified(qualifier: Option<&str>, column: &str) -> String {
+pub(crate) fn qualified(qualifier: Option<&str>, column: &str) -> String {
     let mut out = String::with_capacity(qualifier.map_or(0, str::len) + column.len() + 5);
     if let Some(q) = qualifier {
         push_quoted_ident(&mut out, q);

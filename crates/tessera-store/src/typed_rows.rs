@@ -25,9 +25,9 @@ mod postgres;
 mod sqlite;
 
 use crate::expand::{push_expansion, Expansion, Join, PendingJoin};
-use crate::row_queries::{json_value_sql, link_ids_expr, postgres_json_text, selected_columns, Column};
+use crate::row_queries::{json_value_sql, link_ids_expr, postgres_json_text, qualified, selected_columns, Column};
 use tessera_query::filter::FilterError;
-use tessera_query::{quote_ident, Dialect, SqlWriter};
+use tessera_query::{Dialect, SqlWriter};
 use tessera_schema::FieldType;
 
 /// How one selected column is written into JSON.
@@ -120,7 +120,7 @@ pub(crate) fn push_select_list<'e, 'a>(
                 // One column fewer to read per row when the row's own `id` tells.
                 let marker = columns.first().is_none_or(|column| column.name != "id");
                 if marker {
-                    w.push(&format!("{}.\"id\"", quote_ident(&alias)));
+                    w.push(&qualified(Some(&alias), "id"));
                     if !columns.is_empty() || !expansion.children.is_empty() {
                         w.push(", ");
                     }
@@ -151,10 +151,7 @@ pub(crate) fn push_select_list<'e, 'a>(
 /// fail (Postgres refuses a prepared statement whose result types changed: "cached plan
 /// must not change result type").
 fn select_expr(dialect: Dialect, column: &Column<'_>, qualifier: &str) -> (String, Render) {
-    let mut col = String::with_capacity(qualifier.len() + column.name.len() + 5);
-    tessera_query::push_quoted_ident(&mut col, qualifier);
-    col.push('.');
-    tessera_query::push_quoted_ident(&mut col, column.name);
+    let col = qualified(Some(qualifier), column.name);
     let render = match (dialect, column.field_type) {
         _ if column.junction.is_some() => Render::Json,
         (_, FieldType::Integer | FieldType::Relation) => Render::Integer,
@@ -170,7 +167,7 @@ fn select_expr(dialect: Dialect, column: &Column<'_>, qualifier: &str) -> (Strin
     };
     let expr = match (render, &column.junction) {
         (Render::Json, Some(junction)) => {
-            let ids = link_ids_expr(dialect, junction, &format!("{}.\"id\"", quote_ident(qualifier)));
+            let ids = link_ids_expr(dialect, junction, &qualified(Some(qualifier), "id"));
             match dialect {
                 Dialect::Sqlite => ids,
                 Dialect::Postgres => format!("({ids})::text"),
